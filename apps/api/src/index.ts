@@ -1,0 +1,6 @@
+import type { Config } from '@eufy-relay/config';
+import { startPlaceholderRole, type RoleDeps, type RunningRole } from '@eufy-relay/runtime';
+
+export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
+  return startPlaceholderRole('api', config, deps);
+}

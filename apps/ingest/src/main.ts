@@ -1,0 +1,4 @@
+import { runMain } from '@eufy-relay/runtime';
+import { start } from './index';
+
+void runMain('ingest', start);

@@ -1,0 +1,20 @@
+// One jest run over every workspace package. Tests import workspace packages through the
+// "@eufy-relay/source" export condition, so they run against src/ without a build step.
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  testEnvironmentOptions: {
+    customExportConditions: ['@eufy-relay/source', 'node', 'require', 'default'],
+  },
+  roots: ['<rootDir>/apps', '<rootDir>/packages'],
+  testMatch: ['**/test/**/*.test.ts'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/', '/test/e2e/'],
+  transform: {
+    '^.+\\.ts$': [
+      '@swc/jest',
+      { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } },
+    ],
+  },
+  testTimeout: 30000,
+  reporters: ['default', '<rootDir>/tools/jest-summary-reporter.cjs'],
+};

@@ -1,0 +1,129 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { SECRET_SETTINGS, SETTING_NAMES, settings, type Setting, type SettingName } from './settings';
+
+export type Config = { -readonly [K in SettingName]: z.output<(typeof settings)[K]['schema']> };
+
+/** A configuration that cannot be used; `lines` holds one line per offending key. */
+export class ConfigError extends Error {
+  constructor(readonly lines: string[]) {
+    super(lines.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadConfigOptions {
+  /** Defaults to process.env. */
+  env?: Record<string, string | undefined>;
+  /** Defaults to config/default.yaml at the repository root. */
+  defaultsFile?: string;
+}
+
+export const DEFAULTS_FILE = path.resolve(__dirname, '../../../config/default.yaml');
+
+const configSchema = z.object(
+  Object.fromEntries(SETTING_NAMES.map((name) => [name, settings[name].schema])) as {
+    [K in SettingName]: (typeof settings)[K]['schema'];
+  },
+);
+
+type RawLayer = Record<string, unknown>;
+
+/** `user:password@` inside any URL becomes `user:***@` so logs and errors never carry credentials. */
+export function scrubUrlCredentials(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^\s/@]*)@/gi, (_m, scheme: string, userinfo: string) => {
+    const colon = userinfo.indexOf(':');
+    return `${scheme}${colon >= 0 ? `${userinfo.slice(0, colon)}:***` : '***'}@`;
+  });
+}
+
+function showValue(name: string, value: unknown): string {
+  if (SECRET_SETTINGS.includes(name as SettingName)) return `${name}=<redacted>`;
+  const text = Array.isArray(value) ? value.join(',') : String(value);
+  return `${name}=${JSON.stringify(scrubUrlCredentials(text))}`;
+}
+
+function readYamlLayer(file: string, label: string, errors: string[]): RawLayer {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    errors.push(
+      `config: ${label}=${JSON.stringify(file)}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
+    return {};
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    errors.push(
+      `config: ${label}=${JSON.stringify(file)}: not valid YAML (${(err as Error).message.split('\n')[0]})`,
+    );
+    return {};
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    errors.push(`config: ${label}=${JSON.stringify(file)}: expected a mapping of SETTING_NAME: value`);
+    return {};
+  }
+  const layer: RawLayer = {};
+  for (const [key, value] of Object.entries(doc as RawLayer)) {
+    if (!(key in settings)) {
+      errors.push(`config: ${key} (in ${file}): unknown setting; the names are listed in README.md`);
+    } else if (value !== null && value !== undefined) {
+      layer[key] = value;
+    }
+  }
+  return layer;
+}
+
+/**
+ * Loads the configuration: built-in defaults, then config/default.yaml, then the YAML file named by
+ * CONFIG_FILE, then environment variables (which win). An empty environment variable counts as unset.
+ * Throws ConfigError listing every bad key at once, so one start tells a person everything to fix.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const errors: string[] = [];
+  const merged: RawLayer = {};
+  for (const name of SETTING_NAMES) {
+    const fallback = (settings[name] as Setting).default;
+    if (fallback !== undefined) merged[name] = fallback;
+  }
+  const defaultsFile = options.defaultsFile ?? DEFAULTS_FILE;
+  if (existsSync(defaultsFile)) Object.assign(merged, readYamlLayer(defaultsFile, 'defaults', errors));
+  const configFile = env.CONFIG_FILE;
+  if (configFile) Object.assign(merged, readYamlLayer(configFile, 'CONFIG_FILE', errors));
+  for (const name of SETTING_NAMES) {
+    const value = env[name];
+    if (value !== undefined && value !== '') merged[name] = value;
+  }
+
+  const result = configSchema.safeParse(merged);
+  if (!result.success) {
+    const seen = new Set<string>();
+    for (const issue of result.error.issues) {
+      const name = String(issue.path[0]);
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const setting = settings[name as SettingName] as Setting | undefined;
+      errors.push(`config: ${showValue(name, merged[name])}: ${setting?.expected ?? issue.message}`);
+    }
+  }
+  if (errors.length > 0 || !result.success) throw new ConfigError(errors);
+  return result.data as Config;
+}
+
+/** The configuration as it may be logged: secrets replaced, URL credentials scrubbed. */
+export function describeConfig(config: Config): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const name of SETTING_NAMES) {
+    const value = config[name];
+    if (SECRET_SETTINGS.includes(name)) out[name] = value === undefined ? undefined : '<redacted>';
+    else out[name] = typeof value === 'string' ? scrubUrlCredentials(value) : value;
+  }
+  return out;
+}

@@ -1,0 +1,302 @@
+import { z } from 'zod';
+
+/**
+ * Every setting of eufy-relay, keyed by its environment name (design.md: the names are fixed).
+ * Each entry carries what a person needs when a value is wrong: what is expected, in words.
+ * The same table feeds the schema, the README's configuration table and config/default.yaml checks.
+ */
+export interface Setting<T extends z.ZodType = z.ZodType> {
+  schema: T;
+  /** Printed after the offending value: `config: KEY="value": <expected>`. */
+  expected: string;
+  /** The default as it would be written in YAML or the environment; undefined = unset. */
+  default: string | undefined;
+  description: string;
+  /** Never printed: errors and logs show `<redacted>` instead. */
+  secret?: boolean;
+}
+
+type Raw = string | number | boolean | string[] | number[];
+
+/** Accepts a YAML number or an environment string; '' and non-numeric text are rejected, never coerced to 0. */
+function numberFrom(raw: unknown): number {
+  if (typeof raw === 'number') return raw;
+  if (typeof raw === 'string' && raw.trim() !== '') return Number(raw.trim());
+  return Number.NaN;
+}
+
+const numeric = (check: (n: number) => boolean) =>
+  z
+    .custom<Raw>((v) => {
+      const n = numberFrom(v);
+      return Number.isFinite(n) && check(n);
+    })
+    .transform(numberFrom);
+
+/** A duration in seconds: a positive number; fractions allowed so tests can run timings in milliseconds. */
+const seconds = () => numeric((n) => n > 0);
+const nonNegativeSeconds = () => numeric((n) => n >= 0);
+const positiveInt = (max = Number.MAX_SAFE_INTEGER) =>
+  numeric((n) => Number.isInteger(n) && n >= 1 && n <= max);
+const nonNegativeInt = (max = Number.MAX_SAFE_INTEGER) =>
+  numeric((n) => Number.isInteger(n) && n >= 0 && n <= max);
+
+function urlWith(protocols: string[]) {
+  return z.string().refine((v) => {
+    try {
+      const u = new URL(v);
+      return protocols.includes(u.protocol) && u.hostname !== '';
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Comma-separated in the environment, a list in YAML. */
+function listFrom(raw: unknown): string[] {
+  if (Array.isArray(raw)) return raw.map((v) => String(v).trim()).filter((v) => v !== '');
+  if (typeof raw === 'string')
+    return raw
+      .split(',')
+      .map((v) => v.trim())
+      .filter((v) => v !== '');
+  return [];
+}
+
+const listOf = <T extends string>(allowed: readonly T[]) =>
+  z
+    .custom<Raw>((v) => {
+      const items = listFrom(v);
+      return items.length > 0 && items.every((i) => (allowed as readonly string[]).includes(i));
+    })
+    .transform((v) => [...new Set(listFrom(v))] as T[]);
+
+const optionalSecret = (minLength: number) => z.string().min(minLength).optional();
+
+export const ROLE_NAMES = ['ingest', 'recorder', 'notifier', 'janitor', 'api'] as const;
+export type RoleName = (typeof ROLE_NAMES)[number];
+
+/** Eufy detections that can start or extend a recording (MOTION_TRIGGERS). */
+export const MOTION_KINDS = [
+  'motion',
+  'person',
+  'pet',
+  'vehicle',
+  'stranger',
+  'ring',
+  'dog',
+  'sound',
+  'crying',
+  'radar',
+  'loitering',
+  'package',
+] as const;
+export type MotionKind = (typeof MOTION_KINDS)[number];
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const s = <T extends z.ZodType>(setting: Setting<T>): Setting<T> => setting;
+
+export const settings = {
+  REDIS_URL: s({
+    schema: urlWith(['redis:', 'rediss:']),
+    expected: 'expected a redis:// or rediss:// URL',
+    default: 'redis://127.0.0.1:6379',
+    description: 'Redis for BullMQ queues and all state',
+  }),
+  REDIS_PREFIX: s({
+    schema: z.string().regex(/^[A-Za-z0-9_.{}-]{1,64}$/),
+    expected: 'expected 1-64 characters of letters, digits, "-", "_", ".", "{", "}" (no ":")',
+    default: 'eufy-relay',
+    description: 'key prefix for everything the product writes in Redis (isolates tests and tenants)',
+  }),
+  EUFY_WS_URL: s({
+    schema: urlWith(['ws:', 'wss:']),
+    expected: 'expected a ws:// or wss:// URL',
+    default: 'ws://127.0.0.1:3000',
+    description: 'eufy-security-ws WebSocket',
+  }),
+  PUBLIC_BASE_URL: s({
+    schema: urlWith(['http:', 'https:']).transform((v) => v.replace(/\/+$/, '')),
+    expected: 'expected an http:// or https:// URL',
+    default: 'http://localhost:8080',
+    description: 'base of every video URL sent in webhooks',
+  }),
+  PORT: s({
+    schema: positiveInt(65535),
+    expected: 'expected a port number from 1 to 65535',
+    default: '8080',
+    description: 'api listen port',
+  }),
+  HOST: s({
+    schema: z.string().min(1),
+    expected: 'expected a host name or IP address to listen on',
+    default: '0.0.0.0',
+    description: 'api listen address',
+  }),
+  RECORDINGS_DIR: s({
+    schema: z.string().min(1),
+    expected: 'expected a directory path',
+    default: './data/recordings',
+    description: 'where recordings and thumbnails are written',
+  }),
+  WORKATO_WEBHOOK_URL: s({
+    schema: urlWith(['http:', 'https:']).optional(),
+    expected: 'expected an http:// or https:// URL (or unset to only log webhooks)',
+    default: undefined,
+    description: 'webhook receiver; unset: webhooks are logged and kept, not sent',
+  }),
+  WEBHOOK_SECRET: s({
+    schema: optionalSecret(8),
+    expected: 'expected at least 8 characters (or unset for unsigned webhooks)',
+    default: undefined,
+    description:
+      'Standard Webhooks HMAC key: whsec_ followed by base64, or any other string; unset: unsigned',
+    secret: true,
+  }),
+  WEBHOOK_RATE_LIMIT_PER_SECOND: s({
+    schema: positiveInt(100000),
+    expected: 'expected a whole number of webhooks per second, at least 1',
+    default: '20',
+    description: 'global webhook delivery rate across all notifiers',
+  }),
+  WEBHOOK_TIMEOUT_MS: s({
+    schema: positiveInt(),
+    expected: 'expected a positive whole number of milliseconds',
+    default: '10000',
+    description: 'timeout of one webhook attempt',
+  }),
+  RETRY_ATTEMPTS: s({
+    schema: nonNegativeInt(100),
+    expected: 'expected a whole number of retries from 0 to 100',
+    default: '3',
+    description: 'retries of an operation (livestream start, ffmpeg, Redis) after the first try',
+  }),
+  RETRY_BASE_DELAY_MS: s({
+    schema: positiveInt(),
+    expected: 'expected a positive whole number of milliseconds',
+    default: '1000',
+    description: 'first retry delay; doubles each retry, with jitter',
+  }),
+  WEBHOOK_RETRY_SCHEDULE_SECONDS: s({
+    schema: z
+      .custom<Raw>((v) => {
+        const items = listFrom(v);
+        return items.length > 0 && items.every((i) => Number.isFinite(Number(i)) && Number(i) >= 0);
+      })
+      .transform((v) => listFrom(v).map(Number)),
+    expected: 'expected a comma-separated list of non-negative seconds, e.g. 1,2,4,60',
+    default: '1,2,4,60,300,1800,7200,21600',
+    description: 'delay before each webhook retry; its length is the number of retries',
+  }),
+  MOTION_TRIGGERS: s({
+    schema: listOf(MOTION_KINDS),
+    expected: `expected a comma-separated list of ${MOTION_KINDS.join(', ')}`,
+    default: 'motion,person,pet,vehicle,stranger,ring',
+    description: 'which eufy detections start or extend a recording',
+  }),
+  MOTION_TIMEOUT_SECONDS: s({
+    schema: seconds(),
+    expected: 'expected a positive number (seconds)',
+    default: '60',
+    description: 'stop recording after this long without motion',
+  }),
+  MAX_RECORDING_SECONDS: s({
+    schema: seconds(),
+    expected: 'expected a positive number (seconds)',
+    default: '900',
+    description: 'hard cap of one recording',
+  }),
+  SNOOZE_SECONDS: s({
+    schema: nonNegativeSeconds(),
+    expected: 'expected a number of seconds, 0 or more',
+    default: '3600',
+    description: "after a capped recording, ignore that camera's motion this long",
+  }),
+  OFFLINE_DEBOUNCE_SECONDS: s({
+    schema: nonNegativeSeconds(),
+    expected: 'expected a number of seconds, 0 or more',
+    default: '30',
+    description: 'a camera must stay offline this long before camera_offline is sent',
+  }),
+  BATTERY_LOW_PERCENT: s({
+    schema: nonNegativeInt(100),
+    expected: 'expected a whole percentage from 0 to 100',
+    default: '20',
+    description: 'battery at or under this is low',
+  }),
+  BATTERY_ALERT_COOLDOWN_SECONDS: s({
+    schema: seconds(),
+    expected: 'expected a positive number (seconds)',
+    default: '86400',
+    description: 'at most one low_battery per camera per this window',
+  }),
+  RETENTION_DAYS: s({
+    schema: seconds(),
+    expected: 'expected a positive number of days',
+    default: '90',
+    description: 'recordings older than this are deleted',
+  }),
+  CLEANUP_INTERVAL_SECONDS: s({
+    schema: seconds(),
+    expected: 'expected a positive number (seconds)',
+    default: '3600',
+    description: 'janitor cadence',
+  }),
+  MIN_FREE_DISK_BYTES: s({
+    schema: nonNegativeInt(),
+    expected: 'expected a whole number of bytes, 0 or more',
+    default: '1073741824',
+    description: 'below this much free space the janitor deletes oldest recordings first',
+  }),
+  API_TOKEN: s({
+    schema: optionalSecret(16),
+    expected: 'expected at least 16 characters (or unset: admin routes refuse)',
+    default: undefined,
+    description: 'bearer token for admin routes and Bull Board; unset: admin routes refuse',
+    secret: true,
+  }),
+  URL_SIGNING_SECRET: s({
+    schema: optionalSecret(16),
+    expected: 'expected at least 16 characters (or unset for plain URLs)',
+    default: undefined,
+    description: 'HMAC key for signed, expiring video URLs; unset: plain URLs',
+    secret: true,
+  }),
+  URL_TTL_SECONDS: s({
+    schema: seconds(),
+    expected: 'expected a positive number (seconds)',
+    default: '604800',
+    description: 'lifetime of a signed video URL',
+  }),
+  LOG_LEVEL: s({
+    schema: z.enum(LOG_LEVELS),
+    expected: `expected one of ${LOG_LEVELS.join(', ')}`,
+    default: 'info',
+    description: 'pino log level',
+  }),
+  ROLES: s({
+    schema: listOf(ROLE_NAMES),
+    expected: `expected a comma-separated list of ${ROLE_NAMES.join(', ')}`,
+    default: ROLE_NAMES.join(','),
+    description: 'roles the combined launcher (pnpm start) runs in one process',
+  }),
+  NODE_ENV: s({
+    schema: z.enum(['development', 'production', 'test']),
+    expected: 'expected development, production or test',
+    default: 'development',
+    description: 'production makes the api refuse to start without API_TOKEN',
+  }),
+  SHUTDOWN_TIMEOUT_SECONDS: s({
+    schema: seconds(),
+    expected: 'expected a positive number (seconds)',
+    default: '25',
+    description: 'bound on a graceful stop (workers, sockets, ffmpeg) before the process exits anyway',
+  }),
+} as const;
+
+export type SettingName = keyof typeof settings;
+export const SETTING_NAMES = Object.keys(settings) as SettingName[];
+export const SECRET_SETTINGS = SETTING_NAMES.filter(
+  (k) => (settings[k] as Setting).secret === true,
+) as SettingName[];

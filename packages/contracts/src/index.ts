@@ -1,0 +1,4 @@
+export * from './time';
+export * from './recording';
+export * from './webhooks';
+export * from './jobs';

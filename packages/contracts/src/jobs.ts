@@ -1,0 +1,129 @@
+import { UnrecoverableError, type Job, type JobsOptions, type Queue } from 'bullmq';
+import { z } from 'zod';
+import { MOTION_KINDS } from '@eufy-relay/config';
+import { DEVICE_SN } from './recording';
+import { webhookPayload } from './webhooks';
+
+/**
+ * Queue names are a persisted contract (BullMQ keys embed them): never rename one without a migration.
+ */
+export const QUEUES = {
+  /** ingest → recorder: motion signals per camera. */
+  motion: 'motion',
+  /** anyone → notifier: one job per webhook to deliver. */
+  webhooks: 'webhooks',
+  /** janitor's scheduler and POST /cleanup → janitor. */
+  janitor: 'janitor',
+} as const;
+export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+
+/** A job is a name plus a schema on a queue; producers and consumers import the same definition. */
+export interface JobDefinition<S extends z.ZodType = z.ZodType> {
+  queue: QueueName;
+  name: string;
+  schema: S;
+}
+
+export type JobData<D extends JobDefinition> = z.output<D['schema']>;
+
+export function defineJob<S extends z.ZodType>(queue: QueueName, name: string, schema: S): JobDefinition<S> {
+  return { queue, name, schema };
+}
+
+/** BullMQ custom job ids must not contain ":" (it separates key parts). */
+export const JOB_ID = /^[A-Za-z0-9_.@-]{1,200}$/;
+const isoDateTime = z.iso.datetime({ offset: false });
+
+export const motionSignalJob = defineJob(
+  QUEUES.motion,
+  'motion-signal',
+  z.strictObject({
+    device_sn: z.string().regex(DEVICE_SN),
+    kind: z.enum(MOTION_KINDS),
+    /** true: detection on (start or extend a recording); false: the camera cleared the flag. */
+    state: z.boolean(),
+    /** When ingest saw the event (ISO-8601 UTC, milliseconds). */
+    at: isoDateTime,
+    /** The eufy-security-ws event name it came from, for the logs. */
+    source_event: z.string().min(1),
+  }),
+);
+
+export const deliverWebhookJob = defineJob(
+  QUEUES.webhooks,
+  'deliver-webhook',
+  z.strictObject({
+    /** Sent as `webhook-id` and `X-Workato-Dedup`; the same for every retry and replay of this event. */
+    webhook_id: z.string().regex(JOB_ID),
+    payload: webhookPayload,
+    created_at: isoDateTime,
+  }),
+);
+
+export const cleanupJob = defineJob(
+  QUEUES.janitor,
+  'cleanup',
+  z.strictObject({
+    trigger: z.enum(['scheduled', 'manual']),
+  }),
+);
+
+/** A job payload that does not match its contract: it is rejected where it enters and never retried. */
+export class InvalidJobPayloadError extends Error {
+  constructor(
+    readonly job: string,
+    readonly problems: string[],
+  ) {
+    super(`invalid ${job} payload: ${problems.join('; ')}`);
+    this.name = 'InvalidJobPayloadError';
+  }
+}
+
+export function parseJobData<D extends JobDefinition>(definition: D, data: unknown): JobData<D> {
+  const result = definition.schema.safeParse(data);
+  if (result.success) return result.data as JobData<D>;
+  throw new InvalidJobPayloadError(
+    `${definition.queue}/${definition.name}`,
+    result.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`),
+  );
+}
+
+/** Validates, then adds; an invalid payload throws before anything reaches Redis. */
+export async function addJob<D extends JobDefinition>(
+  queue: Queue,
+  definition: D,
+  data: z.input<D['schema']>,
+  options?: JobsOptions,
+): Promise<Job> {
+  if (queue.name !== definition.queue) {
+    throw new Error(`job ${definition.name} belongs on queue ${definition.queue}, not ${queue.name}`);
+  }
+  if (options?.jobId !== undefined && !JOB_ID.test(options.jobId)) {
+    throw new Error(`job id ${JSON.stringify(options.jobId)} must match ${JOB_ID}`);
+  }
+  return queue.add(definition.name, parseJobData(definition, data), options);
+}
+
+/**
+ * Wraps a BullMQ processor: a job whose name or payload does not match its contract fails at once
+ * (UnrecoverableError: no retries) with a clear reason, and the worker carries on with the next job.
+ */
+export function validatedProcessor<D extends JobDefinition, R>(
+  definition: D,
+  handle: (data: JobData<D>, job: Job, signal?: AbortSignal) => Promise<R>,
+): (job: Job, token?: string, signal?: AbortSignal) => Promise<R> {
+  return async (job, _token, signal) => {
+    if (job.name !== definition.name) {
+      throw new UnrecoverableError(
+        `unexpected job name ${JSON.stringify(job.name)} on queue ${definition.queue}`,
+      );
+    }
+    let data: JobData<D>;
+    try {
+      data = parseJobData(definition, job.data);
+    } catch (err) {
+      throw new UnrecoverableError((err as Error).message);
+    }
+    return handle(data, job, signal);
+  };
+}

@@ -1,0 +1,68 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+/** Eufy serials are letters and digits (T8113P0223000002); no "_" so a recording id splits unambiguously. */
+export const DEVICE_SN = /^[A-Za-z0-9]{1,40}$/;
+/** `{device_sn}_{YYYYMMDD_HHMMSS}`, the UTC start of the recording. */
+export const RECORDING_ID = /^([A-Za-z0-9]{1,40})_(\d{8})_(\d{6})$/;
+
+const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+
+export function recordingId(deviceSn: string, startedAt: Date | number): string {
+  if (!DEVICE_SN.test(deviceSn)) throw new Error(`invalid device serial ${JSON.stringify(deviceSn)}`);
+  const d = new Date(startedAt);
+  const date = `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}`;
+  const time = `${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}`;
+  return `${deviceSn}_${date}_${time}`;
+}
+
+/** The device serial and UTC start encoded in a recording id, or null when it is not one. */
+export function parseRecordingId(id: string): { deviceSn: string; startedAt: Date } | null {
+  const m = RECORDING_ID.exec(id);
+  if (!m) return null;
+  const [, deviceSn, date, time] = m as unknown as [string, string, string, string];
+  const iso = `${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}T${time.slice(0, 2)}:${time.slice(2, 4)}:${time.slice(4, 6)}Z`;
+  const startedAt = new Date(iso);
+  if (Number.isNaN(startedAt.getTime()) || recordingId(deviceSn, startedAt) !== id) return null;
+  return { deviceSn, startedAt };
+}
+
+export interface UrlSigning {
+  secret: string;
+  ttlSeconds: number;
+}
+
+function signature(id: string, expires: number, secret: string): string {
+  return createHmac('sha256', secret).update(`${id}.${expires}`).digest('base64url');
+}
+
+/**
+ * The public URL of a recording's video: PUBLIC_BASE_URL/recordings/{id}.mp4, with `expires` (unix
+ * seconds) and `sig` when URL signing is on. One signature covers the recording (video and thumbnail).
+ */
+export function recordingUrl(
+  baseUrl: string,
+  id: string,
+  options: { ext?: 'mp4' | 'jpg'; signing?: UrlSigning | undefined; now?: number } = {},
+): string {
+  const url = `${baseUrl.replace(/\/+$/, '')}/recordings/${id}.${options.ext ?? 'mp4'}`;
+  if (!options.signing) return url;
+  const expires = Math.floor((options.now ?? Date.now()) / 1000 + options.signing.ttlSeconds);
+  return `${url}?expires=${expires}&sig=${signature(id, expires, options.signing.secret)}`;
+}
+
+export type SignatureCheck = 'valid' | 'missing' | 'invalid' | 'expired';
+
+export function checkRecordingSignature(
+  id: string,
+  query: { expires?: unknown; sig?: unknown },
+  secret: string,
+  now: number = Date.now(),
+): SignatureCheck {
+  if (typeof query.expires !== 'string' || typeof query.sig !== 'string') return 'missing';
+  if (!/^\d{1,12}$/.test(query.expires)) return 'invalid';
+  const expires = Number(query.expires);
+  const expected = Buffer.from(signature(id, expires, secret));
+  const given = Buffer.from(query.sig);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'invalid';
+  return expires * 1000 < now ? 'expired' : 'valid';
+}

@@ -1,0 +1,67 @@
+import { Writable } from 'node:stream';
+import { createLogger, jobLogger } from '../src';
+
+function capture() {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk, _enc, cb) {
+      for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+      cb();
+    },
+  });
+  return { lines, destination };
+}
+
+describe('createLogger', () => {
+  it('writes JSON lines carrying the role and an ISO time', () => {
+    const { lines, destination } = capture();
+    createLogger({ role: 'ingest', destination }).info({ device: 'T1' }, 'ready');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ role: 'ingest', msg: 'ready', device: 'T1', level: 30 });
+    expect(String(lines[0]!.time)).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+
+  it('redacts secret settings, authorization headers and URL credentials', () => {
+    const { lines, destination } = capture();
+    const log = createLogger({ destination });
+    log.info(
+      {
+        config: { WEBHOOK_SECRET: 'whsec_abc', API_TOKEN: 'tok-123', URL_SIGNING_SECRET: 'sig-456' },
+        req: { headers: { authorization: 'Bearer tok-123' } },
+        REDIS_URL: 'redis://default:hunter2@redis:6379',
+        nested: { deeper: { url: 'https://u:p4ss@example.com/hook' } },
+      },
+      'connecting to redis://:hunter2@localhost:6379',
+    );
+    const text = JSON.stringify(lines);
+    expect(text).not.toMatch(/whsec_abc|tok-123|sig-456|hunter2|p4ss/);
+    expect(lines[0]).toMatchObject({
+      config: { WEBHOOK_SECRET: '<redacted>', API_TOKEN: '<redacted>', URL_SIGNING_SECRET: '<redacted>' },
+      REDIS_URL: 'redis://default:***@redis:6379',
+      msg: 'connecting to redis://:***@localhost:6379',
+    });
+  });
+
+  it('respects the level', () => {
+    const { lines, destination } = capture();
+    const log = createLogger({ level: 'warn', destination });
+    log.info('hidden');
+    log.warn('shown');
+    expect(lines.map((l) => l.msg)).toEqual(['shown']);
+  });
+
+  it('gives each job a child logger with queue, name and id', () => {
+    const { lines, destination } = capture();
+    jobLogger(createLogger({ role: 'notifier', destination }), {
+      queueName: 'webhooks',
+      name: 'deliver-webhook',
+      id: '42',
+    }).info('sent');
+    expect(lines[0]).toMatchObject({
+      role: 'notifier',
+      queue: 'webhooks',
+      job: 'deliver-webhook',
+      jobId: '42',
+    });
+  });
+});

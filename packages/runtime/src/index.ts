@@ -1,0 +1,5 @@
+export * from './redis';
+export * from './shutdown';
+export * from './worker';
+export * from './role';
+export * from './placeholder';

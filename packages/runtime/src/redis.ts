@@ -1,0 +1,36 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Config } from '@eufy-relay/config';
+
+/**
+ * Connection options per use (design.md, "Stack facts that bite"):
+ * - `worker`: BullMQ workers and anything that blocks must wait for Redis forever
+ *   (maxRetriesPerRequest: null), or a Redis restart kills the worker.
+ * - `producer`: fails fast while Redis is away (no offline queue), so the caller can buffer and
+ *   retry itself instead of piling unbounded commands in memory.
+ * Key isolation uses BullMQ's `prefix` and our own key builder, never ioredis `keyPrefix`.
+ */
+export type RedisUse = 'worker' | 'producer';
+
+export function redisOptions(use: RedisUse, connectionName?: string): RedisOptions {
+  const common: RedisOptions = {
+    connectionName,
+    // Reconnect quickly at first, then every 2 s at most, forever: Redis restarts must heal on their own.
+    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+  };
+  return use === 'worker'
+    ? { ...common, maxRetriesPerRequest: null, enableReadyCheck: true }
+    : { ...common, maxRetriesPerRequest: 1, enableOfflineQueue: false };
+}
+
+export function createRedis(
+  config: Pick<Config, 'REDIS_URL'>,
+  use: RedisUse,
+  connectionName?: string,
+): Redis {
+  return new Redis(config.REDIS_URL, redisOptions(use, connectionName));
+}
+
+/** Keys the product writes outside BullMQ: `{REDIS_PREFIX}:{part}:{part}…`. */
+export function redisKey(config: Pick<Config, 'REDIS_PREFIX'>, ...parts: string[]): string {
+  return [config.REDIS_PREFIX, ...parts].join(':');
+}

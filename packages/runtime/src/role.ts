@@ -1,0 +1,117 @@
+import { ConfigError, ROLE_NAMES, loadConfig, type Config, type RoleName } from '@eufy-relay/config';
+import { createLogger, type Logger } from '@eufy-relay/logger';
+
+export interface RoleDeps {
+  /** The parent logger; a role makes its own child. Defaults to a new logger at LOG_LEVEL. */
+  logger?: Logger;
+}
+
+/** What a started role gives back: the one way to stop it. */
+export interface RunningRole {
+  readonly name: string;
+  stop(): Promise<void>;
+}
+
+export type RoleStarter = (config: Config, deps?: RoleDeps) => Promise<RunningRole>;
+
+export function roleLogger(name: string, config: Config, deps?: RoleDeps): Logger {
+  return deps?.logger
+    ? deps.logger.child({ role: name })
+    : createLogger({ level: config.LOG_LEVEL, role: name });
+}
+
+/**
+ * Reads the configuration or ends the process: one line per bad key on stderr, exit code 1, before
+ * anything is connected or started.
+ */
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.lines.join('\n')}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+
+/**
+ * The whole of a role's main.ts: config, logger, start, then stop on SIGTERM/SIGINT within
+ * SHUTDOWN_TIMEOUT_SECONDS. A second signal exits at once. An uncaught error is logged as fatal and
+ * the role is stopped, never swallowed: the exit code says the process failed.
+ */
+export async function runMain(name: string, start: RoleStarter): Promise<void> {
+  const config = loadConfigOrExit();
+  const logger = createLogger({ level: config.LOG_LEVEL, role: name });
+  const startedAt = Date.now();
+  let running: RunningRole | undefined;
+  let stopping = false;
+
+  const stopAndExit = async (code: number, why: string) => {
+    if (stopping) {
+      logger.warn({ why }, 'second stop request: exiting now');
+      process.exit(code || 1);
+    }
+    stopping = true;
+    logger.info({ why }, 'stopping');
+    const bound = config.SHUTDOWN_TIMEOUT_SECONDS * 1000;
+    const force = setTimeout(() => {
+      logger.error({ timeoutMs: bound }, 'shutdown took too long: exiting');
+      process.exit(code || 1);
+    }, bound + 1000);
+    force.unref();
+    try {
+      await running?.stop();
+      logger.info({ why }, 'stopped');
+    } catch (err) {
+      logger.error({ err }, 'stop failed');
+      code = code || 1;
+    }
+    process.exit(code);
+  };
+
+  process.on('SIGTERM', () => void stopAndExit(0, 'SIGTERM'));
+  process.on('SIGINT', () => void stopAndExit(0, 'SIGINT'));
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception');
+    void stopAndExit(1, 'uncaughtException');
+  });
+  process.on('unhandledRejection', (reason) => {
+    logger.fatal({ err: reason }, 'unhandled promise rejection');
+    void stopAndExit(1, 'unhandledRejection');
+  });
+
+  try {
+    running = await start(config, { logger });
+  } catch (err) {
+    logger.fatal({ err }, 'failed to start');
+    await stopAndExit(1, 'start failed');
+    return;
+  }
+  logger.info({ startupMs: Date.now() - startedAt }, 'ready');
+}
+
+/**
+ * Starts the named roles in one process (ROLES) in the canonical order and returns one handle that
+ * stops them in reverse. If one fails to start, those already started are stopped and the error thrown.
+ */
+export async function startRoles(
+  roles: readonly RoleName[],
+  starters: Record<RoleName, RoleStarter>,
+  config: Config,
+  deps?: RoleDeps,
+): Promise<RunningRole> {
+  const started: RunningRole[] = [];
+  const stopAll = async () => {
+    for (const role of [...started].reverse()) await role.stop();
+  };
+  try {
+    for (const name of ROLE_NAMES.filter((r) => roles.includes(r)))
+      started.push(await starters[name](config, deps));
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  return { name: started.map((r) => r.name).join(','), stop: stopAll };
+}
