@@ -96,10 +96,19 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const defaultsFile = options.defaultsFile ?? DEFAULTS_FILE;
   if (existsSync(defaultsFile)) Object.assign(merged, readYamlLayer(defaultsFile, 'defaults', errors));
   const configFile = env.CONFIG_FILE;
-  if (configFile) Object.assign(merged, readYamlLayer(configFile, 'CONFIG_FILE', errors));
+  const fileLayers = new Set<string>();
+  if (configFile) {
+    const layer = readYamlLayer(configFile, 'CONFIG_FILE', errors);
+    Object.keys(layer).forEach((k) => fileLayers.add(k));
+    Object.assign(merged, layer);
+  }
   for (const name of SETTING_NAMES) {
     const value = env[name];
     if (value !== undefined && value !== '') merged[name] = value;
+  }
+  // On Render a web service knows its own public URL; use it unless PUBLIC_BASE_URL was chosen.
+  if (env.RENDER_EXTERNAL_URL && !env.PUBLIC_BASE_URL && !fileLayers.has('PUBLIC_BASE_URL')) {
+    merged.PUBLIC_BASE_URL = env.RENDER_EXTERNAL_URL;
   }
 
   const result = configSchema.safeParse(merged);

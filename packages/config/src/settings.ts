@@ -111,8 +111,12 @@ export const settings = {
     description: 'key prefix for everything the product writes in Redis (isolates tests and tenants)',
   }),
   EUFY_WS_URL: s({
-    schema: urlWith(['ws:', 'wss:']),
-    expected: 'expected a ws:// or wss:// URL',
+    // A bare host:port (what Render's `fromService … property: hostport` gives) means plain ws://.
+    schema: z
+      .string()
+      .transform((v) => (/^[A-Za-z0-9.-]+:\d{1,5}$/.test(v) ? `ws://${v}` : v))
+      .pipe(urlWith(['ws:', 'wss:'])),
+    expected: 'expected a ws:// or wss:// URL, or host:port',
     default: 'ws://127.0.0.1:3000',
     description: 'eufy-security-ws WebSocket',
   }),

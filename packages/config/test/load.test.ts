@@ -72,6 +72,27 @@ describe('loadConfig', () => {
     expect(config.OFFLINE_DEBOUNCE_SECONDS).toBe(0);
   });
 
+  it('accepts host:port for EUFY_WS_URL (Render fromService hostport)', () => {
+    expect(loadConfig({ env: { EUFY_WS_URL: 'eufy-security-ws:3000' } }).EUFY_WS_URL).toBe(
+      'ws://eufy-security-ws:3000',
+    );
+    expect(loadConfig({ env: { EUFY_WS_URL: 'wss://bridge.example.com/ws' } }).EUFY_WS_URL).toBe(
+      'wss://bridge.example.com/ws',
+    );
+  });
+
+  it('takes PUBLIC_BASE_URL from RENDER_EXTERNAL_URL unless it is set explicitly', () => {
+    const onRender = { RENDER_EXTERNAL_URL: 'https://eufy-relay.onrender.com' };
+    expect(loadConfig({ env: onRender }).PUBLIC_BASE_URL).toBe('https://eufy-relay.onrender.com');
+    expect(
+      loadConfig({ env: { ...onRender, PUBLIC_BASE_URL: 'https://cams.example.com' } }).PUBLIC_BASE_URL,
+    ).toBe('https://cams.example.com');
+    const file = yamlFile('public.yaml', 'PUBLIC_BASE_URL: https://from-file.example.com\n');
+    expect(loadConfig({ env: { ...onRender, CONFIG_FILE: file } }).PUBLIC_BASE_URL).toBe(
+      'https://from-file.example.com',
+    );
+  });
+
   it('treats an empty environment variable as unset', () => {
     const config = loadConfig({ env: { PORT: '', WORKATO_WEBHOOK_URL: '' } });
     expect(config.PORT).toBe(8080);
@@ -106,7 +127,11 @@ describe('loadConfig', () => {
     ['PORT', '70000', 'config: PORT="70000": expected a port number from 1 to 65535'],
     ['PORT', '80.5', 'config: PORT="80.5": expected a port number from 1 to 65535'],
     ['REDIS_URL', 'http://x', 'config: REDIS_URL="http://x": expected a redis:// or rediss:// URL'],
-    ['EUFY_WS_URL', 'not a url', 'config: EUFY_WS_URL="not a url": expected a ws:// or wss:// URL'],
+    [
+      'EUFY_WS_URL',
+      'not a url',
+      'config: EUFY_WS_URL="not a url": expected a ws:// or wss:// URL, or host:port',
+    ],
     ['PUBLIC_BASE_URL', 'ftp://x', 'config: PUBLIC_BASE_URL="ftp://x": expected an http:// or https:// URL'],
     [
       'BATTERY_LOW_PERCENT',
