@@ -6,7 +6,7 @@ module.exports = {
   testEnvironmentOptions: {
     customExportConditions: ['@eufy-relay/source', 'node', 'require', 'default'],
   },
-  roots: ['<rootDir>/apps', '<rootDir>/packages'],
+  roots: ['<rootDir>/apps', '<rootDir>/packages', '<rootDir>/test'],
   testMatch: ['**/test/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/', '/test/e2e/'],
   transform: {

@@ -1,0 +1,187 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError, ROLE_NAMES, SETTING_NAMES, loadConfig, type RoleName } from '@eufy-relay/config';
+
+// Deployment files are read by Render and docker compose, not by our code: these checks keep them
+// consistent with the config schema and the app layout so a typo fails here, not at deploy time.
+const root = path.resolve(__dirname, '..');
+// merge: compose files use YAML merge keys (`<<: *relay`).
+const read = (file: string) =>
+  parseYaml(readFileSync(path.join(root, file), 'utf8'), { merge: true }) as Record<string, unknown>;
+
+interface EnvVar {
+  key?: string;
+  value?: string;
+  generateValue?: boolean;
+  sync?: boolean;
+  fromGroup?: string;
+  fromService?: { type: string; name: string; property?: string; envVarKey?: string };
+}
+interface RenderService {
+  type: string;
+  name: string;
+  runtime?: string;
+  dockerCommand?: string;
+  disk?: { name: string; mountPath: string; sizeGB?: number };
+  envVars?: EnvVar[];
+  maxmemoryPolicy?: string;
+  ipAllowList?: unknown[];
+  healthCheckPath?: string;
+  maxShutdownDelaySeconds?: number;
+  image?: { url: string };
+}
+
+/** The env vars eufy-security-ws itself reads (shared/reference/eufy-security-ws-protocol.md §1). */
+const BRIDGE_ENV = [
+  'USERNAME',
+  'PASSWORD',
+  'COUNTRY',
+  'LANGUAGE',
+  'TRUSTED_DEVICE_NAME',
+  'EVENT_DURATION_SECONDS',
+  'P2P_CONNECTION_SETUP',
+  'POLLING_INTERVAL_MINUTES',
+  'ACCEPT_INVITATIONS',
+  'STATION_IP_ADDRESSES',
+  'PORT',
+  'DEBUG',
+];
+
+/** The role an entry point runs, or the roles of the launcher (ROLES). */
+function rolesOf(command: string, env: Record<string, string>): RoleName[] {
+  const m = /^node apps\/([a-z-]+)\/dist\/main\.js$/.exec(command);
+  if (!m) throw new Error(`unexpected command ${command}`);
+  const app = m[1]!;
+  expect(existsSync(path.join(root, 'apps', app, 'src', 'main.ts'))).toBe(true);
+  if (app === 'launcher') return loadConfig({ env }).ROLES;
+  expect(ROLE_NAMES).toContain(app);
+  return [app as RoleName];
+}
+
+describe('render.yaml', () => {
+  const blueprint = read('render.yaml') as {
+    services: RenderService[];
+    envVarGroups: { name: string; envVars: EnvVar[] }[];
+  };
+  const services = blueprint.services;
+  const groups = new Map(blueprint.envVarGroups.map((g) => [g.name, g.envVars]));
+  const relayServices = services.filter((s) => s.runtime === 'docker');
+
+  /** The environment a service would get, with Render-provided values stood in by plausible ones. */
+  function envOf(service: RenderService): Record<string, string> {
+    const env: Record<string, string> = {};
+    const add = (v: EnvVar) => {
+      if (v.fromGroup) {
+        expect(groups.has(v.fromGroup)).toBe(true);
+        groups.get(v.fromGroup)!.forEach(add);
+        return;
+      }
+      expect(typeof v.key).toBe('string');
+      if (v.fromService) {
+        const target = services.find((s) => s.name === v.fromService!.name);
+        expect(target?.type).toBe(v.fromService.type);
+        env[v.key!] =
+          v.fromService.property === 'connectionString'
+            ? 'redis://red-abc123:6379'
+            : `${v.fromService.name}:3000`;
+      } else if (v.generateValue) env[v.key!] = 'R2VuZXJhdGVkIGJ5IFJlbmRlciAzMiBieXRlcyE=';
+      else if (v.sync === false)
+        env[v.key!] = v.key === 'WORKATO_WEBHOOK_URL' ? 'https://hooks.example.com/x' : 'typed-in-dashboard';
+      else env[v.key!] = String(v.value);
+    };
+    (service.envVars ?? []).forEach(add);
+    return env;
+  }
+
+  it('gives every relay service an environment the config schema accepts, with only known names', () => {
+    expect(relayServices.map((s) => s.name).sort()).toEqual([
+      'eufy-relay',
+      'eufy-relay-ingest',
+      'eufy-relay-notifier',
+    ]);
+    for (const service of relayServices) {
+      const env = envOf(service);
+      for (const key of Object.keys(env)) expect(SETTING_NAMES).toContain(key);
+      expect(() => loadConfig({ env })).not.toThrow();
+      expect(env.REDIS_URL).toBe('redis://red-abc123:6379');
+    }
+  });
+
+  it('sends a bad value in a group to every service that uses it (so this check can fail)', () => {
+    const broken = { ...envOf(relayServices[0]!), MOTION_TIMEOUT_SECONDS: 'sixty' };
+    expect(() => loadConfig({ env: broken })).toThrow(ConfigError);
+  });
+
+  it('has exactly one service with the recordings disk, running every role that touches it', () => {
+    const withRecordings = services.filter((s) => s.disk && s.disk.mountPath === envOf(s).RECORDINGS_DIR);
+    expect(withRecordings).toHaveLength(1);
+    const web = withRecordings[0]!;
+    expect(web.type).toBe('web');
+    expect(web.healthCheckPath).toBe('/health');
+    expect(web.maxShutdownDelaySeconds).toBeGreaterThanOrEqual(60);
+    const rolesByService = new Map(relayServices.map((s) => [s.name, rolesOf(s.dockerCommand!, envOf(s))]));
+    expect(rolesByService.get(web.name)!.sort()).toEqual(['api', 'janitor', 'recorder']);
+    // Nothing else runs a role that reads or writes recordings.
+    for (const [name, roles] of rolesByService) {
+      if (name !== web.name)
+        expect(roles.filter((r) => ['api', 'recorder', 'janitor'].includes(r))).toEqual([]);
+    }
+    expect([...rolesByService.values()].flat().sort()).toEqual([...ROLE_NAMES].sort());
+  });
+
+  it('runs eufy-security-ws as a private service from its public image with a disk for /data', () => {
+    const bridge = services.find((s) => s.name === 'eufy-security-ws')!;
+    expect(bridge.type).toBe('pserv');
+    expect(bridge.image?.url).toMatch(/bropat\/eufy-security-ws/);
+    expect(bridge.disk?.mountPath).toBe('/data');
+    for (const v of bridge.envVars ?? []) expect(BRIDGE_ENV).toContain(v.key);
+  });
+
+  it('has one Key Value instance with noeviction and no public access, wired by fromService', () => {
+    const kv = services.filter((s) => s.type === 'keyvalue');
+    expect(kv).toHaveLength(1);
+    expect(kv[0]).toMatchObject({ maxmemoryPolicy: 'noeviction', ipAllowList: [] });
+    // REDIS_URL cannot come from an env group (groups cannot hold fromService): each service wires it.
+    for (const group of groups.values()) expect(group.map((v) => v.key)).not.toContain('REDIS_URL');
+  });
+});
+
+describe('docker-compose.yml', () => {
+  const compose = read('docker-compose.yml') as {
+    services: Record<
+      string,
+      { command?: string[]; environment?: Record<string, string>; volumes?: string[]; image?: string }
+    >;
+  };
+
+  it('is accepted by docker-compose config', () => {
+    const probe = spawnSync('docker-compose', ['version'], { encoding: 'utf8' });
+    if (probe.error) {
+      if (process.env.CI)
+        throw new Error("docker-compose is not installed (.ci/run installs Debian's docker-compose)");
+      console.warn('skipping: docker-compose is not installed (apt-get install docker-compose)');
+      return;
+    }
+    execFileSync('docker-compose', ['-f', path.join(root, 'docker-compose.yml'), 'config', '-q'], {
+      cwd: root,
+      stdio: 'pipe',
+    });
+  });
+
+  it('runs Redis with AOF and noeviction, and every role on one shared recordings volume', () => {
+    const redis = compose.services.redis!;
+    expect(redis.command).toEqual(
+      expect.arrayContaining(['--appendonly', 'yes', '--maxmemory-policy', 'noeviction']),
+    );
+    for (const role of ROLE_NAMES) {
+      const service = compose.services[role]!;
+      expect(service.command).toEqual(['node', `apps/${role}/dist/main.js`]);
+      expect(service.volumes).toContain('recordings:/data/recordings');
+      for (const key of Object.keys(service.environment ?? {})) expect(SETTING_NAMES).toContain(key);
+    }
+    for (const demo of ['eufy-sim', 'webhook-inbox'])
+      expect(compose.services[demo]!.command![1]).toBe(`apps/${demo}/dist/main.js`);
+  });
+});
