@@ -74,7 +74,7 @@ describe('launcher', () => {
     });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
 
     const deadline = Date.now() + 10_000;
     while (!lines.some((l) => l.role === 'launcher' && l.msg === 'ready')) {
