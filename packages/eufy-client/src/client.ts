@@ -419,9 +419,12 @@ export class EufyClient extends EventEmitter<EufyClientEvents> {
       ]);
       clearTimeout(timer);
     } catch (err) {
-      // Already ended on the server (no data, another camera took the station): nothing to stop.
-      if (!(err instanceof CommandFailedError && err.errorCode === 'device_livestream_not_running'))
-        this.logger.warn({ serialNumber, err: errorText(err) }, 'stop_livestream failed');
+      // Already ended on the server (no data, another camera took the station), or the connection
+      // went (the server ends a closed socket's streams itself): nothing left to stop.
+      const alreadyEnded =
+        (err instanceof CommandFailedError && err.errorCode === 'device_livestream_not_running') ||
+        err instanceof NotConnectedError;
+      if (!alreadyEnded) this.logger.warn({ serialNumber, err: errorText(err) }, 'stop_livestream failed');
     } finally {
       this.releaseStream(entry);
     }
