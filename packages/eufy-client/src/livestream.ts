@@ -115,19 +115,26 @@ export class Livestream implements AsyncIterable<LivestreamChunk> {
     await this.stopOnServer();
   }
 
+  /** The next chunk, waiting for it; undefined once the stream has ended and every chunk was read. */
+  async read(): Promise<LivestreamChunk | undefined> {
+    for (;;) {
+      const chunk = this.queue.shift();
+      if (chunk) return chunk;
+      if (this.end) return undefined;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+    }
+  }
+
+  /** `for await (const chunk of stream)`; leaving the loop early (break, throw) stops the stream. */
   [Symbol.asyncIterator](): AsyncIterator<LivestreamChunk> {
     if (this.iterating) throw new Error(`livestream of ${this.serialNumber} can be iterated only once`);
     this.iterating = true;
     return {
       next: async () => {
-        for (;;) {
-          const chunk = this.queue.shift();
-          if (chunk) return { value: chunk, done: false };
-          if (this.end) return { value: undefined, done: true };
-          await new Promise<void>((resolve) => {
-            this.wake = resolve;
-          });
-        }
+        const chunk = await this.read();
+        return chunk ? { value: chunk, done: false } : { value: undefined, done: true };
       },
       return: async () => {
         await this.stop();
