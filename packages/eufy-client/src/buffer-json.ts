@@ -18,39 +18,42 @@ const COMMA = 0x2c;
 const CLOSE_BRACKET = 0x5d;
 const CLOSE_BRACE = 0x7d;
 const DIGIT_0 = 0x30;
-const DIGIT_9 = 0x39;
 
 /**
  * Reads `1,22,255]` starting at `start` into bytes. Returns the bytes and the index just past `]`,
  * or undefined for anything but canonical JSON digits 0..255 separated by commas (whitespace, signs,
  * fractions, leading zeros, values over 255): the caller then falls back to JSON.parse.
+ * One number is read per turn (one to three digits, then `,` or `]`): the hot loop of the client.
  */
 function scanByteArray(raw: Buffer, start: number): { bytes: Buffer; end: number } | undefined {
+  const length = raw.length;
+  if (raw[start] === CLOSE_BRACKET) return { bytes: Buffer.alloc(0), end: start + 1 };
   // n values need at least 2n-1 characters, so this bound never overflows.
-  const out = Buffer.allocUnsafe(((raw.length - start + 1) >> 1) + 1);
+  const out = Buffer.allocUnsafe(((length - start + 1) >> 1) + 1);
   let count = 0;
-  let value = 0;
-  let digits = 0;
-  for (let i = start; i < raw.length; i++) {
-    const c = raw[i]!;
-    if (c >= DIGIT_0 && c <= DIGIT_9) {
-      if (digits > 0 && value === 0) return undefined; // leading zero: not JSON
-      value = value * 10 + (c - DIGIT_0);
-      if (value > 255) return undefined;
-      digits++;
-    } else if (c === COMMA) {
-      if (digits === 0) return undefined;
-      out[count++] = value;
-      value = 0;
-      digits = 0;
-    } else if (c === CLOSE_BRACKET) {
-      if (digits > 0) out[count++] = value;
-      else if (count > 0) return undefined; // "1,]"
-      // An exact-size copy: the scratch buffer is about twice as big as the frame.
-      return { bytes: Buffer.from(out.subarray(0, count)), end: i + 1 };
-    } else {
-      return undefined;
+  let i = start;
+  while (i < length) {
+    let digit = raw[i++]! - DIGIT_0;
+    if (digit < 0 || digit > 9) return undefined;
+    let value = digit;
+    let c = raw[i++];
+    digit = c! - DIGIT_0;
+    if (digit >= 0 && digit <= 9) {
+      if (value === 0) return undefined; // leading zero: not JSON
+      value = value * 10 + digit;
+      c = raw[i++];
+      digit = c! - DIGIT_0;
+      if (digit >= 0 && digit <= 9) {
+        value = value * 10 + digit;
+        if (value > 255) return undefined;
+        c = raw[i++];
+      }
     }
+    out[count++] = value;
+    if (c === COMMA) continue;
+    if (c !== CLOSE_BRACKET) return undefined;
+    // An exact-size copy: the scratch buffer is about twice as big as the frame.
+    return { bytes: Buffer.from(out.subarray(0, count)), end: i };
   }
   return undefined;
 }
