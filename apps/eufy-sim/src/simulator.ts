@@ -323,7 +323,7 @@ export class Simulator {
   }
 
   /**
-   * The server's P2P link to a station: offline sends `connection error` and `disconnected` (and ends
+   * The server's P2P link to a station: offline sends `disconnected` and `connection error` (and ends
    * its livestream); online sends `connected`. With `devices` (default) the station's cameras also
    * change `state` to 0 / 1, as the next cloud refresh would show.
    */
@@ -332,12 +332,13 @@ export class Simulator {
     if (!station) throw new CommandError('station_not_found');
     if (station.connected !== connected) {
       station.connected = connected;
+      this.broadcast({ source: 'station', event: connected ? 'connected' : 'disconnected', serialNumber });
       if (!connected) {
         const stream = this.streams.get(serialNumber);
         if (stream) this.endStream(stream, true);
+        // The bridge's first reconnect attempt then times out.
         this.broadcast({ source: 'station', event: 'connection error', serialNumber });
       }
-      this.broadcast({ source: 'station', event: connected ? 'connected' : 'disconnected', serialNumber });
     }
     if (options.devices !== false)
       for (const device of this.devices.values())

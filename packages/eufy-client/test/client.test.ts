@@ -137,7 +137,7 @@ describe('events', () => {
 
     server.setBattery(CAM_B, 15);
     server.setStationConnected(HOMEBASE, false);
-    await waitFor(() => stationEvents.includes('disconnected'), 'station disconnected');
+    await waitFor(() => stationEvents.includes('connection error'), 'station connection error');
     await waitFor(() => c.state?.devices.get(CAM_A)?.properties.state === 0, 'camera offline');
     expect(properties).toEqual(
       expect.arrayContaining([
@@ -145,7 +145,7 @@ describe('events', () => {
         { name: 'state', value: 0, previous: 1 },
       ]),
     );
-    expect(stationEvents).toEqual(['connection error', 'disconnected']);
+    expect(stationEvents).toEqual(['disconnected', 'connection error']);
     expect(c.state?.stations.get(HOMEBASE)?.connected).toBe(false);
     expect(c.state?.devices.get(CAM_B)?.properties.battery).toBe(15);
   });
