@@ -27,8 +27,9 @@ export class RawClient {
     return client;
   }
 
+  /** Every frame that is JSON (the simulator can be told to send broken ones). */
   get messages(): Json[] {
-    return this.frames.map((f) => JSON.parse(f) as Json);
+    return this.frames.map(parseOrUndefined).filter((m): m is Json => m !== undefined);
   }
 
   events(name?: string): Json[] {
@@ -43,7 +44,10 @@ export class RawClient {
   ): Promise<Json & { raw: string }> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const raw = this.frames.find((f) => match(JSON.parse(f) as Json));
+      const raw = this.frames.find((f) => {
+        const message = parseOrUndefined(f);
+        return message !== undefined && match(message);
+      });
       if (raw) return Object.assign(JSON.parse(raw) as Json, { raw });
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
       await new Promise((resolve) => setTimeout(resolve, 10));
@@ -60,7 +64,23 @@ export class RawClient {
     return this.waitFor((m) => m.type === 'result' && m.messageId === messageId, `result of ${command}`);
   }
 
+  async waitForClose(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.closed) {
+      if (Date.now() > deadline) throw new Error('timed out waiting for the socket to close');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
   close(): void {
     this.ws.terminate();
+  }
+}
+
+function parseOrUndefined(text: string): Json | undefined {
+  try {
+    return JSON.parse(text) as Json;
+  } catch {
+    return undefined;
   }
 }
