@@ -76,6 +76,8 @@ const P2P_COMMAND_NAMES: Record<string, string> = {
 };
 /** A socket this far behind on sending is skipped for media frames rather than grown without bound. */
 const MAX_BUFFERED_BYTES = 32 * 1024 * 1024;
+/** How long stop() waits for clients to answer the close handshake before cutting them off. */
+const GRACEFUL_CLOSE_MS = 1000;
 /** A 1×1 PNG: the captcha image the simulator asks to be solved. */
 const CAPTCHA_IMAGE =
   'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
@@ -260,8 +262,12 @@ export class Simulator {
         server.close(() => resolve());
         server.closeAllConnections();
       });
-    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    // A client that does not answer the close handshake (half-open) would hold the server 30 s.
+    const deadline = Date.now() + GRACEFUL_CLOSE_MS;
+    while (this.clients.size && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 10));
     for (const client of this.clients) client.ws.terminate();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
     await Promise.all([closeServer(this.http), closeServer(this.control)]);
     this.logger.info('eufy-security-ws simulator stopped');
   }

@@ -1,3 +1,5 @@
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { assertFfmpeg, startSimulator, type Simulator } from '@eufy-relay/eufy-sim';
 import {
   CommandFailedError,
@@ -279,6 +281,63 @@ describe('reconnect', () => {
     await waitFor(() => readies.length === 2, 'ready after the drop');
     expect(readies).toEqual([false, true]);
     expect(c.stats.reconnects).toBe(1);
+  });
+});
+
+/**
+ * A TCP relay in front of the simulator that can go silent: bytes stop flowing both ways while both
+ * sockets stay open, which is what a half-open connection (NAT timeout, pulled cable) looks like.
+ */
+async function silenceableRelay(
+  target: number,
+): Promise<{ url: string; silence: () => void; server: Server }> {
+  const pairs: Socket[][] = [];
+  const server = createServer((inbound) => {
+    const outbound = connect(target, '127.0.0.1');
+    inbound.pipe(outbound);
+    outbound.pipe(inbound);
+    const end = () => {
+      inbound.destroy();
+      outbound.destroy();
+    };
+    inbound.on('error', end).on('close', end);
+    outbound.on('error', end).on('close', end);
+    pairs.push([inbound, outbound]);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    server,
+    silence: () => {
+      for (const [inbound, outbound] of pairs.splice(0)) {
+        inbound!.unpipe(outbound!);
+        outbound!.unpipe(inbound!);
+        inbound!.pause();
+        outbound!.pause();
+      }
+    },
+  };
+}
+
+describe('half-open connection', () => {
+  it('finds a connection that went silent by ping/pong within two heartbeat intervals and reconnects', async () => {
+    const server = await sim();
+    const relay = await silenceableRelay(server.port);
+    try {
+      const { client: c, logs } = client(relay.url, { heartbeatIntervalMs: 200 });
+      const readies: boolean[] = [];
+      c.on('ready', (_s, { reconnected }) => readies.push(reconnected));
+      await c.start();
+      relay.silence();
+      const silencedAt = Date.now();
+      await waitFor(() => readies.length === 2, 'ready again through a fresh connection');
+      expect(Date.now() - silencedAt).toBeLessThan(2000);
+      expect(logs().map((l) => l.msg)).toContain(
+        'eufy-security-ws did not answer a ping: dropping the half-open connection',
+      );
+    } finally {
+      relay.server.close();
+    }
   });
 });
 
