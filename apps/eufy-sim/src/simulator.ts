@@ -19,6 +19,16 @@ export interface SimulatorOptions extends ScenarioInput {
 
 type JsonObject = Record<string, unknown>;
 
+/** What GET /state and `snapshot()` show. */
+export interface SimulatorSnapshot {
+  url: string;
+  clients: { schemaVersion: number; listening: boolean }[];
+  driver: { connected: boolean; pendingAuth: string | null };
+  stations: JsonObject[];
+  devices: JsonObject[];
+  livestreams: { station: string; device: string; subscribers: number; started: boolean; stalled: boolean }[];
+}
+
 interface SimClient {
   ws: WebSocket;
   schemaVersion: number;
@@ -56,15 +66,8 @@ interface StationStream {
   ended: boolean;
 }
 
-const CAMERA_COMMANDS = [
-  'start_livestream',
-  'stop_livestream',
-  'is_livestreaming',
-  'set_property',
-  'get_properties',
-  'get_properties_metadata',
-  'get_commands',
-];
+/** What `device.get_commands` lists for a camera; `start_livestream` is what marks a camera. */
+const CAMERA_COMMANDS = ['start_livestream', 'stop_livestream', 'is_livestreaming', 'set_property'];
 /** Type 8 CAMERA2C (eufyCam on a HomeBase), 30 INDOOR_CAMERA (standalone), 0 STATION. */
 const DEVICE_TYPE_CAMERA_ON_STATION = 8;
 const DEVICE_TYPE_STANDALONE = 30;
@@ -275,7 +278,7 @@ export class Simulator {
   // ------------------------------------------------------------------ control (also over HTTP)
 
   /** A snapshot for the control API's GET /state. */
-  snapshot(): JsonObject {
+  snapshot(): SimulatorSnapshot {
     return {
       url: this.url,
       clients: [...this.clients].map((c) => ({ schemaVersion: c.schemaVersion, listening: c.listening })),
