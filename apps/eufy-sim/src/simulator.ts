@@ -79,6 +79,8 @@ const P2P_COMMAND_NAMES: Record<string, string> = {
 };
 /** A socket this far behind on sending is skipped for media frames rather than grown without bound. */
 const MAX_BUFFERED_BYTES = 32 * 1024 * 1024;
+/** A stream that never produced a first frame (ffmpeg failed) is stopped after this. */
+const FIRST_FRAME_GRACE_MS = 10_000;
 /** How long stop() waits for clients to answer the close handshake before cutting them off. */
 const GRACEFUL_CLOSE_MS = 1000;
 /** A 1×1 PNG: the captcha image the simulator asks to be solved. */
@@ -831,6 +833,7 @@ export class Simulator {
   /**
    * Sends one frame per period on an absolute schedule (no drift over a long stream). A tick with no
    * frame ready sends nothing; a stream that has sent nothing for the idle bound is stopped.
+   * Audio counts as data only once video started (audio waits for the first video frame).
    */
   private pace(
     stream: StationStream,
@@ -844,7 +847,9 @@ export class Simulator {
     let tick = 0;
     const step = () => {
       if (stream.ended) return;
-      if (Date.now() - stream.lastDataAt > idleMs) {
+      // ffmpeg's first frame can take a while on a busy machine: the idle rule is for a stream that flowed.
+      const bound = stream.started ? idleMs : Math.max(idleMs, FIRST_FRAME_GRACE_MS);
+      if (Date.now() - stream.lastDataAt > bound) {
         this.logger.info(
           { serialNumber: stream.device.serialNumber, idleMs },
           'no livestream data: stopping it',

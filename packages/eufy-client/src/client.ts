@@ -360,8 +360,12 @@ export class EufyClient extends EventEmitter<EufyClientEvents> {
    * if the start command itself fails. `device_livestream_already_running` (this socket is already
    * subscribed) counts as started. One open stream per device per client; a second call for the same
    * device while one is open is an error, while one is stopping it waits for the stop to finish.
+   * `startTimeoutMs` overrides the client's `livestreamStartTimeoutMs` for this start.
    */
-  async startLivestream(serialNumber: string): Promise<Livestream> {
+  async startLivestream(
+    serialNumber: string,
+    options: { startTimeoutMs?: number } = {},
+  ): Promise<Livestream> {
     const busy = this.streams.get(serialNumber);
     if (busy && !busy.stream.endReason)
       throw new EufyClientError(`a livestream of ${serialNumber} is already open on this client`);
@@ -376,7 +380,7 @@ export class EufyClient extends EventEmitter<EufyClientEvents> {
     const stream = new Livestream(
       serialNumber,
       {
-        startTimeoutMs: this.opts.livestreamStartTimeoutMs,
+        startTimeoutMs: options.startTimeoutMs ?? this.opts.livestreamStartTimeoutMs,
         maxQueuedChunks: this.opts.livestreamMaxQueuedChunks,
       },
       () => this.stopLivestreamOnServer(entry),

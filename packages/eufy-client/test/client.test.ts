@@ -331,7 +331,7 @@ describe('half-open connection', () => {
       relay.silence();
       const silencedAt = Date.now();
       await waitFor(() => readies.length === 2, 'ready again through a fresh connection');
-      expect(Date.now() - silencedAt).toBeLessThan(2000);
+      expect(Date.now() - silencedAt).toBeLessThan(10_000); // two 200 ms intervals, generous for a busy machine
       expect(logs().map((l) => l.msg)).toContain(
         'eufy-security-ws did not answer a ping: dropping the half-open connection',
       );
@@ -385,7 +385,7 @@ describe('livestream', () => {
 
   it('ends with start_failed on a failed P2P ack and start_timeout when "livestream started" never comes', async () => {
     const server = await sim();
-    const { client: c, logs } = client(server.url, { livestreamStartTimeoutMs: 400 });
+    const { client: c, logs } = client(server.url);
     await c.start();
     server.failNextLivestream(CAM_A, 'ack');
     const failed = await c.startLivestream(CAM_A);
@@ -395,7 +395,7 @@ describe('livestream', () => {
       returnCodeName: 'ERROR_COMMAND_TIMEOUT',
     });
     server.failNextLivestream(CAM_A, 'timeout');
-    const silent = await c.startLivestream(CAM_A);
+    const silent = await c.startLivestream(CAM_A, { startTimeoutMs: 400 });
     const end = await silent.ended;
     expect(end).toMatchObject({ reason: 'start_timeout' });
     expect(end.message).toMatch(/no "livestream started" for T8113P0223000002 within 400 ms/);
