@@ -31,7 +31,7 @@ function run(app: string, env: Record<string, string>): Promise<Exit> {
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
   return new Promise((resolve) =>
-    child.on('exit', (code) => resolve({ code, ms: Date.now() - t0, stdout, stderr })),
+    child.on('close', (code) => resolve({ code, ms: Date.now() - t0, stdout, stderr })),
   );
 }
 
