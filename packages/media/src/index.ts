@@ -1,0 +1,6 @@
+export * from './annexb';
+export * from './gate';
+export * from './args';
+export * from './spawn';
+export * from './process';
+export * from './tools';
