@@ -1,5 +1,6 @@
 export * from './annexb';
 export * from './gate';
+export * from './adts';
 export * from './args';
 export * from './spawn';
 export * from './process';

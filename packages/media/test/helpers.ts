@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import {
   AnnexBParser,
   KeyframeGate,
+  adtsFrameLength,
   buildAccessUnit,
   runTool,
   startRecording,
@@ -121,10 +122,9 @@ export async function encodeAdtsFrames(dir: string, seconds: number): Promise<Bu
 
 function splitAdts(data: Buffer): Buffer[] {
   const frames: Buffer[] = [];
-  for (let at = 0; at + 7 <= data.length;) {
-    if (data[at] !== 0xff || (data[at + 1]! & 0xf0) !== 0xf0) throw new Error(`no ADTS sync word at ${at}`);
-    // aac_frame_length: 13 bits across bytes 3..5, header included.
-    const length = ((data[at + 3]! & 0x03) << 11) | (data[at + 4]! << 3) | (data[at + 5]! >> 5);
+  for (let at = 0; at < data.length;) {
+    const length = adtsFrameLength(data, at);
+    if (length === undefined) throw new Error(`no ADTS frame at byte ${at}`);
     frames.push(data.subarray(at, at + length));
     at += length;
   }

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { probe, type MediaInfo, type VideoCodec } from '../src';
+import { extractThumbnail, probe, type MediaInfo, type VideoCodec } from '../src';
 import {
   FPS,
   accessUnitsOf,
@@ -37,10 +37,12 @@ describe.each([
       const file = join(dir, `live-${codec}.mp4`);
       const { ffmpeg, video, gate } = await startLive({ output: file, codec });
 
+      const thumbnail = join(dir, `live-${codec}.jpg`);
       let whileWriting: MediaInfo | undefined;
       const probeDuringPause = (async () => {
         await sleep(4000); // inside the pause, 3 s to 5 s in
         whileWriting = await probe(file);
+        await extractThumbnail(file, thumbnail);
       })();
       const feed = await feedLive(video, gate, units, { fps: FPS, pauses: new Map([[45, 2000]]) });
       await probeDuringPause;
@@ -50,6 +52,7 @@ describe.each([
       expect(exit.inputs[0]).toMatchObject({ writes: 90, dropped: 0 });
       expect(whileWriting).toMatchObject({ videoCodec: probedCodec, width: 320, height: 240 });
       expect(whileWriting!.durationSeconds).toBeGreaterThan(1);
+      expect(await probe(thumbnail)).toMatchObject({ videoCodec: 'mjpeg', width: 320, height: 240 });
 
       const info = await probe(file);
       const wall = wallClockSeconds(feed, FPS);
