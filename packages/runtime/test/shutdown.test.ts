@@ -2,7 +2,15 @@ import { Writable } from 'node:stream';
 import { Queue, Worker } from 'bullmq';
 import { loadConfig } from '@eufy-relay/config';
 import { createLogger } from '@eufy-relay/logger';
-import { ShutdownStack, closeWorker, createRedis, redisKey, startRoles, type RunningRole } from '../src';
+import {
+  ShutdownStack,
+  closeWorker,
+  createRedis,
+  redisKey,
+  redisReady,
+  startRoles,
+  type RunningRole,
+} from '../src';
 
 const prefix = `eufy-relay-test-runtime-${process.pid}`;
 const config = loadConfig({ env: { REDIS_URL: process.env.REDIS_URL ?? '', REDIS_PREFIX: prefix } });
@@ -175,5 +183,19 @@ describe('redis helpers', () => {
     await expect(dead.set('k', 'v')).rejects.toThrow();
     expect(Date.now() - t0).toBeLessThan(2000);
     dead.disconnect();
+  });
+
+  it('redisReady waits until a producer connection takes commands, and fails if it is closed first', async () => {
+    const producer = createRedis(config, 'producer');
+    await redisReady(producer);
+    expect(await producer.ping()).toBe('PONG');
+    await redisReady(producer); // already ready: resolves at once
+    await producer.quit();
+
+    const dead = createRedis({ REDIS_URL: 'redis://127.0.0.1:1' }, 'producer');
+    dead.on('error', () => undefined);
+    const waiting = redisReady(dead);
+    dead.disconnect();
+    await expect(waiting).rejects.toThrow(/closed before it became ready/);
   });
 });
