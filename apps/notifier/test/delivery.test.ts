@@ -1,45 +1,14 @@
-import { systemErrorPayload, type WebhookPayload } from '@eufy-relay/contracts';
+import { SEED_WEBHOOK_EXAMPLES, systemErrorPayload, type WebhookPayload } from '@eufy-relay/contracts';
 import { USER_AGENT, replayWebhook, verifyWebhookSignature } from '@eufy-relay/webhooks';
 import { SECRET, gaps, lowBattery, startHarness, until, type Harness } from './harness';
 
 const seed: Record<string, WebhookPayload> = {
-  motion_detected: {
-    event: 'motion_detected',
-    device_sn: 'T8600P2323209876',
-    timestamp: '2025-01-30T14:30:22Z',
-    video_url: 'https://your-app.onrender.com/recordings/T8600P2323209876_20250130_143022.mp4',
-    video_status: 'recording',
-  },
-  motion_stopped: {
-    event: 'motion_stopped',
-    device_sn: 'T8600P2323209876',
-    timestamp: '2025-01-30T14:35:45Z',
-    video_url: 'https://your-app.onrender.com/recordings/T8600P2323209876_20250130_143022.mp4',
-    video_status: 'completed',
-    duration_seconds: 323,
-  },
-  low_battery: lowBattery(15),
-  camera_offline: {
-    event: 'camera_offline',
-    device_sn: 'T8600P2323209876',
-    timestamp: '2025-01-30T08:00:00Z',
-    reason: 'disconnected',
-  },
+  ...SEED_WEBHOOK_EXAMPLES,
   camera_online: {
     event: 'camera_online',
     device_sn: 'T8600P2323209876',
     timestamp: '2025-01-30T08:05:00Z',
     offline_seconds: 300,
-  },
-  system_error: {
-    event: 'system_error',
-    operation: 'start_recording',
-    error_type: 'ConnectionError',
-    error_message: 'WebSocket not connected',
-    retry_count: 3,
-    timestamp: '2025-01-30T14:30:22Z',
-    context: { device_sn: 'T8600P2323209876' },
-    traceback: 'Traceback (most recent call last):\n...',
   },
 };
 

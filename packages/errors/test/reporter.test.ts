@@ -1,7 +1,6 @@
-import { Writable } from 'node:stream';
 import { loadConfig, type Config } from '@eufy-relay/config';
 import { systemErrorPayload } from '@eufy-relay/contracts';
-import { createLogger } from '@eufy-relay/logger';
+import { createLogger, logCapture } from '@eufy-relay/logger';
 import { createRedis, redisReady } from '@eufy-relay/runtime';
 import { openWebhookQueue } from '@eufy-relay/webhooks';
 import { ErrorReporter, errorType, foldedCountsKey, readRecentErrors } from '../src';
@@ -21,16 +20,7 @@ async function setup(env: Record<string, string> = {}) {
     },
   });
   const webhooks = openWebhookQueue(config, redis);
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk, _e, cb) {
-      String(chunk)
-        .split('\n')
-        .filter(Boolean)
-        .forEach((l) => lines.push(JSON.parse(l)));
-      cb();
-    },
-  });
+  const { lines, destination } = logCapture();
   const reporter = new ErrorReporter({ config, redis, webhooks, logger: createLogger({ destination }) });
   const systemErrors = async () =>
     (await webhooks.getJobs(['waiting'])).map((j) => systemErrorPayload.parse(j.data.payload));
@@ -155,13 +145,7 @@ describe('ErrorReporter.report', () => {
     const { config, webhooks } = await setup();
     const dead = createRedis({ REDIS_URL: 'redis://127.0.0.1:1' }, 'producer');
     dead.on('error', () => undefined);
-    const lines: string[] = [];
-    const destination = new Writable({
-      write(chunk, _e, cb) {
-        lines.push(String(chunk));
-        cb();
-      },
-    });
+    const { lines, destination } = logCapture();
     const offline = new ErrorReporter({
       config,
       redis: dead,
@@ -171,8 +155,11 @@ describe('ErrorReporter.report', () => {
     const outcome = await offline.report('start_recording', new ConnectionError('WebSocket not connected'));
     dead.disconnect();
     expect(outcome).toMatchObject({ outcome: 'unrecorded' });
-    expect(lines.join('')).toContain('WebSocket not connected');
-    expect(lines.join('')).toContain('could not be recorded in Redis');
+    expect(lines.map((l) => l.msg)).toEqual([
+      'start_recording failed',
+      'the error above could not be recorded in Redis',
+    ]);
+    expect(lines[0]).toMatchObject({ err: { message: 'WebSocket not connected' } });
   });
 });
 

@@ -1,7 +1,6 @@
-import { Writable } from 'node:stream';
 import { Queue, Worker } from 'bullmq';
 import { loadConfig } from '@eufy-relay/config';
-import { createLogger } from '@eufy-relay/logger';
+import { createLogger, logCapture } from '@eufy-relay/logger';
 import {
   ShutdownStack,
   closeWorker,
@@ -17,16 +16,7 @@ const config = loadConfig({ env: { REDIS_URL: process.env.REDIS_URL ?? '', REDIS
 const connection = { url: config.REDIS_URL, maxRetriesPerRequest: null };
 
 function capturedLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk, _e, cb) {
-      String(chunk)
-        .split('\n')
-        .filter(Boolean)
-        .forEach((l) => lines.push(JSON.parse(l)));
-      cb();
-    },
-  });
+  const { lines, destination } = logCapture();
   return { lines, logger: createLogger({ destination, level: 'debug' }) };
 }
 
