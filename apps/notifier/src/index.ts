@@ -147,16 +147,16 @@ export async function start(config: Config, deps?: RoleDeps): Promise<RunningRol
       latency_ms: result.latencyMs,
       error,
     });
-    const where = { attempt: attempt.attempt, status_code: statusCode, latency_ms: result.latencyMs };
+    const attemptFields = { attempt: attempt.attempt, status_code: statusCode, latency_ms: result.latencyMs };
     switch (verdict) {
       case 'delivered':
-        log.info(where, 'webhook delivered');
+        log.info(attemptFields, 'webhook delivered');
         return { outcome: 'delivered', status_code: statusCode };
       case 'rate_limited': {
         const waitMs = rateLimitWaitMs(result);
         await webhooks.rateLimit(waitMs);
         log.warn(
-          { ...where, wait_ms: waitMs },
+          { ...attemptFields, wait_ms: waitMs },
           'receiver asked to slow down (429): holding back every delivery',
         );
         throw new RateLimitError();
@@ -173,7 +173,7 @@ export async function start(config: Config, deps?: RoleDeps): Promise<RunningRol
           statusCode!,
         );
       case 'retry':
-        log.warn({ ...where, error }, 'webhook attempt failed: will retry on schedule');
+        log.warn({ ...attemptFields, error }, 'webhook attempt failed');
         throw new WebhookAttemptError(error ?? 'attempt failed', statusCode);
     }
   };

@@ -65,6 +65,8 @@ export type ReportOutcome =
   | { outcome: 'reported'; id: string; webhookId: string }
   /** The same operation and error type was reported less than ERROR_FOLD_SECONDS ago: counted there. */
   | { outcome: 'folded'; into: string; occurrences: number }
+  /** Recorded in the list, but the system_error webhook could not be queued. */
+  | { outcome: 'not_sent'; id: string; reason: string }
   /** Redis could not take it: the error is only in the log. */
   | { outcome: 'unrecorded'; reason: string };
 
@@ -101,6 +103,13 @@ export class ErrorReporter {
       context: jsonContext(options.context ?? {}),
       traceback: traceback(error),
     };
+    const logFields = {
+      err: error,
+      operation,
+      error_type: entry.error_type,
+      retry_count: entry.retry_count,
+      context: entry.context,
+    };
     const foldWindowMs = config.ERROR_FOLD_SECONDS * 1000;
     let result: [number, string, number];
     try {
@@ -118,26 +127,16 @@ export class ErrorReporter {
         config.RECENT_ERRORS_MAX,
       )) as [number, string, number];
     } catch (err) {
-      logger.error(
-        { err: error, operation, retry_count: entry.retry_count, context: entry.context },
-        `${operation} failed`,
-      );
+      logger.error(logFields, `${operation} failed`);
       logger.error({ err }, 'the error above could not be recorded in Redis');
       return { outcome: 'unrecorded', reason: (err as Error).message };
     }
     const [recorded, id, count] = result;
-    const fields = {
-      err: error,
-      operation,
-      error_type: entry.error_type,
-      retry_count: entry.retry_count,
-      context: entry.context,
-    };
     if (recorded === 0) {
-      logger.error({ ...fields, folded_into: id }, `${operation} failed (folded into an earlier report)`);
+      logger.error({ ...logFields, folded_into: id }, `${operation} failed (folded into an earlier report)`);
       return { outcome: 'folded', into: id, occurrences: count + 1 };
     }
-    logger.error({ ...fields, error_id: id }, `${operation} failed`);
+    logger.error({ ...logFields, error_id: id }, `${operation} failed`);
     const webhookId = `system_error.${id}`;
     const { id: _entryId, ...systemError } = entry;
     try {
@@ -152,7 +151,7 @@ export class ErrorReporter {
       );
     } catch (err) {
       logger.error({ err, error_id: id }, 'the system_error webhook for the error above could not be queued');
-      return { outcome: 'unrecorded', reason: (err as Error).message };
+      return { outcome: 'not_sent', id, reason: (err as Error).message };
     }
     return { outcome: 'reported', id, webhookId };
   }

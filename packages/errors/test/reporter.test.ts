@@ -1,5 +1,6 @@
+import { Queue } from 'bullmq';
 import { loadConfig, type Config } from '@eufy-relay/config';
-import { systemErrorPayload } from '@eufy-relay/contracts';
+import { QUEUES, systemErrorPayload } from '@eufy-relay/contracts';
 import { createLogger, logCapture } from '@eufy-relay/logger';
 import { createRedis, redisReady } from '@eufy-relay/runtime';
 import { openWebhookQueue } from '@eufy-relay/webhooks';
@@ -160,6 +161,25 @@ describe('ErrorReporter.report', () => {
       'the error above could not be recorded in Redis',
     ]);
     expect(lines[0]).toMatchObject({ err: { message: 'WebSocket not connected' } });
+  });
+  it('keeps the list entry and says so when the system_error webhook cannot be queued', async () => {
+    const { config } = await setup();
+    const bare = new Queue(QUEUES.webhooks, { connection: redis, prefix: config.REDIS_PREFIX });
+    const reporter = new ErrorReporter({
+      config,
+      redis,
+      webhooks: bare,
+      logger: createLogger({ level: 'silent' }),
+    });
+    const outcome = await reporter.report('start_recording', new ConnectionError('WebSocket not connected'));
+    await bare.close();
+    expect(outcome).toMatchObject({
+      outcome: 'not_sent',
+      reason: expect.stringContaining('openWebhookQueue'),
+    });
+    expect((await readRecentErrors(redis, config)).map((e) => e.id)).toEqual([
+      (outcome as { id: string }).id,
+    ]);
   });
 });
 
