@@ -70,9 +70,9 @@ describe('notifier delivery', () => {
     expect(requests).toHaveLength(3);
     expect(requests.every((r) => r.signature === 'valid' && r.body === requests[0]!.body)).toBe(true);
     const [first, second] = gaps(requests.map((r) => r.at));
-    // Schedule 0.2 s then 0.4 s, ±20 % jitter.
-    expect(first).toBeGreaterThanOrEqual(160);
-    expect(second).toBeGreaterThanOrEqual(320);
+    // Schedule 0.2 s then 0.4 s, ±10 % jitter.
+    expect(first).toBeGreaterThanOrEqual(180);
+    expect(second).toBeGreaterThanOrEqual(360);
     expect(second).toBeGreaterThan(first!);
 
     const job = await h.queue.getJob('low_battery.flaky');

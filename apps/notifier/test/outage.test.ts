@@ -2,7 +2,7 @@ import { lowBattery, startHarness, type Harness } from './harness';
 
 let h: Harness;
 beforeAll(async () => {
-  // A schedule whose tail outlasts the outage even with every delay jittered 20 % short.
+  // A schedule whose tail outlasts the outage even with every delay jittered 10 % short.
   h = await startHarness('outage', { WEBHOOK_RETRY_SCHEDULE_SECONDS: '0.2,0.4,0.8,1.6,3.2,6.4,12.8' });
 });
 afterAll(() => h.close());
