@@ -33,7 +33,11 @@ async function run({ total = 100_000 } = {}) {
   const redisServer = await startRedis();
   const dir = await mkdtemp(join(tmpdir(), 'eufy-relay-bench-janitor-'));
   const config = loadConfig({
-    env: { REDIS_URL: redisServer.url, REDIS_PREFIX: `eufy-relay-bench-janitor-${process.pid}`, RECORDINGS_DIR: dir },
+    env: {
+      REDIS_URL: redisServer.url,
+      REDIS_PREFIX: `eufy-relay-bench-janitor-${process.pid}`,
+      RECORDINGS_DIR: dir,
+    },
   });
   const redis = createRedis(config, 'worker', 'bench-janitor');
   try {
@@ -48,7 +52,8 @@ async function run({ total = 100_000 } = {}) {
       const k = Math.floor(i / CAMERAS);
       const old = k < perCamera / 2;
       const startedAt =
-        Math.floor((old ? now - (RETENTION_DAYS + 1) * DAY - k * 60_000 : now - DAY - k * 60_000) / 1000) * 1000;
+        Math.floor((old ? now - (RETENTION_DAYS + 1) * DAY - k * 60_000 : now - DAY - k * 60_000) / 1000) *
+        1000;
       const id = recordingId(sn, startedAt);
       await store.create({ device_sn: sn, started_at: startedAt, bytes: 64 });
       await store.finish(id, {
@@ -89,7 +94,13 @@ async function run({ total = 100_000 } = {}) {
           `one runCleanup over a private Redis and ${indexed} real 64-byte files; ${left} entries left, ` +
           `${reported.length} system errors; ${Math.round(result.deleted.retention / seconds)} deletions/s ` +
           `(filling the index took ${fillSeconds.toFixed(1)} s)`,
-        details: { deleted: result.deleted, repairs: result.repairs, indexed, left, reported: reported.length },
+        details: {
+          deleted: result.deleted,
+          repairs: result.repairs,
+          indexed,
+          left,
+          reported: reported.length,
+        },
       }),
     ];
   } finally {

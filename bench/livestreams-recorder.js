@@ -71,7 +71,8 @@ async function record(serial, index) {
     await live.stop();
     await pump;
     if (stream.recording) {
-      for (const unit of stream.gate.end()) stream.recording.video.write(unit.data, { keyframe: unit.keyframe });
+      for (const unit of stream.gate.end())
+        stream.recording.video.write(unit.data, { keyframe: unit.keyframe });
       await stream.recording.ffmpeg.stop();
     }
   };

@@ -18,7 +18,10 @@ const MAX_LAG_GROWTH_MS = 250;
 
 function request(child, message, key, timeoutMs) {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${key} from the recorder within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`no ${key} from the recorder within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     const onMessage = (msg) => {
       if (msg.error) reject(new Error(msg.error));
       else if (!(key in msg)) return;
@@ -75,7 +78,11 @@ async function run({ windowSeconds = 10, budgetSeconds = 180 } = {}) {
   let recorder;
   const steps = [];
   try {
-    const url = await waitFor('the simulator URL', () => /"url":"(ws:[^"]+)"/.exec(sim.output())?.[1], 30_000);
+    const url = await waitFor(
+      'the simulator URL',
+      () => /"url":"(ws:[^"]+)"/.exec(sim.output())?.[1],
+      30_000,
+    );
     recorder = fork(join(__dirname, 'livestreams-recorder.js'), [url, dir, JSON.stringify(serials)], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -143,13 +150,16 @@ function report(steps, cores) {
   const perCore = perStream ? Math.floor(100 / perStream) : null;
   const limitedBy = failed
     ? `at ${failed.streams} streams: ${[
-        failed.frameShare < MIN_FRAME_SHARE && `only ${(failed.frameShare * 100).toFixed(1)} % of frames arrived`,
+        failed.frameShare < MIN_FRAME_SHARE &&
+          `only ${(failed.frameShare * 100).toFixed(1)} % of frames arrived`,
         failed.maxLagGrowthMs > MAX_LAG_GROWTH_MS && `lag grew ${failed.maxLagGrowthMs} ms in the window`,
         failed.ffmpegDrops > 0 && `${failed.ffmpegDrops} writes to ffmpeg dropped`,
         failed.streamsEnded > 0 && `${failed.streamsEnded} streams ended`,
       ]
         .filter(Boolean)
-        .join(', ')} (recorder ${failed.recorderCores} cores, simulator ${failed.simulatorCores} cores of ${cores})`
+        .join(
+          ', ',
+        )} (recorder ${failed.recorderCores} cores, simulator ${failed.simulatorCores} cores of ${cores})`
     : steps.some((s) => s.skipped)
       ? 'not reached within the time budget'
       : 'not reached: every step up to the largest passed';

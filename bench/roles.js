@@ -49,7 +49,12 @@ async function measureRole(role, redisUrl) {
     role,
   );
   try {
-    await waitFor(`${role} to log ready`, () => /"msg":"ready"/.test(proc.output()) || proc.child.exitCode !== null, 15_000, 5);
+    await waitFor(
+      `${role} to log ready`,
+      () => /"msg":"ready"/.test(proc.output()) || proc.child.exitCode !== null,
+      15_000,
+      5,
+    );
     if (proc.child.exitCode !== null) throw new Error(`${role} exited: ${proc.output().slice(-500)}`);
     const readyMs = Number(process.hrtime.bigint() - started) / 1e6;
     let healthyMs = null;
@@ -76,10 +81,14 @@ async function run() {
       try {
         m = await measureRole(role, redis.url);
       } catch (err) {
-        figures.push(figure({ name: `${role}: start`, value: null, unit: '', note: `failed: ${err.message}` }));
+        figures.push(
+          figure({ name: `${role}: start`, value: null, unit: '', note: `failed: ${err.message}` }),
+        );
         continue;
       }
-      const stand = m.placeholder ? ' The role is still the placeholder on this commit (connects to Redis, idles).' : '';
+      const stand = m.placeholder
+        ? ' The role is still the placeholder on this commit (connects to Redis, idles).'
+        : '';
       figures.push(
         figure({
           name: `${role}: idle RSS`,
@@ -97,7 +106,9 @@ async function run() {
           unit: 's',
           target: '< 1.5',
           note:
-            (role === 'api' && !health ? 'GET /health did not answer 200, so this is the ready log line. ' : '') +
+            (role === 'api' && !health
+              ? 'GET /health did not answer 200, so this is the ready log line. '
+              : '') +
             `From spawn of node to the role's ready log line${health ? ' and then /health' : ''}.${stand}`,
         }),
       );

@@ -2,8 +2,8 @@
 // and bench/results/latest.md. `node bench/run.js janitor roles` runs only the ones named (and still
 // writes the results files). A benchmark that cannot run here reports "not measured" and why.
 const { execSync } = require('node:child_process');
-const { mkdirSync, writeFileSync } = require('node:fs');
-const { cpus, totalmem } = require('node:os');
+const { existsSync, mkdirSync, writeFileSync } = require('node:fs');
+const { cpus, loadavg, totalmem } = require('node:os');
 const { join } = require('node:path');
 const { ROOT } = require('./lib');
 
@@ -35,7 +35,7 @@ function markdown(results) {
     '# Benchmark results',
     '',
     `Made by \`${results.command}\` on ${results.date} (commit ${results.commit ?? 'unknown'}).`,
-    `Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB RAM, Node ${m.node}.`,
+    `Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB RAM, Node ${m.node}, load average ${m.loadAverage1m} at the start.`,
     'Targets are reported, never enforced. "Miss by" is the gap relative to the target.',
     '',
     '| Benchmark | Figure | Value | Target | Met | Miss by | Cores | Command | Note |',
@@ -54,9 +54,12 @@ function markdown(results) {
 }
 
 async function main() {
+  if (!existsSync(join(ROOT, 'apps', 'api', 'dist', 'main.js')))
+    throw new Error('run `pnpm build` first: the benchmarks use the built packages and roles');
   const names = process.argv.slice(2);
   for (const name of names) {
-    if (!BENCHMARKS[name]) throw new Error(`unknown benchmark "${name}"; known: ${Object.keys(BENCHMARKS).join(', ')}`);
+    if (!BENCHMARKS[name])
+      throw new Error(`unknown benchmark "${name}"; known: ${Object.keys(BENCHMARKS).join(', ')}`);
   }
   const selected = names.length > 0 ? names : Object.keys(BENCHMARKS);
   const command = names.length > 0 ? `node bench/run.js ${names.join(' ')}` : 'pnpm bench';
@@ -69,6 +72,8 @@ async function main() {
       cpuModel: cpus()[0]?.model ?? 'unknown',
       memoryGiB: +(totalmem() / 2 ** 30).toFixed(1),
       node: process.version,
+      // The machine may be shared: the load before the run tells how noisy the figures are.
+      loadAverage1m: +loadavg()[0].toFixed(2),
     },
     benchmarks: [],
   };
@@ -80,7 +85,17 @@ async function main() {
       figures = await BENCHMARKS[name]();
     } catch (err) {
       console.error(`[bench] ${name} failed:`, err);
-      figures = [{ name, value: null, unit: '', target: null, met: null, missBy: null, note: `failed: ${err.message}` }];
+      figures = [
+        {
+          name,
+          value: null,
+          unit: '',
+          target: null,
+          met: null,
+          missBy: null,
+          note: `failed: ${err.message}`,
+        },
+      ];
     }
     const seconds = +((Date.now() - started) / 1000).toFixed(1);
     results.benchmarks.push({
@@ -88,6 +103,7 @@ async function main() {
       command: `node bench/run.js ${name}`,
       cores: results.machine.cores,
       date: new Date(started).toISOString(),
+      loadAverage1mAtEnd: +loadavg()[0].toFixed(2),
       seconds,
       figures,
     });
