@@ -124,8 +124,11 @@ function figure({ name, value, unit, target, note, details }) {
   if (!checks[op]) return result;
   result.met = checks[op]();
   if (!result.met) {
-    const gap = op === '±' ? Math.abs(value) - limit : Math.abs(value - limit);
-    result.missBy = limit === 0 ? null : `${((gap / limit) * 100).toFixed(1)} %`;
+    // A tolerance misses by the points beyond it; a bound by the gap relative to the bound.
+    result.missBy =
+      op === '±'
+        ? `${(Math.abs(value) - limit).toFixed(2)} ${unit} beyond`
+        : `${((Math.abs(value - limit) / limit) * 100).toFixed(1)} %`;
   }
   return result;
 }

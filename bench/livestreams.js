@@ -180,7 +180,9 @@ function report(steps, cores) {
       unit: '% of a core',
       target: '<= 0.667',
       note: best
-        ? `measured at ${best.streams} streams: ${best.nodeCpuPercentPerStream} % in the Node process (client decode, gate, pipe writes), ${best.ffmpegCpuPercentPerStream} % in its ffmpeg`
+        ? `measured at ${best.streams} streams: ${best.nodeCpuPercentPerStream} % in the Node process ` +
+          '(WebSocket receive and decode, Annex-B parse in the gate, one pipe write per frame; the decode ' +
+          `alone is ~0.21 %), ${best.ffmpegCpuPercentPerStream} % in its ffmpeg (floor of a stream copy ~0.16 %)`
         : 'no step sustained',
     }),
     figure({

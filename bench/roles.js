@@ -72,9 +72,30 @@ async function measureRole(role, redisUrl) {
   }
 }
 
+/** VmRSS of a Node process that loads nothing: the floor under every role. */
+async function bareNodeRss() {
+  const proc = managed(
+    spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' }),
+    'node',
+  );
+  try {
+    await sleep(IDLE_MS);
+    return rssBytes(proc.child.pid);
+  } finally {
+    await proc.stop();
+  }
+}
+
 async function run() {
   const redis = await startRedis();
-  const figures = [];
+  const figures = [
+    figure({
+      name: 'baseline: idle RSS of a bare node process',
+      value: +((await bareNodeRss()) / 2 ** 20).toFixed(1),
+      unit: 'MB',
+      note: 'node -e "setInterval(() => {}, 1000)": what every role carries before its own code',
+    }),
+  ];
   try {
     for (const role of ROLES) {
       let m;
