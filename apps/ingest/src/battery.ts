@@ -38,8 +38,14 @@ export class BatteryAlerts {
     const key = redisKey(config, 'battery-alert', reading.serial);
     const low = reading.level <= config.BATTERY_LOW_PERCENT || reading.lowFlag === true;
     if (!low) {
-      if (reading.level >= config.BATTERY_LOW_PERCENT + config.BATTERY_REARM_PERCENT && (await redis.del(key)))
-        this.logger.info({ serial: reading.serial, level: reading.level }, 'battery recovered: low_battery re-armed');
+      if (
+        reading.level >= config.BATTERY_LOW_PERCENT + config.BATTERY_REARM_PERCENT &&
+        (await redis.del(key))
+      )
+        this.logger.info(
+          { serial: reading.serial, level: reading.level },
+          'battery recovered: low_battery re-armed',
+        );
       return;
     }
     const webhookId = `low_battery.${reading.serial}.${reading.at}`;

@@ -71,7 +71,11 @@ const SPECS: Record<BridgeProblem, ProblemSpec> = {
 
 /** While a login problem stands, the lost cloud session and push channel are its consequences. */
 const LOGIN_PROBLEMS: readonly BridgeProblem[] = ['captcha_required', 'verify_code_required'];
-const DRIVER_PROBLEMS: readonly BridgeProblem[] = [...LOGIN_PROBLEMS, 'cloud_disconnected', 'push_disconnected'];
+const DRIVER_PROBLEMS: readonly BridgeProblem[] = [
+  ...LOGIN_PROBLEMS,
+  'cloud_disconnected',
+  'push_disconnected',
+];
 
 export interface BridgeMonitorOptions {
   config: Pick<Config, 'EUFY_WS_URL' | 'BRIDGE_ALERT_AFTER_SECONDS' | 'HEARTBEAT_INTERVAL_SECONDS'>;
@@ -204,7 +208,12 @@ export class BridgeMonitor {
   }
 
   /** Opens a problem (once: raising an open one again changes nothing) and schedules its report. */
-  private raise(problem: BridgeProblem, detail: string, context: Record<string, unknown>, error?: Error): void {
+  private raise(
+    problem: BridgeProblem,
+    detail: string,
+    context: Record<string, unknown>,
+    error?: Error,
+  ): void {
     if (this.problems.has(problem)) return;
     const spec = SPECS[problem];
     const open: OpenProblem = { since: Date.now(), detail };
@@ -229,7 +238,10 @@ export class BridgeMonitor {
     if (!open) return;
     clearTimeout(open.timer);
     this.problems.delete(problem);
-    this.options.logger.info({ problem, lastedMs: Date.now() - open.since }, 'eufy-security-ws problem resolved');
+    this.options.logger.info(
+      { problem, lastedMs: Date.now() - open.since },
+      'eufy-security-ws problem resolved',
+    );
   }
 
   /** Best effort: a heartbeat that cannot be written now is written when Redis is back. */

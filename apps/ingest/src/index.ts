@@ -19,7 +19,7 @@ import { BridgeMonitor } from './bridge';
 import { Ingest } from './ingest';
 import { MotionSignals } from './motion';
 import { Outages } from './outages';
-import { EventsDroppedError, Outbox } from './outbox';
+import { EventsDroppedError, Outbox, isConnectionLoss } from './outbox';
 
 export { BridgeProblemError } from './bridge';
 export { EventsDroppedError } from './outbox';
@@ -87,7 +87,8 @@ export async function start(config: Config, deps?: RoleDeps): Promise<RunningRol
         label: `system_error ${operation}`,
         run: async () => {
           const outcome = await reporter.report(operation, error, { context });
-          if (outcome.outcome === 'unrecorded') throw new Error(`system_error not recorded: ${outcome.reason}`);
+          if (outcome.outcome === 'unrecorded')
+            throw new Error(`system_error not recorded: ${outcome.reason}`);
         },
       });
 
@@ -98,7 +99,12 @@ export async function start(config: Config, deps?: RoleDeps): Promise<RunningRol
       ),
       { connection: workerRedis, prefix: config.REDIS_PREFIX },
     );
-    worker.on('error', (err) => logger.warn({ err }, 'alerts worker error'));
+    worker.on('error', (err) =>
+      // Redis away is the outbox's news (said once); the worker just waits for it.
+      isConnectionLoss(err)
+        ? logger.debug({ err }, 'alerts worker: Redis unreachable')
+        : logger.warn({ err }, 'alerts worker error'),
+    );
     worker.on('failed', (job, err) =>
       logger.error({ err, job: job?.id, attempts: job?.attemptsMade }, 'offline check failed'),
     );

@@ -6,6 +6,7 @@ import type {
   EufyClient,
   EufyEvent,
   PropertyChange,
+  StationState,
 } from '@eufy-relay/eufy-client';
 import type { Logger } from '@eufy-relay/logger';
 import type { BatteryAlerts } from './battery';
@@ -13,7 +14,7 @@ import type { BridgeMonitor } from './bridge';
 import { batteryLevel, deviceFields, isCamera, offlineReason, stationFields, stationOf } from './devices';
 import { detectionFlags, type DetectionEdge, type MotionSignals } from './motion';
 import type { Outages } from './outages';
-import type { Outbox } from './outbox';
+import type { Outbox, OutboxWrite } from './outbox';
 
 export interface IngestParts {
   client: EufyClient;
@@ -67,27 +68,25 @@ export class Ingest {
     client.on('event', (event) => this.onEvent(event, Date.now()));
   }
 
-  /** Writes everything again from the client's state (after each (re)connect). */
+  /** Writes everything again from the client's state (after each (re)connect): one buffer entry. */
   sync(state: ClientState | undefined = this.parts.client.state): void {
     if (!state) return;
     const at = Date.now();
-    for (const station of state.stations.values()) {
-      const fields = stationFields(station);
-      this.push(`station ${station.serialNumber}`, () =>
-        this.parts.registry.updateStation(station.serialNumber, fields, at),
-      );
-    }
+    const writes = [...state.stations.values()].map((station) => this.stationWrite(station, at));
     for (const device of state.devices.values()) {
-      this.writeDevice(device, state, at, { sync: true });
+      writes.push(...this.deviceWrites(device, state, at, { sync: true }));
       for (const [kind, flag] of detectionFlags(device))
-        this.writeEdge({
-          serial: device.serialNumber,
-          kind,
-          state: flag,
-          at,
-          sourceEvent: `${kind} flag read after (re)connecting`,
-        });
+        writes.push(
+          this.edgeWrite({
+            serial: device.serialNumber,
+            kind,
+            state: flag,
+            at,
+            sourceEvent: `${kind} flag read after (re)connecting`,
+          }),
+        );
     }
+    this.parts.outbox.push(writes);
   }
 
   /** Writes were dropped from a full buffer: write the whole state again, the dropped included. */
@@ -98,21 +97,23 @@ export class Ingest {
   }
 
   private onDetection(detection: Detection, at: number): void {
-    this.writeEdge({
-      serial: detection.serialNumber,
-      kind: detection.kind,
-      state: detection.state,
-      at,
-      sourceEvent: detection.kind === 'ring' ? 'rings' : `${detection.kind} detected`,
-    });
+    this.parts.outbox.push(
+      this.edgeWrite({
+        serial: detection.serialNumber,
+        kind: detection.kind,
+        state: detection.state,
+        at,
+        sourceEvent: detection.kind === 'ring' ? 'rings' : `${detection.kind} detected`,
+      }),
+    );
   }
 
   private onProperty(change: PropertyChange, at: number): void {
     const state = this.parts.client.state;
     if (!state || change.source !== 'device' || !HEALTH_PROPERTIES.has(change.name)) return;
     const device = state.devices.get(change.serialNumber);
-    if (device)
-      this.writeDevice(device, state, at, { battery: change.name === 'battery' || change.name === 'batteryLow' });
+    const battery = change.name === 'battery' || change.name === 'batteryLow';
+    if (device) this.parts.outbox.push(this.deviceWrites(device, state, at, { battery }));
   }
 
   private onEvent(event: EufyEvent, at: number): void {
@@ -122,12 +123,11 @@ export class Ingest {
     if (event.source === 'station' && 'serialNumber' in event) {
       const station = state.stations.get(event.serialNumber);
       if (!station || !['connected', 'disconnected', 'connection error'].includes(event.event)) return;
-      const fields = stationFields(station);
-      this.push(`station ${station.serialNumber}`, () =>
-        this.parts.registry.updateStation(station.serialNumber, fields, at),
-      );
+      const writes = [this.stationWrite(station, at)];
       for (const device of state.devices.values())
-        if (stationOf(device) === station.serialNumber) this.writeDevice(device, state, at, {});
+        if (stationOf(device) === station.serialNumber)
+          writes.push(...this.deviceWrites(device, state, at, {}));
+      this.parts.outbox.push(writes);
       return;
     }
     if (event.source !== 'device') return;
@@ -135,10 +135,10 @@ export class Ingest {
     else if (event.event === 'device removed') {
       const serial = event.device;
       this.written.delete(serial);
-      this.push(`device ${serial} removed`, async () => {
-        await this.parts.registry.removeDevice(serial);
-        await this.parts.outages.close(serial, at);
-      });
+      this.parts.outbox.push([
+        write(`device ${serial} removed`, () => this.parts.registry.removeDevice(serial)),
+        write(`camera ${serial} removed: outage closed`, () => this.parts.outages.close(serial, at)),
+      ]);
     } else if (state.devices.has(event.serialNumber)) this.markSeen(event.serialNumber, at);
   }
 
@@ -150,14 +150,16 @@ export class Ingest {
     const waiting = this.seen.has(serial);
     this.seen.set(serial, at);
     if (waiting) return;
-    this.push(`device ${serial} seen`, async () => {
-      for (;;) {
-        const latest = this.seen.get(serial);
-        if (latest === undefined) return;
-        await this.parts.registry.updateDevice(serial, { last_seen_at: latest }, latest);
-        if (this.seen.get(serial) === latest) this.seen.delete(serial);
-      }
-    });
+    this.parts.outbox.push(
+      write(`device ${serial} seen`, async () => {
+        for (;;) {
+          const latest = this.seen.get(serial);
+          if (latest === undefined) return;
+          await this.parts.registry.updateDevice(serial, { last_seen_at: latest }, latest);
+          if (this.seen.get(serial) === latest) this.seen.delete(serial);
+        }
+      }),
+    );
   }
 
   /** The client fetches an added device for its own state without telling anyone; ingest asks itself. */
@@ -170,52 +172,69 @@ export class Ingest {
       ]);
       const state = client.state;
       if (state)
-        this.writeDevice({ serialNumber: serial, properties, commands }, state, Date.now(), { sync: true });
+        this.parts.outbox.push(
+          this.deviceWrites({ serialNumber: serial, properties, commands }, state, Date.now(), {
+            sync: true,
+          }),
+        );
     } catch (err) {
       logger.warn({ serial, err }, 'could not fetch an added device: it is written at the next sync');
     }
   }
 
+  private stationWrite(station: StationState, at: number): OutboxWrite {
+    const fields = stationFields(station);
+    return write(`station ${station.serialNumber}`, () =>
+      this.parts.registry.updateStation(station.serialNumber, fields, at),
+    );
+  }
+
   /**
    * Registry fields; then, for a camera, its outage if the verdict changed (or always, on a sync); then
-   * the battery reading when it is new (or on a sync).
+   * the battery reading when it is new (or on a sync). Computed now, from the state at the event.
    */
-  private writeDevice(
+  private deviceWrites(
     device: DeviceState,
     state: ClientState,
     at: number,
     options: { sync?: boolean; battery?: boolean },
-  ): void {
+  ): OutboxWrite[] {
     const { registry, outages, battery } = this.parts;
     const serial = device.serialNumber;
     const station = state.stations.get(stationOf(device));
     const fields = deviceFields(device, station);
-    this.push(`device ${serial}`, () => registry.updateDevice(serial, fields, at));
+    const writes = [write(`device ${serial}`, () => registry.updateDevice(serial, fields, at))];
 
     if (isCamera(device)) {
       const reason = offlineReason(device, station);
       if (options.sync || !this.written.has(serial) || this.written.get(serial) !== reason) {
         this.written.set(serial, reason);
-        if (reason === null) this.push(`camera ${serial} online`, () => outages.close(serial, at));
-        else this.push(`camera ${serial} offline (${reason})`, () => outages.open(serial, reason, at));
+        writes.push(
+          reason === null
+            ? write(`camera ${serial} online`, () => outages.close(serial, at))
+            : write(`camera ${serial} offline (${reason})`, () => outages.open(serial, reason, at)),
+        );
       }
     }
 
     const level = batteryLevel(device);
     const lowFlag = device.properties.batteryLow;
     if (level !== null && (options.sync || options.battery))
-      this.push(`battery ${serial} ${level}%`, () =>
-        battery.evaluate({ serial, level, ...(typeof lowFlag === 'boolean' ? { lowFlag } : {}), at }),
+      writes.push(
+        write(`battery ${serial} ${level}%`, () =>
+          battery.evaluate({ serial, level, ...(typeof lowFlag === 'boolean' ? { lowFlag } : {}), at }),
+        ),
       );
+    return writes;
   }
 
-  private writeEdge(edge: DetectionEdge): void {
-    this.push(`motion ${edge.serial} ${edge.kind} ${edge.state ? 'on' : 'off'}`, () =>
+  private edgeWrite(edge: DetectionEdge): OutboxWrite {
+    return write(`motion ${edge.serial} ${edge.kind} ${edge.state ? 'on' : 'off'}`, () =>
       this.parts.motion.write(edge),
     );
   }
+}
 
-  private push(label: string, run: () => Promise<unknown>): void {
-    this.parts.outbox.push({ label, run: async () => void (await run()) });
-  }
+function write(label: string, run: () => Promise<unknown>): OutboxWrite {
+  return { label, run: async () => void (await run()) };
 }

@@ -57,7 +57,10 @@ export type OfflineCheckOutcome = 'alerted' | 'already alerted' | 'closed within
 
 export interface OutageOptions {
   redis: Redis;
-  config: Pick<Config, 'REDIS_PREFIX' | 'OFFLINE_DEBOUNCE_SECONDS' | 'RETRY_ATTEMPTS' | 'RETRY_BASE_DELAY_MS'>;
+  config: Pick<
+    Config,
+    'REDIS_PREFIX' | 'OFFLINE_DEBOUNCE_SECONDS' | 'RETRY_ATTEMPTS' | 'RETRY_BASE_DELAY_MS'
+  >;
   /** The alerts queue (delayed offline checks). */
   alerts: Queue;
   /** The webhooks queue, opened with openWebhookQueue. */

@@ -3,8 +3,8 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '@eufy-relay/logger';
 
 /**
- * One write to Redis on behalf of one observed event. It must be idempotent: after a connection loss
- * it runs again from the start, and Redis may already hold part or all of what it wrote.
+ * One write to Redis. It must be idempotent: after a connection loss it runs again from the start, and
+ * Redis may already hold part or all of what it wrote.
  */
 export interface OutboxWrite {
   /** What it writes, for the logs (`motion T8113P0223000002 motion on`). */
@@ -15,7 +15,7 @@ export interface OutboxWrite {
 export interface OutboxOptions {
   /** The producer connection the writes use (no offline queue: commands fail at once while it is down). */
   redis: Redis;
-  /** INGEST_BUFFER_MAX_EVENTS: writes held while Redis is away; beyond it the oldest are dropped. */
+  /** INGEST_BUFFER_MAX_EVENTS: events held while Redis is away; beyond it the oldest are dropped. */
   maxPending: number;
   /** Retries of a write that failed while Redis was up (RETRY_ATTEMPTS, RETRY_BASE_DELAY_MS doubling). */
   retries: number;
@@ -33,6 +33,12 @@ export interface OutboxOptions {
 const CONNECTION_LOST =
   /Connection is closed|Stream isn't writeable|enableOfflineQueue|max retries per request|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|socket closed/i;
 
+export function isConnectionLoss(err: unknown): boolean {
+  return CONNECTION_LOST.test(
+    err instanceof Error ? `${err.message} ${(err as { code?: string }).code ?? ''}` : '',
+  );
+}
+
 /**
  * Ingest's ordered, bounded buffer of writes to Redis. Writes run one at a time in the order events
  * arrived, so the jobs of one camera reach Redis in the order the camera produced them. While Redis
@@ -42,7 +48,8 @@ const CONNECTION_LOST =
  * written.
  */
 export class Outbox {
-  private readonly pending: OutboxWrite[] = [];
+  /** One entry per event: the writes it needs, in order. */
+  private readonly pending: OutboxWrite[][] = [];
   private draining: Promise<void> | undefined;
   private dropped = 0;
   /** Between a write failing for want of Redis and the next write going through. */
@@ -51,25 +58,26 @@ export class Outbox {
 
   constructor(private readonly options: OutboxOptions) {}
 
-  /** Writes waiting, not counting the one running. */
-  get size(): number {
-    return this.pending.length;
-  }
-
-  push(write: OutboxWrite): void {
+  /**
+   * Buffers the writes of one event (one entry however many writes it needs: a full state sync is one
+   * entry too). An empty list is ignored.
+   */
+  push(writes: OutboxWrite | OutboxWrite[]): void {
+    const entry = Array.isArray(writes) ? writes : [writes];
+    if (entry.length === 0) return;
     if (this.abort.signal.aborted) {
-      this.options.logger.error({ write: write.label }, 'ingest is stopping: event not written to Redis');
+      this.options.logger.error({ write: entry[0]!.label }, 'ingest is stopping: event not written to Redis');
       return;
     }
     if (this.pending.length >= this.options.maxPending) {
       const lost = this.pending.shift()!;
       if (this.dropped++ === 0)
         this.options.logger.error(
-          { maxPending: this.options.maxPending, first: lost.label },
+          { maxPending: this.options.maxPending, first: lost[0]!.label },
           'Redis unreachable and the event buffer is full: dropping the oldest events',
         );
     }
-    this.pending.push(write);
+    this.pending.push(entry);
     this.draining ??= this.drain().finally(() => {
       this.draining = undefined;
     });
@@ -91,16 +99,16 @@ export class Outbox {
     this.abort.abort();
     await this.draining;
     const lost = this.pending.length + this.dropped;
-    if (lost > 0)
-      this.options.logger.error({ lost }, 'ingest stopped with events that never reached Redis');
+    if (lost > 0) this.options.logger.error({ lost }, 'ingest stopped with events that never reached Redis');
     this.pending.length = 0;
   }
 
   private async drain(): Promise<void> {
     while (!this.abort.signal.aborted) {
-      const write = this.pending.shift();
-      if (write) {
-        await this.writeOne(write);
+      const entry = this.pending.shift();
+      if (entry) {
+        // A write that fails for want of Redis is retried where it stopped, not from the entry's start.
+        for (const write of entry) if (!(await this.writeOne(write))) return;
         continue;
       }
       if (this.dropped === 0) return;
@@ -110,35 +118,44 @@ export class Outbox {
     }
   }
 
-  private async writeOne(write: OutboxWrite): Promise<void> {
+  /** False when the outbox was closed before the write could be made. */
+  private async writeOne(write: OutboxWrite): Promise<boolean> {
     const { redis, retries, baseDelayMs, retryIf, onFailed, logger } = this.options;
-    for (let retry = 0; ; ) {
-      if (!(await this.redisReady())) return;
+    for (let retry = 0; ;) {
+      if (redis.status !== 'ready') this.hold(write);
+      if (!(await this.redisReady())) return false;
       if (this.holding) {
         this.holding = false;
         logger.info({ held: this.pending.length + 1 }, 'Redis is back: writing the held events in order');
       }
       try {
         await write.run();
-        return;
+        return true;
       } catch (err) {
-        if (redis.status !== 'ready' || CONNECTION_LOST.test((err as Error)?.message ?? '')) {
-          if (!this.holding)
-            logger.warn({ write: write.label, err }, 'Redis unreachable: holding events until it is back');
-          this.holding = true;
+        if (redis.status !== 'ready' || isConnectionLoss(err)) {
+          this.hold(write, err);
           // Already reconnected (the command died with the old socket): a short pause, then again.
           if (redis.status === 'ready') await this.pause(Math.min(baseDelayMs, 1000));
           continue;
         }
         if (retry >= retries || !retryIf(err)) {
           await onFailed(write, err, retry);
-          return;
+          return true;
         }
         logger.warn({ write: write.label, err, retry: retry + 1, of: retries }, 'write failed: retrying');
         await this.pause(baseDelayMs * 2 ** retry);
         retry++;
       }
     }
+  }
+
+  private hold(write: OutboxWrite, err?: unknown): void {
+    if (!this.holding)
+      this.options.logger.warn(
+        { write: write.label, err },
+        'Redis unreachable: holding events until it is back',
+      );
+    this.holding = true;
   }
 
   private pause(ms: number): Promise<void> {
@@ -173,7 +190,7 @@ export class EventsDroppedError extends Error {
   ) {
     super(
       `Redis was unreachable and ingest's buffer of ${maxPending} events (INGEST_BUFFER_MAX_EVENTS) overflowed: ` +
-        `the ${dropped} oldest events were dropped; device state, outages and battery were written again from the bridge`,
+        `the ${dropped} oldest events were dropped; device state, outages and battery are written again from the bridge`,
     );
   }
 }

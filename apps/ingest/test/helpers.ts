@@ -1,7 +1,13 @@
 import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { loadConfig, type Config } from '@eufy-relay/config';
-import { QUEUES, type WebhookPayload } from '@eufy-relay/contracts';
+import {
+  QUEUES,
+  type JobData,
+  type WebhookEvent,
+  type WebhookPayload,
+  type motionSignalJob,
+} from '@eufy-relay/contracts';
 import { DeviceRegistry, HeartbeatStore, type BridgeHeartbeat } from '@eufy-relay/devices';
 import { startSimulator, type Simulator, type SimulatorOptions } from '@eufy-relay/eufy-sim';
 import { createLogger } from '@eufy-relay/logger';
@@ -21,6 +27,8 @@ export const SOLO_BATTERY = 'T8400P1022000004';
 export const SOLO_MAINS = 'T8410P1022000005';
 /** A camera no test touches except to prove, by the order of writes, that earlier writes are done. */
 export const MARKER = 'T8113P0223000009';
+
+export type MotionSignal = JobData<typeof motionSignalJob>;
 
 const SILENT = createLogger({ level: 'silent' });
 
@@ -96,10 +104,13 @@ export class World {
       },
     });
     this.redis = createRedis(this.config, 'worker');
+    // A test may stop its Redis on purpose: the readers just wait for it.
+    this.redis.on('error', () => undefined);
     const connection = { connection: this.redis, prefix: this.config.REDIS_PREFIX };
     this.motion = new Queue(QUEUES.motion, connection);
     this.webhooks = new Queue(QUEUES.webhooks, connection);
     this.alerts = new Queue(QUEUES.alerts, connection);
+    for (const queue of [this.motion, this.webhooks, this.alerts]) queue.on('error', () => undefined);
     this.registry = new DeviceRegistry(this.redis, this.config);
     this.heartbeats = new HeartbeatStore(this.redis, this.config);
   }
@@ -166,20 +177,29 @@ export class World {
     return this.motion.getJobs(['wait'], 0, -1, true);
   }
 
-  async motionSignals(serial?: string) {
+  async motionSignals(serial?: string): Promise<({ id: string; name: string } & MotionSignal)[]> {
     return (await this.motionJobs())
-      .map((j) => ({ id: j.id, name: j.name, ...(j.data as Record<string, unknown>) }))
+      .map((j) => ({ id: j.id!, name: j.name, ...(j.data as MotionSignal) }))
       .filter((d) => serial === undefined || d.device_sn === serial);
   }
 
   /** Webhook jobs queued for the notifier (none runs here), optionally of one event type. */
-  async webhookJobs(event?: WebhookPayload['event']): Promise<{ id: string; payload: WebhookPayload }[]> {
-    const jobs = await this.webhooks.getJobs(['wait', 'active', 'completed', 'failed', 'delayed', 'prioritized']);
+  async webhookJobs<E extends WebhookEvent = WebhookEvent>(
+    event?: E,
+  ): Promise<{ id: string; payload: Extract<WebhookPayload, { event: E }> }[]> {
+    const jobs = await this.webhooks.getJobs([
+      'wait',
+      'active',
+      'completed',
+      'failed',
+      'delayed',
+      'prioritized',
+    ]);
     return jobs
       .map((j) => ({ id: j.id!, payload: (j.data as { payload: WebhookPayload }).payload, at: j.timestamp }))
       .sort((a, b) => a.at - b.at)
       .filter((j) => event === undefined || j.payload.event === event)
-      .map(({ id, payload }) => ({ id, payload }));
+      .map(({ id, payload }) => ({ id, payload: payload as Extract<WebhookPayload, { event: E }> }));
   }
 
   async close(): Promise<void> {

@@ -40,7 +40,7 @@ describe('motion signals', () => {
       at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       source_event: 'motion detected',
     });
-    const at = Date.parse(on!.at as string);
+    const at = Date.parse(on!.at);
     expect(at).toBeGreaterThanOrEqual(before);
     expect(at).toBeLessThanOrEqual(after);
 
@@ -58,7 +58,9 @@ describe('motion signals', () => {
       ['motion', false, 'motion detected'],
     ]);
     // Nothing for any other camera.
-    const others = (await world.motionSignals()).filter((s) => s.device_sn !== CAM_A && s.device_sn !== MARKER);
+    const others = (await world.motionSignals()).filter(
+      (s) => s.device_sn !== CAM_A && s.device_sn !== MARKER,
+    );
     expect(others).toEqual([]);
   });
 
