@@ -116,6 +116,34 @@ describe('motion signals', () => {
   });
 });
 
+describe('bad input', () => {
+  it('a detection whose serial breaks the job contract is reported once, and later events still flow', async () => {
+    const odd = 'CAM_WITH_UNDERSCORE';
+    world = await World.create({
+      sim: { devices: [...scenario().devices!, { serialNumber: odd, name: 'Odd' }] },
+    });
+    await world.startIngestAndSync();
+    world.simulator.sendMalformed('bad_fields');
+    world.simulator.sendMalformed('json');
+    world.simulator.triggerDetection(odd, 'motion');
+    world.simulator.triggerDetection(CAM_A, 'motion');
+    await world.barrier();
+
+    const errors = await world.webhookJobs('system_error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.payload).toMatchObject({
+      operation: 'ingest_write',
+      error_type: 'InvalidJobPayloadError',
+      retry_count: 0,
+      context: { write: `motion ${odd} motion on` },
+    });
+    expect(errors[0]!.payload.error_message).toMatch(/^invalid motion\/motion-signal payload: device_sn: /);
+    expect(await world.motionSignals(odd)).toEqual([]);
+    expect(await world.motionSignals(CAM_A)).toHaveLength(1);
+    expect(await world.registry.getDevice(odd)).toMatchObject({ name: 'Odd', is_camera: true });
+  });
+});
+
 describe('device registry', () => {
   it('holds every device from the listen state and follows property changes and events', async () => {
     world = await World.create();
