@@ -63,7 +63,6 @@ export async function start(config: Config, deps?: RoleDeps): Promise<RunningRol
       heartbeatIntervalMs: config.EUFY_WS_PING_INTERVAL_MS,
     });
 
-    let ingest: Ingest | undefined;
     const outbox = new Outbox({
       redis: producer,
       maxPending: config.INGEST_BUFFER_MAX_EVENTS,
@@ -77,7 +76,8 @@ export async function start(config: Config, deps?: RoleDeps): Promise<RunningRol
         const error = new EventsDroppedError(count, config.INGEST_BUFFER_MAX_EVENTS);
         logger.error({ dropped: count }, error.message);
         reportLater('ingest_buffer', error, { dropped: count });
-        ingest?.resyncAfterDrop();
+        // Declared below; writes, and so drops, only come from its events.
+        ingest.resyncAfterDrop();
       },
       logger,
     });
@@ -121,7 +121,7 @@ export async function start(config: Config, deps?: RoleDeps): Promise<RunningRol
     bridge.start();
     shutdown.add('heartbeat', () => bridge.stop());
 
-    ingest = new Ingest({
+    const ingest = new Ingest({
       client,
       outbox,
       registry,

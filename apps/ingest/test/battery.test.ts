@@ -1,4 +1,4 @@
-import { CAM_A, MARKER, SOLO_BATTERY, World, sleep, waitFor } from './helpers';
+import { CAM_A, MARKER, sleep, SOLO_BATTERY, waitFor, World } from './helpers';
 
 let world: World | undefined;
 afterEach(async () => {

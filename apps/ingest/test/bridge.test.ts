@@ -1,9 +1,8 @@
-import { createServer, type AddressInfo } from 'node:net';
 import type { SystemErrorPayload } from '@eufy-relay/contracts';
 import { EufyClient } from '@eufy-relay/eufy-client';
 import { startSimulator } from '@eufy-relay/eufy-sim';
 import { createLogger } from '@eufy-relay/logger';
-import { CAM_A, World, scenario, sleep, waitFor } from './helpers';
+import { CAM_A, freePort, scenario, sleep, waitFor, waitForSome, World } from './helpers';
 
 // BRIDGE_ALERT_AFTER_SECONDS is 0.4 and HEARTBEAT_INTERVAL_SECONDS 0.3 here (helpers.ts).
 
@@ -21,16 +20,6 @@ async function systemErrors(operation?: string): Promise<SystemErrorPayload[]> {
 
 async function problems(): Promise<string[] | undefined> {
   return (await world!.heartbeat())?.problems;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 }
 
 /** Answers the bridge's login request the way a person would, from another connection. */
@@ -84,10 +73,7 @@ describe('bridge problems', () => {
     expect(await systemErrors()).toEqual([]);
 
     sim.setPushConnected(false);
-    const [error] = await waitFor(async () => {
-      const found = await systemErrors();
-      return found.length > 0 && found;
-    }, 'system_error');
+    const [error] = await waitForSome(() => systemErrors(), 'system_error');
     expect(error).toMatchObject({
       event: 'system_error',
       operation: 'eufy_push_channel',
@@ -114,10 +100,7 @@ describe('bridge problems', () => {
       if (kind === 'captcha') sim.requestCaptcha();
       else sim.requestVerifyCode();
 
-      const [error] = await waitFor(async () => {
-        const found = await systemErrors('eufy_login');
-        return found.length > 0 && found;
-      }, 'eufy_login system_error');
+      const [error] = await waitForSome(() => systemErrors('eufy_login'), 'eufy_login system_error');
       expect(error).toMatchObject({ error_type: type, context: { problem } });
       expect(error!.error_message).toMatch(
         kind === 'captcha' ? /driver\.set_captcha/ : /driver\.set_verify_code/,
@@ -144,10 +127,7 @@ describe('bridge problems', () => {
   it('an incompatible schema: system_error eufy_ws_schema and the problem in the heartbeat', async () => {
     world = await World.create({ sim: { version: { minSchemaVersion: 0, maxSchemaVersion: 12 } } });
     await world.startIngest();
-    const [error] = await waitFor(async () => {
-      const found = await systemErrors('eufy_ws_schema');
-      return found.length > 0 && found;
-    }, 'schema system_error');
+    const [error] = await waitForSome(() => systemErrors('eufy_ws_schema'), 'schema system_error');
     expect(error).toMatchObject({ error_type: 'SchemaIncompatibleError' });
     expect(error!.error_message).toMatch(/speaks API schema 0\.\.12, this client needs 13\.\.21: upgrade/);
     await waitFor(async () => (await problems())?.includes('schema_incompatible'), 'problem shown');
@@ -160,10 +140,7 @@ describe('bridge problems', () => {
     await world.startIngest();
     await waitFor(async () => (await problems())?.includes('unreachable'), 'unreachable shown');
     expect(await world.heartbeat()).toMatchObject({ connected: false, server_version: null });
-    const [error] = await waitFor(async () => {
-      const found = await systemErrors('eufy_ws_connect');
-      return found.length > 0 && found;
-    }, 'unreachable system_error');
+    const [error] = await waitForSome(() => systemErrors('eufy_ws_connect'), 'unreachable system_error');
     expect(error).toMatchObject({
       error_type: 'EufyWsUnreachable',
       context: { problem: 'unreachable', eufy_ws_url: `ws://127.0.0.1:${port}` },

@@ -52,19 +52,19 @@ describe('deviceFields', () => {
   it('maps identity and health, leaving what the bridge does not say as null', () => {
     expect(
       deviceFields(
-        camera({ name: 'Driveway', model: 'T8113', type: 8, battery: 76.4, batteryIsCharging: false }),
+        camera({ name: 'Garden', model: 'T8114', type: 9, state: 3, battery: 12.6, batteryIsCharging: true }),
         station(true),
       ),
     ).toEqual({
-      name: 'Driveway',
-      model: 'T8113',
-      type: 8,
+      name: 'Garden',
+      model: 'T8114',
+      type: 9,
       station_serial: HOMEBASE,
       is_camera: true,
-      online: true,
-      state: 1,
-      battery: 76,
-      charging: false,
+      online: false,
+      state: 3,
+      battery: 13,
+      charging: true,
     });
     const sensor: DeviceState = { serialNumber: 'T8900P0000000001', properties: { name: '' }, commands: [] };
     expect(deviceFields(sensor, undefined)).toMatchObject({

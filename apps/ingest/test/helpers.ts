@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { loadConfig, type Config } from '@eufy-relay/config';
@@ -63,6 +64,29 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** Waits until `list` returns a non-empty array, and returns it. */
+export function waitForSome<T>(list: () => Promise<T[]>, what: string, timeoutMs?: number): Promise<T[]> {
+  return waitFor(
+    async () => {
+      const items = await list();
+      return items.length > 0 && items;
+    },
+    what,
+    timeoutMs,
+  );
+}
+
+/** A port nothing listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -4,12 +4,13 @@ import {
   CAM_B,
   HOMEBASE,
   MARKER,
-  SOLO_BATTERY,
-  SOLO_MAINS,
-  World,
   scenario,
   sleep,
+  SOLO_BATTERY,
+  SOLO_MAINS,
   waitFor,
+  waitForSome,
+  World,
 } from './helpers';
 
 let world: World | undefined;
@@ -26,10 +27,7 @@ describe('motion signals', () => {
 
     const before = Date.now();
     sim.triggerDetection(CAM_A, 'motion');
-    const [on] = await waitFor(async () => {
-      const jobs = await world!.motionSignals(CAM_A);
-      return jobs.length > 0 && jobs;
-    }, 'motion job');
+    const [on] = await waitForSome(() => world!.motionSignals(CAM_A), 'motion job');
     const after = Date.now();
     expect(on).toEqual({
       id: expect.stringMatching(new RegExp(`^motion\\.${CAM_A}\\.motion\\.on\\.\\d+$`)),

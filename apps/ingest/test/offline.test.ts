@@ -1,4 +1,15 @@
-import { CAM_A, CAM_B, HOMEBASE, MARKER, SOLO_BATTERY, SOLO_MAINS, World, sleep, waitFor } from './helpers';
+import {
+  CAM_A,
+  CAM_B,
+  HOMEBASE,
+  MARKER,
+  sleep,
+  SOLO_BATTERY,
+  SOLO_MAINS,
+  waitFor,
+  waitForSome,
+  World,
+} from './helpers';
 
 // OFFLINE_DEBOUNCE_SECONDS is 0.6 here (helpers.ts).
 const DEBOUNCE_MS = 600;
@@ -25,10 +36,7 @@ describe('camera_offline and camera_online', () => {
     await world.startIngestAndSync();
     const wentOffline = Date.now();
     world.simulator.setDeviceState(CAM_A, 0);
-    const [offline] = await waitFor(async () => {
-      const found = await alerts('camera_offline');
-      return found.length > 0 && found;
-    }, 'camera_offline');
+    const [offline] = await waitForSome(() => alerts('camera_offline'), 'camera_offline');
     expect(Date.now() - wentOffline).toBeGreaterThanOrEqual(DEBOUNCE_MS);
     expect(offline!.payload).toEqual({
       event: 'camera_offline',
@@ -47,10 +55,7 @@ describe('camera_offline and camera_online', () => {
     await sleep(1100); // so that offline_seconds is at least 1
     const cameBack = Date.now();
     world.simulator.setDeviceState(CAM_A, 1);
-    const [online] = await waitFor(async () => {
-      const found = await alerts('camera_online');
-      return found.length > 0 && found;
-    }, 'camera_online');
+    const [online] = await waitForSome(() => alerts('camera_online'), 'camera_online');
     expect(online!.id).toBe(`camera_online.${CAM_A}.${startedMs}`);
     expect(online!.payload).toEqual({
       event: 'camera_online',

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { CAM_A, World, sleep, waitFor } from './helpers';
+import { CAM_A, sleep, waitFor, waitForSome, World } from './helpers';
 
 // The built entry point, run the way a user runs it (the README's test command builds first), so a
 // crash is a real SIGKILL of the process.
@@ -59,10 +59,10 @@ describe('ingest as a process', () => {
     expect(Date.now() - wentOffline).toBeLessThan(2000);
 
     const second = runIngest(world);
-    const [alert] = await waitFor(async () => {
-      const found = await world!.webhookJobs('camera_offline');
-      return found.length > 0 && found;
-    }, 'camera_offline from the second process');
+    const [alert] = await waitForSome(
+      () => world!.webhookJobs('camera_offline'),
+      'camera_offline from the second process',
+    );
     expect(alert!.payload).toMatchObject({ device_sn: CAM_A, reason: 'disconnected' });
     await sleep(2000);
     await world.barrier();

@@ -1,23 +1,23 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
-import { CAM_A, CAM_B, SOLO_BATTERY, SOLO_MAINS, World, sleep, waitFor, type MotionSignal } from './helpers';
+import {
+  CAM_A,
+  CAM_B,
+  freePort,
+  type MotionSignal,
+  sleep,
+  SOLO_BATTERY,
+  SOLO_MAINS,
+  waitFor,
+  waitForSome,
+  World,
+} from './helpers';
 
 // A private redis-server on its own port, stopped and started again by the test (no persistence:
 // it comes back empty, so everything in it afterwards was written after the outage).
 
 const CAMERAS = [CAM_A, CAM_B, SOLO_BATTERY, SOLO_MAINS];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 async function startRedis(port: number): Promise<ChildProcess> {
   const child = spawn(
@@ -125,17 +125,15 @@ describe('Redis outage', () => {
     world.simulator.setBattery(CAM_A, 9);
     server = await startRedis(port);
 
-    const [error] = await waitFor(
-      async () => {
-        const found = (await world!.webhookJobs('system_error')).map((j) => j.payload);
-        return found.length > 0 && found;
-      },
+    const [job] = await waitForSome(
+      () => world!.webhookJobs('system_error'),
       'overflow system_error',
       20_000,
     );
+    const error = job!.payload;
     expect(error).toMatchObject({ operation: 'ingest_buffer', error_type: 'EventsDroppedError' });
-    const dropped = Number(error!.context.dropped);
-    expect(error!.error_message).toContain(`the ${dropped} oldest events were dropped`);
+    const dropped = Number(error.context.dropped);
+    expect(error.error_message).toContain(`the ${dropped} oldest events were dropped`);
     await world.barrier();
 
     const signals = (await world.motionSignals()).filter((s) => CAMERAS.includes(s.device_sn));
