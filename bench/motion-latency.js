@@ -30,7 +30,14 @@ async function run() {
       target: '< 100',
       note: why,
     }),
-    figure({ name: 'highest sustained event rate of one ingest', value: null, unit: 'events/s', note: why }),
+    figure({
+      name: 'highest sustained event rate of one ingest',
+      value: null,
+      unit: 'events/s',
+      note: missing.includes('ingest')
+        ? why
+        : 'not measured: ingest landed on main as this benchmark was finished; the rate benchmark is not written yet',
+    }),
   ];
 }
 

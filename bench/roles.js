@@ -116,7 +116,9 @@ async function run() {
           value: +(m.rss / 2 ** 20).toFixed(1),
           unit: 'MB',
           target: '< 80',
-          note: `VmRSS ${IDLE_MS / 1000} s after ready.${stand}`,
+          note:
+            `VmRSS ${IDLE_MS / 1000} s after ready.${stand}` +
+            (role === 'ingest' ? ' No eufy-security-ws listens: ingest keeps retrying the connection.' : ''),
         }),
       );
       const health = role === 'api' && m.healthyMs !== null;
