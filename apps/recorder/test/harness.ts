@@ -13,6 +13,7 @@ import {
   type MotionStoppedPayload,
   type WebhookPayload,
 } from '@eufy-relay/contracts';
+import { EufyClient } from '@eufy-relay/eufy-client';
 import { startSimulator, type Simulator, type SimulatorOptions } from '@eufy-relay/eufy-sim';
 import { createLogger, type Logger } from '@eufy-relay/logger';
 import { probe, type MediaInfo } from '@eufy-relay/media';
@@ -29,6 +30,30 @@ export const camera = (serialNumber: string, station?: string, audio = false) =>
   ...(station ? { station } : {}),
   video: { ...VIDEO, audio },
 });
+
+/** A camera of its own that the harness streams once before the test. */
+const WARM_UP = 'T8113P0299999999';
+
+/**
+ * In loop mode the simulator encodes its video (and audio) loop on the first livestream; a real
+ * camera has no such cost, so it is paid here, before the recorder's first livestream.
+ */
+async function warmUp(sim: Simulator, logger: Logger): Promise<void> {
+  const client = new EufyClient({ url: sim.url, logger });
+  try {
+    await client.start();
+    const stream = await client.startLivestream(WARM_UP);
+    let video = false;
+    let audio = false;
+    for (let chunk = await stream.read(); chunk && !(video && audio); chunk = await stream.read()) {
+      if (chunk.kind === 'video') video = true;
+      else audio = true;
+    }
+    await stream.stop();
+  } finally {
+    await client.close();
+  }
+}
 
 export interface HarnessOptions {
   /** Devices and stations of the simulated bridge. */
@@ -76,8 +101,10 @@ export async function startHarness(name: string, options: HarnessOptions) {
     timings: { motionResetSeconds: 1, livestreamAckDelayMs: 50 },
     media: { mode: 'loop', loopSeconds: 4 },
     ...options.scenario,
+    devices: [...(options.scenario.devices ?? []), camera(WARM_UP, undefined, true)],
     logger: logger.child({ component: 'eufy-sim' }),
   });
+  await warmUp(sim, logger);
   const env: Record<string, string> = {
     REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     REDIS_PREFIX: `eufy-relay-test-recorder-${name}-${process.pid}`,
