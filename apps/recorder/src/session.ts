@@ -120,7 +120,14 @@ class RecordingSession {
     this.startedAt = recording.started_at;
     this.videoStarted = recording.video_started_at !== null;
     const first = await this.ctx.cameras.decide(this.sn, this.id, this.startedAt);
-    return this.finish(first.kind === 'stop' ? first : await this.record(first.deadline));
+    if (first.kind === 'continue') return this.finish(await this.record(first.deadline));
+    if (!this.videoStarted && (await this.ctx.sessions.problem(this.id)) === null)
+      await this.ctx.sessions.setProblem(
+        this.id,
+        `no recorder was free to record it before its motion ended (${Math.round((Date.now() - this.startedAt) / 1000)} s ` +
+          'after it started): every recorder ran RECORDER_CONCURRENCY recordings or none was running',
+      );
+    return this.finish(first);
   }
 
   /** After the job failed for good: end the recording as failed, keeping what was recorded. */
