@@ -1,39 +1,12 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import type { SystemErrorPayload } from '@eufy-relay/contracts';
 import { assertFfmpeg } from '@eufy-relay/eufy-sim';
-import { camera, startHarness, until, type Harness } from './harness';
+import { camera, decodeErrors, startHarness, until, type Harness } from './harness';
 
 const CUT = 'T8113P0223000301';
 const NO_RESUME = 'T8113P0223000302';
 const NEVER = 'T8113P0223000303';
-
-/**
- * ffprobe decodes every video frame of the file: what it says is empty for a file that plays end
- * to end. (Decoding through ffmpeg's null muxer instead reports its own rounding of wall-clock
- * timestamps to 1/fps, not a fault of the file.)
- */
-function decodeErrors(file: string): string {
-  const run = spawnSync(
-    'ffprobe',
-    [
-      '-v',
-      'error',
-      '-count_frames',
-      '-select_streams',
-      'v:0',
-      '-show_entries',
-      'stream=nb_read_frames',
-      '-of',
-      'csv=p=0',
-      file,
-    ],
-    { encoding: 'utf8' },
-  );
-  if (run.status !== 0) return `exit ${run.status}: ${run.stderr}`;
-  return Number(run.stdout.trim()) > 0 ? run.stderr.trim() : 'no frames';
-}
 
 describe('livestreams that break', () => {
   let h: Harness;
