@@ -230,6 +230,27 @@ export async function startHarness(name: string, options: HarnessOptions) {
       return probe(files.videoPath(id));
     },
 
+    /**
+     * The timing contract of a finished recording with video, asserted:
+     * - the file is as long as the wall clock its video covers (first frame → stop), within 1 s;
+     * - duration_seconds is the recording's wall clock (motion → stop), rounded to a second.
+     * So the two differ by the livestream's start-up (video_started_at − started_at), which the
+     * index keeps. Returns the figures, for the test's report line.
+     */
+    async expectWallClock(recording: Recording): Promise<string> {
+      const info = await probe(files.videoPath(recording.id));
+      const videoWall = (recording.ended_at! - recording.video_started_at!) / 1000;
+      const wall = (recording.ended_at! - recording.started_at) / 1000;
+      const startup = (recording.video_started_at! - recording.started_at) / 1000;
+      expect(Math.abs(info.durationSeconds - videoWall)).toBeLessThan(1);
+      expect(recording.duration_seconds).toBe(Math.round(wall));
+      return (
+        `file ${info.durationSeconds.toFixed(3)} s, video wall clock ${videoWall.toFixed(3)} s, ` +
+        `recording wall clock ${wall.toFixed(3)} s (livestream start-up ${startup.toFixed(3)} s), ` +
+        `duration_seconds ${recording.duration_seconds}`
+      );
+    },
+
     sessionJobCount(): Promise<number> {
       return sessionsQueue.getJobCountByTypes('wait', 'active', 'delayed', 'prioritized');
     },
