@@ -14,7 +14,7 @@ describe('a recording outlives its recorder', () => {
     assertFfmpeg();
     h = await startHarness('takeover', {
       scenario: { devices: [camera(KILLED), camera(STOPPED)] },
-      env: { RECORDING_TAKEOVER_SECONDS: '2', MOTION_TIMEOUT_SECONDS: '3' },
+      env: { RECORDING_TAKEOVER_SECONDS: '2', MOTION_TIMEOUT_SECONDS: '2' },
       recorders: 0,
     });
   });
@@ -34,7 +34,7 @@ describe('a recording outlives its recorder', () => {
     try {
       const { id } = await h.waitForRecording(KILLED);
       await until(async () => (await h.store.get(id))?.video_started_at, 15_000, 'video');
-      await wait(2000);
+      await wait(1200);
       const doomed = await ffmpegProcessesWriting(h.dir);
       expect(doomed).toHaveLength(1);
 
@@ -59,7 +59,7 @@ describe('a recording outlives its recorder', () => {
         30_000,
         'video from the second recorder',
       );
-      await wait(2000);
+      await wait(1200);
       stopMoving();
       const done = await h.waitForFinish(id);
       expect(done).toMatchObject({
@@ -91,7 +91,7 @@ describe('a recording outlives its recorder', () => {
     try {
       const { id } = await h.waitForRecording(STOPPED);
       await until(async () => (await h.store.get(id))?.video_started_at, 15_000, 'video');
-      await wait(2000);
+      await wait(1200);
       expect(await ffmpegProcessesWriting(h.dir)).toHaveLength(1);
 
       await h.stopRecorder(first);
@@ -103,7 +103,7 @@ describe('a recording outlives its recorder', () => {
 
       await h.startRecorder();
       await until(async () => (await h.session(id))['segment:2'], 15_000, 'a second segment');
-      await wait(2000);
+      await wait(1200);
       stopMoving();
       const done = await h.waitForFinish(id);
       expect(done).toMatchObject({ status: 'completed', video_status: 'completed' });
