@@ -89,12 +89,9 @@ describe('RECORDER_CONCURRENCY', () => {
     stops[cams.indexOf(first!.device_sn)]!();
     stops[cams.indexOf(second!.device_sn)]!();
     const ended = await Promise.all([h.waitForFinish(first!.id), h.waitForFinish(second!.id)]);
-    const third = await until(
-      async () => {
-        const r = await h.store.get(waiting.id);
-        return r?.video_started_at ? r : undefined;
-      },
-      15_000,
+    const third = await h.recordingWhen(
+      waiting.id,
+      (r) => r.video_started_at,
       'video of the third recording',
     );
     expect(third.video_started_at!).toBeGreaterThanOrEqual(Math.min(...ended.map((r) => r.ended_at!)));

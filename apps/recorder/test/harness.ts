@@ -215,14 +215,29 @@ export async function startHarness(name: string, options: HarnessOptions) {
       return until(async () => (await harness.recordings(sn)).at(-1), timeoutMs, `a recording of ${sn}`);
     },
 
-    async waitForFinish(id: string, timeoutMs = 60_000): Promise<Recording> {
+    /** Waits until the recording's index entry satisfies `check`, and returns it. */
+    async recordingWhen(
+      id: string,
+      check: (recording: Recording) => unknown,
+      what: string,
+      timeoutMs = 15_000,
+    ): Promise<Recording> {
       return until(
         async () => {
           const r = await store.get(id);
-          return r && r.status !== 'recording' ? r : undefined;
+          return r && check(r) ? r : undefined;
         },
         timeoutMs,
-        `the end of ${id}`,
+        `${what} (${id})`,
+      );
+    },
+
+    waitForFinish(id: string, timeoutMs = 60_000): Promise<Recording> {
+      return harness.recordingWhen(
+        id,
+        (r) => r.status !== 'recording',
+        'the end of the recording',
+        timeoutMs,
       );
     },
 

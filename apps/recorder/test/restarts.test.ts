@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import type { SystemErrorPayload } from '@eufy-relay/contracts';
 import { assertFfmpeg } from '@eufy-relay/eufy-sim';
-import { camera, decodeErrors, startHarness, until, type Harness } from './harness';
+import { camera, decodeErrors, startHarness, type Harness } from './harness';
 
 const CUT = 'T8113P0223000301';
 const NO_RESUME = 'T8113P0223000302';
@@ -23,11 +23,11 @@ describe('livestreams that break', () => {
   it('cut twice: one file, playable end to end, as long as the wall clock, two restarts counted', async () => {
     const stopMoving = h.keepMoving(CUT, 500);
     const { id } = await h.waitForRecording(CUT);
-    await until(async () => (await h.store.get(id))?.video_started_at, 15_000, 'video');
+    await h.recordingWhen(id, (r) => r.video_started_at, 'video');
     for (const restarts of [1, 2]) {
       await new Promise((r) => setTimeout(r, 2000));
       expect(h.sim.cutLivestream(CUT)).toBe(true);
-      await until(async () => (await h.store.get(id))?.restarts === restarts, 15_000, `restart ${restarts}`);
+      await h.recordingWhen(id, (r) => r.restarts === restarts, `restart ${restarts}`);
     }
     await new Promise((r) => setTimeout(r, 2000));
     stopMoving();
@@ -44,7 +44,7 @@ describe('livestreams that break', () => {
     const stopMoving = h.keepMoving(NO_RESUME, 500);
     try {
       const { id } = await h.waitForRecording(NO_RESUME);
-      await until(async () => (await h.store.get(id))?.video_started_at, 15_000, 'video');
+      await h.recordingWhen(id, (r) => r.video_started_at, 'video');
       await new Promise((r) => setTimeout(r, 2000));
       h.sim.setCommandBehaviour('device.start_livestream', { mode: 'fail', errorCode: 'device_offline' });
       h.sim.cutLivestream(NO_RESUME);

@@ -1,9 +1,15 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { isKeyframe, type LivestreamChunk } from '@eufy-relay/eufy-client';
 import { createLogger } from '@eufy-relay/logger';
-import { AnnexBParser, adtsFrameLength, probe, runTool } from '@eufy-relay/media';
+import { probe } from '@eufy-relay/media';
+// The media package's stream makers: test pattern from ffmpeg, as a camera would send it.
+import {
+  accessUnitsOf,
+  encodeAdtsFrames,
+  encodeStream,
+  itEncoding,
+  tempDir,
+} from '../../../packages/media/test/helpers';
 import { SegmentWriter, type FirstFrame } from '../src/segment-writer';
 
 const FPS = 15;
@@ -12,52 +18,12 @@ const SECONDS = 3;
 const AUDIO_FRAME_MS = 64;
 const logger = createLogger({ level: 'silent' });
 let dir: string;
+let removeDir: () => Promise<void>;
 
-/** Encodes `SECONDS` of test pattern to Annex-B and splits it into access units (as the camera sends). */
-async function videoUnits(codec: 'h264' | 'h265'): Promise<Buffer[]> {
-  const file = path.join(dir, `source.${codec}`);
-  await runTool('ffmpeg', [
-    ...['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=160x120:rate=${FPS}`],
-    ...['-t', String(SECONDS), '-pix_fmt', 'yuv420p'],
-    ...(codec === 'h264'
-      ? ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '30', '-bf', '0', '-f', 'h264']
-      : [
-          '-c:v',
-          'libx265',
-          '-preset',
-          'ultrafast',
-          '-x265-params',
-          'keyint=30:bframes=0:log-level=error',
-          '-f',
-          'hevc',
-        ]),
-    file,
-  ]);
-  const parser = new AnnexBParser(codec);
-  return [...parser.push(await readFile(file)), ...parser.flush()].map((u) => u.data);
-}
-
-async function audioFrames(): Promise<Buffer[]> {
-  const file = path.join(dir, 'source.aac');
-  await runTool('ffmpeg', [
-    ...[
-      '-hide_banner',
-      '-loglevel',
-      'error',
-      '-y',
-      '-f',
-      'lavfi',
-      '-i',
-      'sine=frequency=440:sample_rate=16000',
-    ],
-    ...['-t', String(SECONDS + 1), '-c:a', 'aac', '-b:a', '32k', '-f', 'adts', file],
-  ]);
-  const data = await readFile(file);
-  const frames: Buffer[] = [];
-  for (let at = 0, len = adtsFrameLength(data, 0); len; at += len, len = adtsFrameLength(data, at))
-    frames.push(data.subarray(at, at + len));
-  return frames;
-}
+const videoUnits = async (codec: 'h264' | 'h265') =>
+  accessUnitsOf(codec, await encodeStream(dir, { codec, frames: FPS * SECONDS, fps: FPS, gop: 2 * FPS })).map(
+    (u) => u.data,
+  );
 
 /** Plays the units (and audio) into the writer in real time, as a livestream would. */
 async function play(writer: SegmentWriter, units: Buffer[], codec: 'H264' | 'H265', audio: Buffer[] = []) {
@@ -73,8 +39,8 @@ async function play(writer: SegmentWriter, units: Buffer[], codec: 'H264' | 'H26
         buffer,
         codec,
         fps: FPS,
-        width: 160,
-        height: 120,
+        width: 320,
+        height: 240,
         keyframe: isKeyframe(buffer, codec),
         receivedAt: Date.now(),
       };
@@ -101,30 +67,33 @@ function writer(name: string, expectedCodec: 'h264' | 'h265', expectAudio: boole
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'eufy-relay-segment-'));
+  ({ dir, remove: removeDir } = await tempDir('recorder-segment'));
 });
-afterAll(() => rm(dir, { recursive: true, force: true }));
+afterAll(() => removeDir());
 
 describe('SegmentWriter', () => {
-  it('H.265 when H.264 was expected: restarts ffmpeg before the first frame, tags the file hvc1, keeps wall-clock length', async () => {
-    const units = await videoUnits('h265');
-    const { w, first } = writer('hevc', 'h264', false);
-    const t0 = Date.now();
-    await play(w, units, 'H265');
-    const wall = (Date.now() - t0) / 1000;
-    const result = await w.close();
-    expect(result).toMatchObject({ codec: 'h265', audio: false, framesWritten: units.length });
-    expect(result.exit?.ok).toBe(true);
-    expect(first).toEqual([
-      expect.objectContaining({ codec: 'h265', width: 160, height: 120, audio: false }),
-    ]);
-    const info = await probe(result.file);
-    expect(info).toMatchObject({ videoCodec: 'hevc', videoCodecTag: 'hvc1', hasAudio: false });
-    expect(Math.abs(info.durationSeconds - wall)).toBeLessThan(1);
-  });
+  itEncoding('h265')(
+    'H.265 when H.264 was expected: restarts ffmpeg before the first frame, tags the file hvc1, keeps wall-clock length',
+    async () => {
+      const units = await videoUnits('h265');
+      const { w, first } = writer('hevc', 'h264', false);
+      const t0 = Date.now();
+      await play(w, units, 'H265');
+      const wall = (Date.now() - t0) / 1000;
+      const result = await w.close();
+      expect(result).toMatchObject({ codec: 'h265', audio: false, framesWritten: units.length });
+      expect(result.exit?.ok).toBe(true);
+      expect(first).toEqual([
+        expect.objectContaining({ codec: 'h265', width: 320, height: 240, audio: false }),
+      ]);
+      const info = await probe(result.file);
+      expect(info).toMatchObject({ videoCodec: 'hevc', videoCodecTag: 'hvc1', hasAudio: false });
+      expect(Math.abs(info.durationSeconds - wall)).toBeLessThan(1);
+    },
+  );
 
   it('muxes AAC when the camera is expected to send it and does', async () => {
-    const [units, audio] = await Promise.all([videoUnits('h264'), audioFrames()]);
+    const [units, audio] = await Promise.all([videoUnits('h264'), encodeAdtsFrames(dir, SECONDS + 1)]);
     const { w } = writer('with-audio', 'h264', true);
     await play(w, units, 'H264', audio);
     const result = await w.close();
@@ -135,7 +104,7 @@ describe('SegmentWriter', () => {
   });
 
   it('records video only when expected audio does not come, and counts audio it did not expect', async () => {
-    const [units, audio] = await Promise.all([videoUnits('h264'), audioFrames()]);
+    const [units, audio] = await Promise.all([videoUnits('h264'), encodeAdtsFrames(dir, SECONDS + 1)]);
     const silent = writer('no-audio', 'h264', true);
     await play(silent.w, units, 'H264');
     const quiet = await silent.w.close();

@@ -26,7 +26,7 @@ describe('two cameras of one station (one P2P stream at a time)', () => {
   it('both recordings exist; the second waits for the slot, its video starts when the first ends, and the index says why', async () => {
     const stopFront = h.keepMoving(FRONT, 400);
     const front = await h.waitForRecording(FRONT);
-    await until(async () => (await h.store.get(front.id))?.video_started_at, 15_000, 'front video');
+    await h.recordingWhen(front.id, (r) => r.video_started_at, 'front video');
     const stopBack = h.keepMoving(BACK, 400);
     try {
       const back = await h.waitForRecording(BACK);
@@ -37,12 +37,9 @@ describe('two cameras of one station (one P2P stream at a time)', () => {
         5000,
         'motion_detected of the second camera',
       );
-      const waiting = await until(
-        async () => {
-          const r = await h.store.get(back.id);
-          return r?.waiting_for_slot_since ? r : undefined;
-        },
-        10_000,
+      const waiting = await h.recordingWhen(
+        back.id,
+        (r) => r.waiting_for_slot_since,
         'the second recording waiting for the slot',
       );
       expect(waiting).toMatchObject({
@@ -58,12 +55,9 @@ describe('two cameras of one station (one P2P stream at a time)', () => {
       const frontDone = await h.waitForFinish(front.id);
       expect(frontDone).toMatchObject({ status: 'completed', stop_reason: 'motion_timeout', restarts: 0 });
 
-      const backVideo = await until(
-        async () => {
-          const r = await h.store.get(back.id);
-          return r?.video_started_at ? r : undefined;
-        },
-        15_000,
+      const backVideo = await h.recordingWhen(
+        back.id,
+        (r) => r.video_started_at,
         'video of the second camera',
       );
       expect(backVideo.video_started_at!).toBeGreaterThanOrEqual(frontDone.ended_at!);
@@ -98,7 +92,7 @@ describe('two cameras of one station (one P2P stream at a time)', () => {
         10_000,
         'a new front recording',
       );
-      await until(async () => (await h.store.get(front.id))?.video_started_at, 15_000, 'front video');
+      await h.recordingWhen(front.id, (r) => r.video_started_at, 'front video');
       await h.motion(BACK);
       const back = await until(
         async () => (await h.recordings(BACK)).find((r) => r.status === 'recording'),

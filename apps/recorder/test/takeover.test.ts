@@ -33,7 +33,7 @@ describe('a recording outlives its recorder', () => {
     const stopMoving = h.keepMoving(KILLED, 500);
     try {
       const { id } = await h.waitForRecording(KILLED);
-      await until(async () => (await h.store.get(id))?.video_started_at, 15_000, 'video');
+      await h.recordingWhen(id, (r) => r.video_started_at, 'video');
       await wait(1200);
       const doomed = await ffmpegProcessesWriting(h.dir);
       expect(doomed).toHaveLength(1);
@@ -90,7 +90,7 @@ describe('a recording outlives its recorder', () => {
     const stopMoving = h.keepMoving(STOPPED, 500);
     try {
       const { id } = await h.waitForRecording(STOPPED);
-      await until(async () => (await h.store.get(id))?.video_started_at, 15_000, 'video');
+      await h.recordingWhen(id, (r) => r.video_started_at, 'video');
       await wait(1200);
       expect(await ffmpegProcessesWriting(h.dir)).toHaveLength(1);
 
