@@ -123,20 +123,7 @@ describe('assembleVideo', () => {
   it('leaves out an unreadable segment', async () => {
     const id = await recordingWith([{ seconds: 2, at: 0, main: true }]);
     const junk = files.tempPath(id, 'video');
-    await runTool('ffmpeg', [
-      '-hide_banner',
-      '-loglevel',
-      'error',
-      '-f',
-      'lavfi',
-      '-i',
-      'anullsrc',
-      '-t',
-      '1',
-      '-f',
-      'wav',
-      junk,
-    ]);
+    await writeFile(junk, 'the start of a file its writer never finished');
     await sessions.addSegment(id, path.basename(junk));
     const info = await assembleVideo(id, { files, sessions, logger });
     expect(info?.durationSeconds).toBeCloseTo(2, 0);
