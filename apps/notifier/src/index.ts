@@ -140,6 +140,9 @@ export async function start(config: Config, deps?: RoleDeps): Promise<RunningRol
     const verdict = attemptVerdict(result);
     const statusCode = result.outcome === 'response' ? result.statusCode : null;
     const error = result.error ?? null;
+    // Hold the queue back first: every moment before this, another delivery may start.
+    const waitMs = verdict === 'rate_limited' ? rateLimitWaitMs(result) : 0;
+    if (waitMs) await webhooks.rateLimit(waitMs);
     await record(log, data.webhook_id, {
       ...attempt,
       outcome: verdict === 'delivered' ? 'delivered' : verdict === 'rate_limited' ? 'rate_limited' : 'failed',
@@ -153,8 +156,6 @@ export async function start(config: Config, deps?: RoleDeps): Promise<RunningRol
         log.info(attemptFields, 'webhook delivered');
         return { outcome: 'delivered', status_code: statusCode };
       case 'rate_limited': {
-        const waitMs = rateLimitWaitMs(result);
-        await webhooks.rateLimit(waitMs);
         log.warn(
           { ...attemptFields, wait_ms: waitMs },
           'receiver asked to slow down (429): holding back every delivery',

@@ -14,7 +14,13 @@ const seed: Record<string, WebhookPayload> = {
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness('delivery', { WEBHOOK_TIMEOUT_MS: '500', ERROR_FOLD_SECONDS: '0' });
+  // Tripling steps: Redis wakes blocked workers on its own clock (up to ~0.1 s late), which a doubling
+  // schedule this short would let blur the "each retry waits longer" check.
+  h = await startHarness('delivery', {
+    WEBHOOK_RETRY_SCHEDULE_SECONDS: '0.2,0.6,1.8',
+    WEBHOOK_TIMEOUT_MS: '500',
+    ERROR_FOLD_SECONDS: '0',
+  });
 });
 afterAll(() => h.close());
 
@@ -46,6 +52,7 @@ describe('notifier delivery', () => {
         'invalid',
       );
     }
+    await until(async () => (await h.deliveryLog.attempts('low_battery.signed')).length === 1);
     expect(await h.deliveryLog.attempts('low_battery.signed')).toEqual([
       expect.objectContaining({
         attempt: 1,
@@ -70,9 +77,9 @@ describe('notifier delivery', () => {
     expect(requests).toHaveLength(3);
     expect(requests.every((r) => r.signature === 'valid' && r.body === requests[0]!.body)).toBe(true);
     const [first, second] = gaps(requests.map((r) => r.at));
-    // Schedule 0.2 s then 0.4 s, ±20 % jitter.
-    expect(first).toBeGreaterThanOrEqual(160);
-    expect(second).toBeGreaterThanOrEqual(320);
+    // Schedule 0.2 s then 0.6 s, ±10 % jitter.
+    expect(first).toBeGreaterThanOrEqual(180);
+    expect(second).toBeGreaterThanOrEqual(540);
     expect(second).toBeGreaterThan(first!);
 
     const job = await h.queue.getJob('low_battery.flaky');
@@ -144,7 +151,8 @@ describe('notifier delivery', () => {
         ? { status: 429, headers: { 'retry-after': '2' } }
         : { status: 200 };
     await h.enqueue(lowBattery(11), 'low_battery.throttled');
-    await h.receiver.waitFor(() => requestsFor('low_battery.throttled').length === 1);
+    // The delivery log shows the 429 once the queue is held back.
+    await until(async () => (await h.deliveryLog.attempts('low_battery.throttled')).length === 1);
     await h.enqueue(lowBattery(10), 'low_battery.queued_behind');
     await h.receiver.waitFor(
       () =>
@@ -157,6 +165,9 @@ describe('notifier delivery', () => {
 
     // A 429 is the receiver pacing us, not a failed attempt: the retry budget is untouched, so the
     // delivery is still attempt 1 and BullMQ counts one attempt in all.
+    await until(
+      async () => (await (await h.queue.getJob('low_battery.throttled'))!.getState()) === 'completed',
+    );
     const job = await h.queue.getJob('low_battery.throttled');
     expect(job!.attemptsMade).toBe(1);
     const log = await h.deliveryLog.attempts('low_battery.throttled');

@@ -33,6 +33,7 @@ describe('global rate limit', () => {
     const received = h.receiver.received;
     expect(new Set(received.map((r) => r.webhookId))).toEqual(new Set(ids));
     expect(received).toHaveLength(300);
+    expect(received.every((r) => r.signature === 'valid')).toBe(true);
     expect(busiestSecond(received.map((r) => r.at))).toBeLessThanOrEqual(50);
   }, 45_000);
 });

@@ -297,6 +297,18 @@ export const settings = {
     default: '1073741824',
     description: 'below this much free space the janitor deletes oldest recordings first',
   }),
+  ORPHAN_GRACE_SECONDS: s({
+    schema: nonNegativeSeconds(),
+    expected: 'expected a number of seconds, 0 or more',
+    default: '3600',
+    description: 'janitor removes unreadable unindexed files and temp files unchanged this long',
+  }),
+  FFPROBE_TIMEOUT_SECONDS: s({
+    schema: seconds(),
+    expected: 'expected a positive number (seconds)',
+    default: '30',
+    description: 'bound on one ffprobe run (the janitor probes files missing from the index)',
+  }),
   API_TOKEN: s({
     schema: optionalSecret(16),
     expected: 'expected at least 16 characters (or unset: admin routes refuse)',

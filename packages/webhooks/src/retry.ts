@@ -3,10 +3,10 @@ export const WEBHOOK_BACKOFF = 'webhook-schedule';
 
 /**
  * Each retry delay is stretched or shrunk by up to this fraction at random, so work that failed
- * together (a receiver outage) does not all come back in the same instant. ±20 % keeps a doubling
- * schedule strictly growing.
+ * together (a receiver outage) does not all come back in the same instant. ±10 % spreads a burst over
+ * a fifth of the delay and keeps the steps of a doubling schedule well apart.
  */
-export const RETRY_JITTER = 0.2;
+export const RETRY_JITTER = 0.1;
 
 /**
  * Milliseconds to wait before retry number `retry` (1 = the first retry) under
