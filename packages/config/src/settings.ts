@@ -241,6 +241,26 @@ export const settings = {
     default: '3600',
     description: "after a capped recording, ignore that camera's motion this long",
   }),
+  RECORDER_CONCURRENCY: s({
+    schema: positiveInt(1000),
+    expected: 'expected a whole number of recordings from 1 to 1000',
+    default: '8',
+    description:
+      'recordings one recorder process runs at once (one ffmpeg each); more wait for a free recorder',
+  }),
+  RECORDING_TAKEOVER_SECONDS: s({
+    schema: seconds(),
+    expected: 'expected a positive number (seconds)',
+    default: '15',
+    description:
+      "a dead recorder's recordings are taken over (and its stations' stream slots freed) within about twice this",
+  }),
+  LIVESTREAM_START_TIMEOUT_SECONDS: s({
+    schema: seconds(),
+    expected: 'expected a positive number (seconds)',
+    default: '15',
+    description: 'wait this long for a camera livestream to start before retrying',
+  }),
   OFFLINE_DEBOUNCE_SECONDS: s({
     schema: nonNegativeSeconds(),
     expected: 'expected a number of seconds, 0 or more',

@@ -1,7 +1,7 @@
 import { UnrecoverableError, type Job, type JobsOptions, type Queue } from 'bullmq';
 import { z } from 'zod';
 import { MOTION_KINDS } from '@eufy-relay/config';
-import { DEVICE_SN } from './recording';
+import { DEVICE_SN, RECORDING_ID } from './recording';
 import { webhookPayload } from './webhooks';
 
 /**
@@ -16,6 +16,11 @@ export const QUEUES = {
   janitor: 'janitor',
   /** ingest → ingest: delayed checks behind debounced alerts (camera_offline), durable across restarts. */
   alerts: 'alerts',
+  /**
+   * recorder → recorder: one long-running job per recording (job id = recording id) that owns its
+   * livestream and ffmpeg; BullMQ's stalled-job recovery hands it to another recorder if its own dies.
+   */
+  recordingSessions: 'recording-sessions',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -73,6 +78,20 @@ export const offlineCheckJob = defineJob(
     device_sn: z.string().regex(DEVICE_SN),
     /** When the outage began (ISO-8601 UTC, milliseconds): identifies the outage. */
     outage_started_at: isoDateTime,
+  }),
+);
+
+/**
+ * One recording's session: start (or continue, after a takeover) the camera's livestream into the
+ * recording's file until the motion rules stop it, then finish the recording. Everything else it
+ * needs (start, last motion, segments) is in Redis, so any recorder can pick it up.
+ */
+export const recordingSessionJob = defineJob(
+  QUEUES.recordingSessions,
+  'recording-session',
+  z.strictObject({
+    recording_id: z.string().regex(RECORDING_ID),
+    device_sn: z.string().regex(DEVICE_SN),
   }),
 );
 

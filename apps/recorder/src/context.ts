@@ -1,0 +1,38 @@
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '@eufy-relay/config';
+import type { DeviceRegistry } from '@eufy-relay/devices';
+import type { ErrorReporter } from '@eufy-relay/errors';
+import type { EufyClient } from '@eufy-relay/eufy-client';
+import type { Logger } from '@eufy-relay/logger';
+import type { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
+import type { CameraStates } from './camera-state';
+import type { SessionRecords } from './session-records';
+import type { StationSlots } from './station-slots';
+
+/** What the recorder's motion handler and recording sessions share within one process. */
+export interface RecorderContext {
+  config: Config;
+  logger: Logger;
+  redis: Redis;
+  store: RecordingStore;
+  files: RecordingFiles;
+  registry: DeviceRegistry;
+  cameras: CameraStates;
+  sessions: SessionRecords;
+  slots: StationSlots;
+  client: EufyClient;
+  webhooks: Queue;
+  /** The recording-sessions queue. */
+  recordingSessions: Queue;
+  reporter: ErrorReporter;
+}
+
+/** The devices registry shows what the recorder's camera state says (GET /devices). */
+export async function mirrorDevice(ctx: RecorderContext, sn: string): Promise<void> {
+  const current = await ctx.cameras.current(sn);
+  await ctx.registry.updateDevice(sn, {
+    recording_id: current.recordingId,
+    snoozed_until: current.snoozedUntil,
+  });
+}

@@ -1,0 +1,500 @@
+import { access, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { WaitingError, type Job } from 'bullmq';
+import { DEVICE_SN, type JobData, type recordingSessionJob } from '@eufy-relay/contracts';
+import type { Livestream, LivestreamChunk, LivestreamEnd } from '@eufy-relay/eufy-client';
+import type { Logger } from '@eufy-relay/logger';
+import { extractThumbnail, type MediaInfo } from '@eufy-relay/media';
+import { RecordingStatusConflictError, type VideoStatus } from '@eufy-relay/recordings';
+import { assembleVideo } from './assemble';
+import type { Decision, StopReason } from './camera-state';
+import { mirrorDevice, type RecorderContext } from './context';
+import { sendMotionStopped } from './notify';
+import { SegmentWriter, type FirstFrame } from './segment-writer';
+import type { SegmentRecord } from './session-records';
+
+/** The reason a session's job signal carries when BullMQ could not renew its lock (another recorder owns it). */
+export const LOCK_LOST = 'lock_lost';
+
+type StopDecision = Extract<Decision, { kind: 'stop' }>;
+
+export interface SessionSummary {
+  recording_id: string;
+  outcome: 'finished' | 'already_finished' | 'missing';
+  video_status?: Exclude<VideoStatus, 'recording'>;
+  stop_reason?: StopReason;
+  duration_seconds?: number;
+}
+
+/** The recorder is shutting down: the session's job goes back to the queue for another recorder. */
+class HandedBack extends Error {
+  override readonly name = 'HandedBack';
+}
+
+/** Another recorder took the session over (this one's lock lapsed): stop without touching its state. */
+class OwnershipLost extends Error {
+  override readonly name = 'OwnershipLost';
+}
+
+export class LivestreamEndedError extends Error {
+  override readonly name = 'LivestreamEnded';
+  constructor(
+    sn: string,
+    readonly end: LivestreamEnd,
+  ) {
+    super(`the livestream of ${sn} ended before any video (${end.reason}): ${end.message}`);
+  }
+}
+
+/**
+ * The processor of a recording-session job. Shutdown hands the job back to the queue (another
+ * recorder continues the recording); an error is retried by BullMQ, and on the last attempt the
+ * recording is finished as failed rather than left "recording" for ever.
+ */
+export async function runRecordingSession(
+  ctx: RecorderContext,
+  data: JobData<typeof recordingSessionJob>,
+  job: Job,
+  signal: AbortSignal | undefined,
+  log: Logger,
+): Promise<SessionSummary> {
+  const session = new RecordingSession(ctx, data.recording_id, data.device_sn, signal, log);
+  try {
+    return await session.run();
+  } catch (err) {
+    if (err instanceof HandedBack) {
+      await job.moveToWait(job.token);
+      log.info('recording handed back to the queue for another recorder');
+      throw new WaitingError();
+    }
+    if (err instanceof OwnershipLost || signal?.aborted) throw err;
+    const context = { device_sn: data.device_sn, recording_id: data.recording_id };
+    if (job.attemptsMade + 1 < (job.opts.attempts ?? 1)) {
+      log.warn({ err, attempt: job.attemptsMade + 1 }, 'recording session failed: it will be retried');
+      throw err;
+    }
+    await ctx.reporter.report('record_video', err, { retryCount: job.attemptsMade, context });
+    await session.finishAfterFailure(err).catch((finishErr: unknown) => {
+      log.error({ err: finishErr }, 'could not finish the failed recording');
+    });
+    throw err;
+  }
+}
+
+/**
+ * One run of a recording's session in this process: from its start (or from where a dead or
+ * stopping recorder left it) until the motion rules stop it, then the finish. Video goes into
+ * segments: the first is `{id}.mp4` itself (its URL plays at once); a run that takes over writes a
+ * new segment and the finish stitches them on the wall-clock timeline.
+ */
+class RecordingSession {
+  private startedAt = 0;
+  private station = '';
+  private videoStarted = false;
+  private waitingForSlot = false;
+  private holdingSlot = false;
+  private stream: Livestream | undefined;
+  private writer: SegmentWriter | undefined;
+  private segment: SegmentRecord | undefined;
+  private decision: StopDecision | undefined;
+  private forced: StopReason | undefined;
+  private brokenSegments = 0;
+  private readonly pending = new Set<Promise<void>>();
+
+  constructor(
+    private readonly ctx: RecorderContext,
+    private readonly id: string,
+    private readonly sn: string,
+    private readonly signal: AbortSignal | undefined,
+    private readonly log: Logger,
+  ) {}
+
+  async run(): Promise<SessionSummary> {
+    const recording = await this.ctx.store.get(this.id);
+    if (!recording || recording.status !== 'recording') {
+      if (!recording) this.log.warn('the recording is not in the index: nothing to record');
+      await this.ctx.sessions.remove(this.id);
+      return { recording_id: this.id, outcome: recording ? 'already_finished' : 'missing' };
+    }
+    this.startedAt = recording.started_at;
+    this.videoStarted = recording.video_started_at !== null;
+    const first = await this.ctx.cameras.decide(this.sn, this.id, this.startedAt);
+    if (first.kind === 'continue') return this.finish(await this.record(first.deadline));
+    if (!this.videoStarted && (await this.ctx.sessions.problem(this.id)) === null)
+      await this.ctx.sessions.setProblem(
+        this.id,
+        `no recorder was free to record it before its motion ended (${Math.round((Date.now() - this.startedAt) / 1000)} s ` +
+          'after it started): every recorder ran RECORDER_CONCURRENCY recordings or none was running',
+      );
+    return this.finish(first);
+  }
+
+  /** After the job failed for good: end the recording as failed, keeping what was recorded. */
+  async finishAfterFailure(err: unknown): Promise<void> {
+    const recording = await this.ctx.store.get(this.id);
+    if (!recording || recording.status !== 'recording') return;
+    this.startedAt = recording.started_at;
+    await this.ctx.sessions.setProblem(
+      this.id,
+      `the recording failed: ${(err as Error).message ?? String(err)}`,
+    );
+    const decision = await this.ctx.cameras.decide(this.sn, this.id, this.startedAt, 'recording_failed');
+    if (decision.kind === 'stop') await this.finish(decision);
+  }
+
+  // ------------------------------------------------------------------ recording
+
+  private async record(deadline: number): Promise<StopDecision> {
+    const { config, slots, store, sessions } = this.ctx;
+    const stop = new AbortController();
+    const forward = () => stop.abort(this.signal?.reason);
+    if (this.signal?.aborted) forward();
+    else this.signal?.addEventListener('abort', forward, { once: true });
+    stop.signal.addEventListener('abort', () => void this.stream?.stop(), { once: true });
+
+    this.station = await this.stationOf(stop.signal);
+    await store.update(this.id, { station_sn: this.station });
+    const watcher = this.watch(deadline, stop);
+    const renewer = setInterval(() => void this.renew(), slots.leaseMs / 3);
+    try {
+      while (!stop.signal.aborted) {
+        if (!this.holdingSlot) {
+          this.holdingSlot = await slots.acquire(this.station, this.id, stop.signal, (holder) =>
+            this.blocked(holder),
+          );
+          if (!this.holdingSlot) break;
+          if (this.waitingForSlot) {
+            this.waitingForSlot = false;
+            this.log.info({ station_sn: this.station }, 'station stream slot free: starting the livestream');
+            this.track(store.update(this.id, { waiting_for_slot_since: null }));
+          }
+        }
+        this.writer ??= await this.openSegment();
+        let opened: { stream: Livestream; first: LivestreamChunk[] };
+        try {
+          opened = await this.ctx.reporter.runWithRetries(
+            'start_livestream',
+            () => this.openStream(stop.signal),
+            { signal: stop.signal, context: { device_sn: this.sn, recording_id: this.id } },
+          );
+        } catch (err) {
+          if (stop.signal.aborted) break;
+          const verb = this.videoStarted ? 'resumed' : 'started';
+          await sessions.setProblem(
+            this.id,
+            `the livestream could not be ${verb} after ${config.RETRY_ATTEMPTS} retries: ${(err as Error).message}`,
+          );
+          this.forced = 'livestream_failed';
+          break;
+        }
+        const streams = await sessions.countStream(this.id);
+        if (streams > 1) {
+          this.log.info({ restarts: streams - 1 }, 'livestream restarted');
+          this.track(store.update(this.id, { restarts: streams - 1 }));
+        }
+        const end = await this.pump(opened.stream, opened.first);
+        if (this.forced || stop.signal.aborted) break;
+        this.log.warn({ reason: end.reason, message: end.message }, 'livestream ended early: restarting it');
+        this.writer?.newSession();
+      }
+    } finally {
+      clearInterval(renewer);
+      stop.abort();
+      await this.stream?.stop();
+      const lockLost = this.signal?.reason === LOCK_LOST;
+      // The slot is this recording's, not this process's: after a lost lock the new owner holds it.
+      if (this.holdingSlot && !lockLost)
+        await slots.release(this.station, this.id).catch((err: unknown) => {
+          this.log.warn({ err }, 'could not release the station stream slot (its lease frees it)');
+        });
+      this.holdingSlot = false;
+      await this.closeSegment();
+      await watcher;
+      await Promise.all(this.pending);
+    }
+    if (this.decision) return this.decision;
+    if (this.forced) {
+      const forced = await this.ctx.cameras.decide(this.sn, this.id, this.startedAt, this.forced);
+      if (forced.kind === 'stop') return forced;
+    }
+    if (this.signal?.reason === LOCK_LOST)
+      throw new OwnershipLost(`recording ${this.id} is now run by another recorder`);
+    throw new HandedBack(`recording ${this.id} handed back`);
+  }
+
+  /** Sleeps until the deadline, asks the rules, and stops the recording when they say so. */
+  private async watch(deadline: number, stop: AbortController): Promise<void> {
+    let next = deadline;
+    while (!stop.signal.aborted) {
+      try {
+        await sleep(Math.max(0, next - Date.now()), undefined, { signal: stop.signal });
+        const decision = await this.ctx.cameras.decide(this.sn, this.id, this.startedAt);
+        if (decision.kind === 'continue') {
+          next = decision.deadline;
+          continue;
+        }
+        this.decision = decision;
+        this.log.info({ stop_reason: decision.reason }, 'recording stops');
+        stop.abort();
+      } catch (err) {
+        if (stop.signal.aborted) return;
+        this.log.warn({ err }, 'could not check the recording rules: trying again');
+        next = Date.now() + this.ctx.slots.leaseMs / 3;
+      }
+    }
+  }
+
+  /** Renews the station slot and reports the file's size, every third of the lease. */
+  private async renew(): Promise<void> {
+    try {
+      if (this.holdingSlot) {
+        const holder = await this.ctx.slots.claim(this.station, this.id);
+        if (holder) {
+          this.holdingSlot = false;
+          this.log.warn({ holder }, 'the station stream slot was taken over (its lease ran out)');
+        }
+      }
+      const bytes = await this.ctx.files.size(this.id, 'video');
+      if (bytes !== null) await this.ctx.store.update(this.id, { bytes }, { expectStatus: ['recording'] });
+    } catch (err) {
+      this.log.warn({ err }, 'could not renew the station slot or report the file size');
+    }
+  }
+
+  private async blocked(holder: string): Promise<void> {
+    const since = this.waitingForSlot ? undefined : Date.now();
+    this.waitingForSlot = true;
+    this.log.info(
+      { station_sn: this.station, holder },
+      'station streams another camera: waiting for its stream slot',
+    );
+    await this.ctx.store.update(this.id, {
+      slot_blocked_by: holder,
+      ...(since ? { waiting_for_slot_since: since } : {}),
+    });
+    await this.ctx.sessions.setProblem(
+      this.id,
+      `station ${this.station} was streaming recording ${holder} (a station streams one camera at a time)`,
+    );
+  }
+
+  /** The camera's station (HomeBase): from the bridge, else from ingest's registry, else itself. */
+  private async stationOf(signal: AbortSignal): Promise<string> {
+    const bound = this.ctx.config.LIVESTREAM_START_TIMEOUT_SECONDS * 1000;
+    await Promise.race([
+      this.ctx.client.start().catch(() => undefined),
+      sleep(bound, undefined, { signal }).catch(() => undefined),
+    ]);
+    const fromBridge = this.ctx.client.state?.devices.get(this.sn)?.properties.stationSerialNumber;
+    if (typeof fromBridge === 'string' && DEVICE_SN.test(fromBridge)) return fromBridge;
+    const fromRegistry = (await this.ctx.registry.getDevice(this.sn))?.station_serial;
+    return fromRegistry && DEVICE_SN.test(fromRegistry) ? fromRegistry : this.sn;
+  }
+
+  /** Starts the livestream; resolves with its first chunks once video flows. */
+  private async openStream(signal: AbortSignal): Promise<{ stream: Livestream; first: LivestreamChunk[] }> {
+    const stream = await this.ctx.client.startLivestream(this.sn, {
+      startTimeoutMs: this.ctx.config.LIVESTREAM_START_TIMEOUT_SECONDS * 1000,
+    });
+    this.stream = stream;
+    if (signal.aborted) await stream.stop();
+    const first: LivestreamChunk[] = [];
+    for (let chunk = await stream.read(); chunk; chunk = await stream.read()) {
+      first.push(chunk);
+      if (chunk.kind === 'video') return { stream, first };
+    }
+    throw new LivestreamEndedError(this.sn, await stream.ended);
+  }
+
+  /** Feeds the stream into the segment until the stream ends; a broken segment is replaced. */
+  private async pump(stream: Livestream, first: LivestreamChunk[]): Promise<LivestreamEnd> {
+    let chunks = first;
+    for (;;) {
+      for (const chunk of chunks) this.writer?.push(chunk);
+      if (this.writer?.broken && !(await this.replaceBrokenSegment())) {
+        await stream.stop();
+        break;
+      }
+      const next = await stream.read();
+      if (!next) break;
+      chunks = [next];
+    }
+    return stream.ended;
+  }
+
+  private async replaceBrokenSegment(): Promise<boolean> {
+    const cause = this.writer!.broken!;
+    await this.closeSegment();
+    this.brokenSegments += 1;
+    if (this.brokenSegments > this.ctx.config.RETRY_ATTEMPTS) {
+      await this.ctx.reporter.report('record_video', cause, {
+        retryCount: this.brokenSegments - 1,
+        context: { device_sn: this.sn, recording_id: this.id },
+      });
+      await this.ctx.sessions.setProblem(this.id, `ffmpeg kept failing: ${cause.message}`);
+      this.forced = 'recording_failed';
+      return false;
+    }
+    this.writer = await this.openSegment();
+    return true;
+  }
+
+  private async openSegment(): Promise<SegmentWriter> {
+    const { files, sessions, cameras, config } = this.ctx;
+    const main = files.videoPath(this.id);
+    // The first video goes to {id}.mp4 itself; once it exists, later segments are temp files
+    // (the janitor removes one left behind) stitched into it at the finish.
+    const file = (await exists(main)) ? files.tempPath(this.id, 'video') : main;
+    this.segment = await sessions.addSegment(this.id, path.basename(file));
+    const learned = await cameras.learned(this.sn);
+    const deviceAudio = this.ctx.client.state?.devices.get(this.sn)?.properties.audioRecording === true;
+    const shutdownMs = config.SHUTDOWN_TIMEOUT_SECONDS * 1000;
+    return new SegmentWriter({
+      file,
+      expectedCodec: learned.codec ?? 'h264',
+      expectAudio: learned.audio ?? deviceAudio,
+      endGraceMs: Math.min(10_000, shutdownMs / 3),
+      interruptGraceMs: Math.min(5_000, shutdownMs / 6),
+      logger: this.log,
+      onFirstFrame: (frame) => this.onFirstFrame(frame),
+    });
+  }
+
+  private onFirstFrame(frame: FirstFrame): void {
+    const segment = this.segment;
+    if (segment) {
+      segment.first_frame_at = frame.at;
+      this.track(this.ctx.sessions.updateSegment(this.id, segment));
+    }
+    if (this.videoStarted) return;
+    this.videoStarted = true;
+    this.log.info({ codec: frame.codec, audio: frame.audio }, 'video started');
+    this.track(
+      this.ctx.store.update(this.id, {
+        video_started_at: frame.at,
+        codec: frame.codec === 'h265' ? 'hevc' : 'h264',
+        width: frame.width > 0 ? frame.width : null,
+        height: frame.height > 0 ? frame.height : null,
+        has_audio: frame.audio,
+        waiting_for_slot_since: null,
+      }),
+    );
+  }
+
+  private async closeSegment(): Promise<void> {
+    const writer = this.writer;
+    const segment = this.segment;
+    this.writer = undefined;
+    if (!writer) return;
+    const result = await writer.close();
+    if (result.exit && !result.exit.ok && result.framesWritten > 0)
+      this.log.warn({ stderr: result.exit.stderr, reason: result.exit.reason }, 'ffmpeg did not end cleanly');
+    if (result.framesWritten === 0 || !segment) return;
+    segment.last_frame_at = result.lastFrameAt;
+    await this.ctx.sessions.updateSegment(this.id, segment);
+    await this.ctx.cameras.learn(this.sn, {
+      codec: result.codec ?? undefined,
+      audio: result.audio || result.audioDropped > 0,
+    });
+  }
+
+  /** Index writes that need not hold up the stream; awaited before the session ends. */
+  private track(write: Promise<unknown>): void {
+    const tracked = write
+      .then(() => undefined)
+      .catch((err: unknown) => this.log.warn({ err }, 'could not update the recording'))
+      .finally(() => this.pending.delete(tracked));
+    this.pending.add(tracked);
+  }
+
+  // ------------------------------------------------------------------ finish
+
+  /**
+   * Every step can run again (after a crash, on another recorder) with the same result: the file is
+   * assembled once, motion_stopped has a fixed webhook id, and the index is finished last.
+   */
+  private async finish(decision: StopDecision): Promise<SessionSummary> {
+    const { store, files, sessions, webhooks, config } = this.ctx;
+    const video = await assembleVideo(this.id, { files, sessions, logger: this.log });
+    if (video) await this.makeThumbnail();
+    const failed = decision.reason !== 'motion_timeout' && decision.reason !== 'max_duration';
+    const videoStatus = !video ? 'no_video' : failed ? 'failed' : 'completed';
+    const reason =
+      videoStatus === 'completed'
+        ? null
+        : ((await sessions.problem(this.id)) ?? defaultFailureReason(decision.reason, video));
+    const duration = Math.max(0, Math.round((decision.endedAt - this.startedAt) / 1000));
+    await sendMotionStopped(webhooks, config, {
+      id: this.id,
+      device_sn: this.sn,
+      ended_at: decision.endedAt,
+      duration_seconds: duration,
+      video_status: videoStatus,
+      reason,
+    });
+    try {
+      await store.finish(this.id, {
+        status: videoStatus === 'completed' ? 'completed' : 'failed',
+        video_status: videoStatus,
+        ended_at: decision.endedAt,
+        duration_seconds: duration,
+        stop_reason: decision.reason,
+        failure_reason: reason,
+        waiting_for_slot_since: null,
+        bytes: video?.sizeBytes ?? 0,
+        ...(video
+          ? {
+              codec: video.videoCodec,
+              width: video.width,
+              height: video.height,
+              has_audio: video.hasAudio,
+            }
+          : {}),
+      });
+    } catch (err) {
+      if (!(err instanceof RecordingStatusConflictError)) throw err;
+    }
+    await mirrorDevice(this.ctx, this.sn);
+    await sessions.remove(this.id);
+    this.log.info(
+      { stop_reason: decision.reason, video_status: videoStatus, duration_seconds: duration, reason },
+      'recording finished',
+    );
+    return {
+      recording_id: this.id,
+      outcome: 'finished',
+      video_status: videoStatus,
+      stop_reason: decision.reason,
+      duration_seconds: duration,
+    };
+  }
+
+  /** `{id}.jpg` from the first seconds, written atomically; a failure costs only the thumbnail. */
+  private async makeThumbnail(): Promise<void> {
+    const { files } = this.ctx;
+    const temp = files.tempPath(this.id, 'thumbnail');
+    try {
+      await extractThumbnail(files.videoPath(this.id), temp);
+      await rename(temp, files.thumbnailPath(this.id));
+    } catch (err) {
+      this.log.warn({ err }, 'could not make the thumbnail');
+      await rm(temp, { force: true });
+    }
+  }
+}
+
+function defaultFailureReason(reason: StopReason, video: MediaInfo | null): string {
+  if (reason === 'abandoned')
+    return 'no recorder was running this recording and the camera has started a newer one';
+  return video ? `the recording ended early (${reason})` : 'the livestream delivered no video';
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,111 @@
+import { EventEmitter } from 'node:events';
+import type { Redis } from 'ioredis';
+import type { Config } from '@eufy-relay/config';
+import type { Logger } from '@eufy-relay/logger';
+import { redisKey } from '@eufy-relay/runtime';
+
+// KEYS[1] slot. ARGV: 1 recording id, 2 lease (ms). '' when the slot is (still) this recording's.
+const CLAIM = `
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return holder end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return ''
+`;
+
+// KEYS[1] slot. ARGV: 1 recording id, 2 channel, 3 station. Frees it only for its holder.
+const RELEASE = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
+`;
+
+/**
+ * A station (HomeBase) streams one of its cameras at a time over P2P; starting another camera's
+ * livestream ends the running one. So a recording holds its station's slot while it streams:
+ * `{prefix}:recorder:station:{station_sn}` = the recording id, with a lease its session renews, so a
+ * slot whose recorder died frees itself. Releases are published on `{prefix}:recorder:station-free`
+ * so a waiting recording starts at once; waiters also look again every quarter lease (an expiry
+ * publishes nothing).
+ */
+export class StationSlots {
+  private readonly channel: string;
+  private readonly freed = new EventEmitter();
+  private subscribed: Promise<unknown> | undefined;
+
+  constructor(
+    private readonly redis: Redis,
+    /** A connection for SUBSCRIBE only (a subscribed connection takes no other commands). */
+    private readonly subscriber: Redis,
+    private readonly config: Pick<Config, 'REDIS_PREFIX'>,
+    readonly leaseMs: number,
+    private readonly logger: Logger,
+  ) {
+    this.channel = redisKey(config, 'recorder', 'station-free');
+    this.freed.setMaxListeners(0);
+    subscriber.on('message', (channel: string, station: string) => {
+      if (channel === this.channel) this.freed.emit(station);
+    });
+  }
+
+  private key(station: string): string {
+    return redisKey(this.config, 'recorder', 'station', station);
+  }
+
+  /** Takes or renews the slot; null when it is this recording's now, else the recording holding it. */
+  async claim(station: string, recordingId: string): Promise<string | null> {
+    const holder = (await this.redis.eval(CLAIM, 1, this.key(station), recordingId, this.leaseMs)) as string;
+    return holder === '' ? null : holder;
+  }
+
+  async release(station: string, recordingId: string): Promise<void> {
+    await this.redis.eval(RELEASE, 1, this.key(station), recordingId, this.channel, station);
+  }
+
+  /** The recording holding the station's slot, if any. */
+  holder(station: string): Promise<string | null> {
+    return this.redis.get(this.key(station));
+  }
+
+  /**
+   * Waits until the slot is this recording's. `onBlocked` hears each holder it waits for. Resolves
+   * false if `signal` aborts first.
+   */
+  async acquire(
+    station: string,
+    recordingId: string,
+    signal: AbortSignal,
+    onBlocked: (holder: string) => Promise<void> | void,
+  ): Promise<boolean> {
+    this.subscribed ??= this.subscriber.subscribe(this.channel).catch((err: unknown) => {
+      this.subscribed = undefined;
+      this.logger.warn({ err }, 'cannot subscribe to station releases: waiting recordings poll');
+    });
+    await this.subscribed;
+    let blockedBy: string | null = null;
+    while (!signal.aborted) {
+      const holder = await this.claim(station, recordingId);
+      if (holder === null) return true;
+      if (holder !== blockedBy) {
+        blockedBy = holder;
+        await onBlocked(holder);
+      }
+      await this.freedOrTimeout(station, this.leaseMs / 4, signal);
+    }
+    return false;
+  }
+
+  private freedOrTimeout(station: string, ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.freed.off(station, done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.freed.on(station, done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+}
