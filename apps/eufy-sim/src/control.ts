@@ -38,6 +38,7 @@ const bodies = {
       .max(256 * 1024 * 1024)
       .optional(),
   }),
+  push: z.object({ connected: z.boolean() }),
   cut: z.object({ mode: z.enum(['stop', 'stall']).default('stop') }),
   failNext: z.object({ mode: z.enum(['ack', 'timeout']) }),
   command: z.discriminatedUnion('mode', [
@@ -154,6 +155,15 @@ const routes: [string, string, Handler][] = [
       const behaviour = parse(bodies.command, body);
       sim.setCommandBehaviour(command!, behaviour.mode === 'normal' ? undefined : behaviour);
       return { command, mode: behaviour.mode };
+    },
+  ],
+  [
+    'POST',
+    '/driver/push',
+    (sim, _p, body) => {
+      const { connected } = parse(bodies.push, body);
+      sim.setPushConnected(connected);
+      return { pushConnected: connected };
     },
   ],
   ['POST', '/driver/verify-code', (sim) => (sim.requestVerifyCode(), { requested: 'verify code' })],

@@ -23,7 +23,7 @@ type JsonObject = Record<string, unknown>;
 export interface SimulatorSnapshot {
   url: string;
   clients: { schemaVersion: number; listening: boolean }[];
-  driver: { connected: boolean; pendingAuth: string | null };
+  driver: { connected: boolean; pushConnected: boolean; pendingAuth: string | null };
   stations: JsonObject[];
   devices: JsonObject[];
   livestreams: { station: string; device: string; subscribers: number; started: boolean; stalled: boolean }[];
@@ -111,6 +111,8 @@ export class Simulator {
   private readonly commandBehaviours = new Map<string, CommandBehaviour>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private driverConnected = true;
+  /** Eufy's push channel (motion and ring notifications), apart from the cloud session. */
+  private pushConnected = true;
   private pendingAuth: { kind: 'verify code' } | { kind: 'captcha request'; captchaId: string } | undefined;
   private demoTimer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -284,7 +286,11 @@ export class Simulator {
     return {
       url: this.url,
       clients: [...this.clients].map((c) => ({ schemaVersion: c.schemaVersion, listening: c.listening })),
-      driver: { connected: this.driverConnected, pendingAuth: this.pendingAuth?.kind ?? null },
+      driver: {
+        connected: this.driverConnected,
+        pushConnected: this.pushConnected,
+        pendingAuth: this.pendingAuth?.kind ?? null,
+      },
       stations: [...this.stations.values()].map((s) => ({ ...s.properties, connected: s.connected })),
       devices: [...this.devices.values()].map((d) => ({ ...d.properties })),
       livestreams: [...this.streams.entries()].map(([station, s]) => ({
@@ -416,6 +422,13 @@ export class Simulator {
     else this.commandBehaviours.delete(command);
   }
 
+  /** Eufy's push channel drops or comes back: `push disconnected` / `push connected` to listeners. */
+  setPushConnected(connected: boolean): void {
+    if (this.pushConnected === connected) return;
+    this.pushConnected = connected;
+    this.broadcast({ source: 'driver', event: connected ? 'push connected' : 'push disconnected' });
+  }
+
   /** The cloud asks for a 2FA code: the driver disconnects and `verify code` goes out (now and on listen). */
   requestVerifyCode(): void {
     this.requireAuth({ kind: 'verify code' });
@@ -497,7 +510,7 @@ export class Simulator {
             driver: {
               version: this.scenario.version.driverVersion,
               connected: this.driverConnected,
-              pushConnected: this.driverConnected,
+              pushConnected: this.driverConnected && this.pushConnected,
               mqttConnected: false,
             },
             stations: [...this.stations.keys()],
@@ -510,7 +523,7 @@ export class Simulator {
       case 'driver.is_connected':
         return { connected: this.driverConnected };
       case 'driver.is_push_connected':
-        return { connected: this.driverConnected };
+        return { connected: this.driverConnected && this.pushConnected };
       case 'driver.set_verify_code':
         this.answerAuth('verify code', message.verifyCode === this.scenario.auth.verifyCode);
         return {};

@@ -133,7 +133,30 @@ describe('protocol rules', () => {
     });
     await c.command('driver.set_verify_code', { verifyCode: '000000' }); // wrong: asked again
     await c.waitFor(() => c.events('verify code').length === 2, 'second verify code');
-    expect(s.snapshot().driver).toEqual({ connected: false, pendingAuth: 'verify code' });
+    expect(s.snapshot().driver).toEqual({
+      connected: false,
+      pushConnected: true,
+      pendingAuth: 'verify code',
+    });
+  });
+
+  it('drops and restores the push channel apart from the cloud session', async () => {
+    const s = await sim();
+    const c = await listeningClient(s);
+    expect(await control(s, 'POST', '/driver/push', { connected: false })).toEqual({
+      status: 200,
+      body: { pushConnected: false },
+    });
+    expect((await control(s, 'POST', '/driver/push', {})).status).toBe(400);
+    await c.waitFor((m) => m.event?.event === 'push disconnected', 'push disconnected');
+    expect((await c.command('driver.is_push_connected')).result).toEqual({ connected: false });
+    expect((await c.command('driver.is_connected')).result).toEqual({ connected: true });
+    const later = await listeningClient(s);
+    const listening = later.messages.find((m) => m.result?.state);
+    expect(listening!.result.state.driver).toMatchObject({ connected: true, pushConnected: false });
+    s.setPushConnected(true);
+    await c.waitFor((m) => m.event?.event === 'push connected', 'push connected');
+    expect(s.snapshot().driver).toEqual({ connected: true, pushConnected: true, pendingAuth: null });
   });
 });
 

@@ -1,6 +1,152 @@
+import { Queue, Worker } from 'bullmq';
 import type { Config } from '@eufy-relay/config';
-import { startPlaceholderRole, type RoleDeps, type RunningRole } from '@eufy-relay/runtime';
+import { InvalidJobPayloadError, QUEUES, offlineCheckJob, validatedProcessor } from '@eufy-relay/contracts';
+import { DeviceRegistry, HeartbeatStore } from '@eufy-relay/devices';
+import { ErrorReporter } from '@eufy-relay/errors';
+import { EufyClient } from '@eufy-relay/eufy-client';
+import {
+  ShutdownStack,
+  closeWorker,
+  createRedis,
+  redisReady,
+  roleLogger,
+  type RoleDeps,
+  type RunningRole,
+} from '@eufy-relay/runtime';
+import { openWebhookQueue } from '@eufy-relay/webhooks';
+import { BatteryAlerts } from './battery';
+import { BridgeMonitor } from './bridge';
+import { Ingest } from './ingest';
+import { MotionSignals } from './motion';
+import { Outages } from './outages';
+import { EventsDroppedError, Outbox, isConnectionLoss } from './outbox';
 
-export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
-  return startPlaceholderRole('ingest', config, deps);
+export { BridgeProblemError } from './bridge';
+export { EventsDroppedError } from './outbox';
+
+/**
+ * The ingest role: one eufy-security-ws client whose events become recorder jobs, device state,
+ * camera_offline / camera_online / low_battery webhooks and system_errors for bridge problems, all
+ * written to Redis in order through a bounded buffer that rides out a Redis outage.
+ */
+export async function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
+  const logger = roleLogger('ingest', config, deps);
+  const shutdown = new ShutdownStack(logger);
+  const bound = config.SHUTDOWN_TIMEOUT_SECONDS * 1000;
+  try {
+    // Producer: fails fast while Redis is away, so events wait in the outbox instead of piling up in ioredis.
+    const producer = createRedis(config, 'producer', `${config.REDIS_PREFIX}:ingest`);
+    producer.on('error', (err) => logger.debug({ err }, 'redis (producer) connection error'));
+    shutdown.add('redis producer', () => producer.quit().catch(() => producer.disconnect()));
+    await redisReady(producer);
+    const workerRedis = createRedis(config, 'worker', `${config.REDIS_PREFIX}:ingest-alerts`);
+    workerRedis.on('error', (err) => logger.debug({ err }, 'redis (worker) connection error'));
+    shutdown.add('redis worker', () => workerRedis.quit().catch(() => workerRedis.disconnect()));
+
+    const queueOptions = { connection: producer, prefix: config.REDIS_PREFIX };
+    const motionQueue = new Queue(QUEUES.motion, queueOptions);
+    const alertsQueue = new Queue(QUEUES.alerts, queueOptions);
+    const webhooks = openWebhookQueue(config, producer);
+    for (const queue of [motionQueue, alertsQueue, webhooks]) {
+      queue.on('error', (err) => logger.debug({ err, queue: queue.name }, 'queue error'));
+      shutdown.add(`queue ${queue.name}`, () => queue.close());
+    }
+
+    const reporter = new ErrorReporter({ config, redis: producer, webhooks, logger });
+    const registry = new DeviceRegistry(producer, config);
+    const outages = new Outages({ redis: producer, config, alerts: alertsQueue, webhooks, logger });
+    const client = new EufyClient({
+      url: config.EUFY_WS_URL,
+      logger,
+      connectTimeoutMs: config.EUFY_WS_TIMEOUT_MS,
+      commandTimeoutMs: config.EUFY_WS_TIMEOUT_MS,
+      heartbeatIntervalMs: config.EUFY_WS_PING_INTERVAL_MS,
+    });
+
+    const outbox = new Outbox({
+      redis: producer,
+      maxPending: config.INGEST_BUFFER_MAX_EVENTS,
+      retries: config.RETRY_ATTEMPTS,
+      baseDelayMs: config.RETRY_BASE_DELAY_MS,
+      retryIf: (err) => !(err instanceof InvalidJobPayloadError),
+      onFailed: async (write, err, retryCount) => {
+        await reporter.report('ingest_write', err, { retryCount, context: { write: write.label } });
+      },
+      onDropped: (count) => {
+        const error = new EventsDroppedError(count, config.INGEST_BUFFER_MAX_EVENTS);
+        logger.error({ dropped: count }, error.message);
+        reportLater('ingest_buffer', error, { dropped: count });
+        // Declared below; writes, and so drops, only come from its events.
+        ingest.resyncAfterDrop();
+      },
+      logger,
+    });
+    /** A system_error in line with the events, so one raised while Redis is away is sent when it is back. */
+    const reportLater = (operation: string, error: Error, context: Record<string, unknown>) =>
+      outbox.push({
+        label: `system_error ${operation}`,
+        run: async () => {
+          const outcome = await reporter.report(operation, error, { context });
+          if (outcome.outcome === 'unrecorded')
+            throw new Error(`system_error not recorded: ${outcome.reason}`);
+        },
+      });
+
+    const worker = new Worker(
+      QUEUES.alerts,
+      validatedProcessor(offlineCheckJob, (data) =>
+        outages.check(data.device_sn, Date.parse(data.outage_started_at)),
+      ),
+      { connection: workerRedis, prefix: config.REDIS_PREFIX },
+    );
+    worker.on('error', (err) =>
+      // Redis away is the outbox's news (said once); the worker just waits for it.
+      isConnectionLoss(err)
+        ? logger.debug({ err }, 'alerts worker: Redis unreachable')
+        : logger.warn({ err }, 'alerts worker error'),
+    );
+    worker.on('failed', (job, err) =>
+      logger.error({ err, job: job?.id, attempts: job?.attemptsMade }, 'offline check failed'),
+    );
+    shutdown.add('alerts worker', closeWorker(worker, bound / 4));
+    shutdown.add('outbox', () => outbox.close(bound / 2));
+
+    const bridge = new BridgeMonitor({
+      config,
+      store: new HeartbeatStore(producer, config),
+      redis: producer,
+      report: reportLater,
+      logger,
+    });
+    bridge.start();
+    shutdown.add('heartbeat', () => bridge.stop());
+
+    const ingest = new Ingest({
+      client,
+      outbox,
+      registry,
+      motion: new MotionSignals(producer, config, motionQueue, registry),
+      outages,
+      battery: new BatteryAlerts(producer, config, webhooks, logger),
+      bridge,
+      logger,
+    });
+    ingest.attach();
+    shutdown.add('eufy client', () => client.close());
+    // Not awaited: the bridge may be down for a while (the client retries on its own, the monitor
+    // reports it); an incompatible schema is reported through the client's `fatal` event.
+    client.start().catch((err: unknown) => logger.debug({ err }, 'eufy client stopped before it was ready'));
+    logger.info({ eufyWsUrl: config.EUFY_WS_URL }, 'ingest started');
+
+    return {
+      name: 'ingest',
+      stop: async () => {
+        await shutdown.closeAll(bound);
+        logger.info('role ingest stopped');
+      },
+    };
+  } catch (err) {
+    await shutdown.closeAll(1000);
+    throw err;
+  }
 }

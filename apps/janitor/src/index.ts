@@ -4,19 +4,22 @@ import { hostname } from 'node:os';
 import { Queue, Worker } from 'bullmq';
 import type { Config } from '@eufy-relay/config';
 import { QUEUES, cleanupJob, validatedProcessor } from '@eufy-relay/contracts';
+import { ErrorReporter } from '@eufy-relay/errors';
 import { jobLogger } from '@eufy-relay/logger';
 import { RecordingFiles, RecordingStore, diskUsage, type DiskUsage } from '@eufy-relay/recordings';
+import { openWebhookQueue } from '@eufy-relay/webhooks';
 import {
   ShutdownStack,
   closeWorker,
   createRedis,
+  redisReady,
   roleLogger,
   type RoleDeps,
   type RunningRole,
 } from '@eufy-relay/runtime';
 import { runCleanup } from './cleanup';
 import { probeVideo } from './probe';
-import { webhookSystemErrorReporter, type SystemErrorReporter } from './report';
+import { sharedSystemErrorReporter, type SystemErrorReporter } from './report';
 import type { CleanupResult } from './result';
 import {
   CLEANUP_HISTORY_LENGTH,
@@ -27,7 +30,7 @@ import {
 
 export { cleanupResultSchema, type CleanupResult } from './result';
 export { requestCleanup, CleanupTimeoutError, CleanupFailedError } from './request';
-export { webhookSystemErrorReporter, type SystemErrorReporter, type SystemProblem } from './report';
+export { sharedSystemErrorReporter, type SystemErrorReporter, type SystemProblem } from './report';
 export * from './schedule';
 export type { DiskUsage } from '@eufy-relay/recordings';
 
@@ -62,10 +65,15 @@ export async function start(config: Config, deps: JanitorDeps = {}): Promise<Run
 
     const janitorQueue = new Queue(QUEUES.janitor, { connection: redis, prefix });
     shutdown.add('janitor queue', () => janitorQueue.close());
-    const webhooks = new Queue(QUEUES.webhooks, { connection: redis, prefix });
+    const producer = createRedis(config, 'producer', `${prefix}:janitor-producer`);
+    shutdown.add('producer redis', () => producer.quit());
+    await redisReady(producer);
+    const webhooks = openWebhookQueue(config, producer);
     shutdown.add('webhooks queue', () => webhooks.close());
 
-    const reporter = deps.reporter ?? webhookSystemErrorReporter(webhooks);
+    const reporter =
+      deps.reporter ??
+      sharedSystemErrorReporter(new ErrorReporter({ config, redis: producer, webhooks, logger }));
     const files = new RecordingFiles(config.RECORDINGS_DIR);
     const store = new RecordingStore(redis, config);
     const measureDisk = deps.diskUsage ?? diskUsage;

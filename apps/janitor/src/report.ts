@@ -1,9 +1,8 @@
-import type { Queue } from 'bullmq';
-import { addJob, deliverWebhookJob, utcTimestamp } from '@eufy-relay/contracts';
+import type { ErrorReporter } from '@eufy-relay/errors';
 
-/** A problem the operator must hear about, sent as a `system_error` webhook. */
+/** A problem the operator must hear about: recorded in /errors and sent as a `system_error` webhook. */
 export interface SystemProblem {
-  /** Stable per occurrence (a retried job reports it once): the webhook id. Letters, digits, `-_.@`. */
+  /** Names this occurrence (a run id) in the error's context, so repeated runs can be told apart. */
   id: string;
   operation: string;
   error_type: string;
@@ -12,38 +11,21 @@ export interface SystemProblem {
   traceback?: string | null;
 }
 
-/**
- * How the janitor reports. One method, so the shared error reporter (recent-errors list, folding of
- * repeats) can replace the webhook-only one below without touching the janitor's logic.
- */
+/** How the janitor reports: one method, so its cleanup logic does not depend on the reporter. */
 export interface SystemErrorReporter {
   report(problem: SystemProblem): Promise<void>;
 }
 
-/** Enqueues a `system_error` delivery on the webhooks queue; the notifier sends it. */
-export function webhookSystemErrorReporter(webhooks: Queue): SystemErrorReporter {
+/** Reports through the shared ErrorReporter (recent-errors list, folding of storms, system_error). */
+export function sharedSystemErrorReporter(reporter: ErrorReporter): SystemErrorReporter {
   return {
     async report(problem) {
-      const webhookId = problem.id.replace(/[^A-Za-z0-9_.@-]/g, '-');
-      await addJob(
-        webhooks,
-        deliverWebhookJob,
-        {
-          webhook_id: webhookId,
-          payload: {
-            event: 'system_error',
-            operation: problem.operation,
-            error_type: problem.error_type,
-            error_message: problem.error_message,
-            retry_count: 0,
-            timestamp: utcTimestamp(),
-            context: problem.context,
-            traceback: problem.traceback ?? null,
-          },
-          created_at: new Date().toISOString(),
-        },
-        { jobId: webhookId },
-      );
+      const error = new Error(problem.error_message);
+      error.name = problem.error_type;
+      if (problem.traceback) error.stack = problem.traceback;
+      await reporter.report(problem.operation, error, {
+        context: { ...problem.context, occurrence: problem.id },
+      });
     },
   };
 }

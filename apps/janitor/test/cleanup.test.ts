@@ -1,14 +1,16 @@
+import os from 'node:os';
 import { copyFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { deletePrefixKeys } from '@eufy-relay/runtime';
-import { QUEUES, recordingId } from '@eufy-relay/contracts';
+import { recordingId } from '@eufy-relay/contracts';
 import { createLogger } from '@eufy-relay/logger';
 import { RecordingFiles, RecordingStore, diskUsage } from '@eufy-relay/recordings';
 import { runCleanup, type CleanupDeps } from '../src/cleanup';
 import { probeVideo } from '../src/probe';
-import { webhookSystemErrorReporter } from '../src/report';
+import { ErrorReporter } from '@eufy-relay/errors';
+import { openWebhookQueue } from '@eufy-relay/webhooks';
+import { sharedSystemErrorReporter } from '../src/report';
 import {
   DAY,
   addRecording,
@@ -24,7 +26,9 @@ import {
 const prefix = `eufy-relay-test-janitor-cleanup-${process.pid}`;
 const HOUR = 3_600_000;
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-const webhooks = new Queue(QUEUES.webhooks, { connection: redis, prefix });
+// Every run's report reaches the queue: folding of repeats is the reporter's concern, tested there.
+const reporterConfig = testConfig(prefix, os.tmpdir(), { ERROR_FOLD_SECONDS: '0' });
+const webhooks = openWebhookQueue(reporterConfig, redis);
 let dir: string;
 let store: RecordingStore;
 let files: RecordingFiles;
@@ -63,7 +67,14 @@ function deps(
     files,
     diskUsage: () => diskUsage(dir),
     probe: (file, signal) => probeVideo(file, { ffprobePath: 'ffprobe', timeoutMs: 30_000, signal }),
-    reporter: webhookSystemErrorReporter(webhooks),
+    reporter: sharedSystemErrorReporter(
+      new ErrorReporter({
+        config: reporterConfig,
+        redis,
+        webhooks,
+        logger: createLogger({ level: 'silent' }),
+      }),
+    ),
     logger: createLogger({ level: 'silent' }),
     ...rest,
     settings: { retentionMs: 90 * DAY, minFreeBytes: 0, orphanGraceMs: HOUR, ...settings },
@@ -167,7 +178,7 @@ describe('disk pressure', () => {
 
     const reports = await systemErrors();
     expect(reports).toHaveLength(1);
-    expect(reports[0]!.webhook_id).toBe('janitor-disk-pressure-test-run');
+    expect(reports[0]!.webhook_id).toMatch(/^system_error\./);
     expect(reports[0]!.payload).toMatchObject({
       event: 'system_error',
       operation: 'disk_pressure_cleanup',
@@ -180,6 +191,7 @@ describe('disk pressure', () => {
         min_free_bytes: 13_500,
         oldest_deleted: gone[0],
         newest_deleted: gone[2],
+        occurrence: 'janitor-disk-pressure-test-run',
       },
     });
     expect(reports[0]!.payload.error_message).toMatch(

@@ -156,9 +156,13 @@ describe('janitor role', () => {
         event: 'system_error',
         operation: 'cleanup',
         error_message: expect.stringContaining('ENOENT'),
-        context: expect.objectContaining({ trigger: 'manual' }),
+        context: expect.objectContaining({
+          trigger: 'manual',
+          occurrence: expect.stringMatching(/^janitor-cleanup-failed-manual-/),
+        }),
       }),
     ]);
-    expect(jobs[0]!.id).toMatch(/^janitor-cleanup-failed-manual-/);
+    // Recorded for GET /errors as well as sent.
+    expect(jobs[0]!.id).toMatch(/^system_error\./);
   });
 });

@@ -259,6 +259,47 @@ export const settings = {
     default: '86400',
     description: 'at most one low_battery per camera per this window',
   }),
+  BATTERY_REARM_PERCENT: s({
+    schema: positiveInt(100),
+    expected: 'expected a whole number of percentage points from 1 to 100',
+    default: '5',
+    description:
+      'after a low_battery, the level must rise to BATTERY_LOW_PERCENT plus this before another is sent within the cooldown',
+  }),
+  BRIDGE_ALERT_AFTER_SECONDS: s({
+    schema: nonNegativeSeconds(),
+    expected: 'expected a number of seconds, 0 or more',
+    default: '60',
+    description:
+      'eufy-security-ws unreachable, or its Eufy cloud or push connection down, this long before a system_error (GET /health shows it at once)',
+  }),
+  INGEST_BUFFER_MAX_EVENTS: s({
+    schema: positiveInt(),
+    expected: 'expected a whole number of events, at least 1',
+    default: '10000',
+    description:
+      'events ingest holds in memory while Redis is unreachable; beyond this the oldest are dropped and reported',
+  }),
+  HEARTBEAT_INTERVAL_SECONDS: s({
+    schema: seconds(),
+    expected: 'expected a positive number (seconds)',
+    default: '10',
+    description:
+      'how often ingest rewrites its heartbeat in Redis; it expires after three intervals, so GET /health sees a dead ingest',
+  }),
+  EUFY_WS_TIMEOUT_MS: s({
+    schema: positiveInt(),
+    expected: 'expected a positive whole number of milliseconds',
+    default: '10000',
+    description: 'bound on opening the eufy-security-ws connection and on each command it answers',
+  }),
+  EUFY_WS_PING_INTERVAL_MS: s({
+    schema: positiveInt(),
+    expected: 'expected a positive whole number of milliseconds',
+    default: '10000',
+    description:
+      'WebSocket ping cadence to eufy-security-ws; a connection silent for two pings is dropped and reopened',
+  }),
   RETENTION_DAYS: s({
     schema: seconds(),
     expected: 'expected a positive number of days',

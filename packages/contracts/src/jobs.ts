@@ -14,6 +14,8 @@ export const QUEUES = {
   webhooks: 'webhooks',
   /** janitor's scheduler and POST /cleanup → janitor. */
   janitor: 'janitor',
+  /** ingest → ingest: delayed checks behind debounced alerts (camera_offline), durable across restarts. */
+  alerts: 'alerts',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -57,6 +59,20 @@ export const deliverWebhookJob = defineJob(
     webhook_id: z.string().regex(JOB_ID),
     payload: webhookPayload,
     created_at: isoDateTime,
+  }),
+);
+
+/**
+ * Runs OFFLINE_DEBOUNCE_SECONDS after a camera went offline: if that outage is still open and not yet
+ * alerted, camera_offline is sent. Job id `offline.{device_sn}.{outage start, epoch ms}` (one per outage).
+ */
+export const offlineCheckJob = defineJob(
+  QUEUES.alerts,
+  'offline-check',
+  z.strictObject({
+    device_sn: z.string().regex(DEVICE_SN),
+    /** When the outage began (ISO-8601 UTC, milliseconds): identifies the outage. */
+    outage_started_at: isoDateTime,
   }),
 );
 

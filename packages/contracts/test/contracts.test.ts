@@ -7,6 +7,7 @@ import {
   checkRecordingSignature,
   deliverWebhookJob,
   motionSignalJob,
+  offlineCheckJob,
   parseJobData,
   parseRecordingId,
   recordingId,
@@ -121,6 +122,15 @@ describe('job contracts', () => {
     );
     expect(() => parseJobData(motionSignalJob, { ...ok, kind: 'cat' })).toThrow(
       /invalid motion\/motion-signal payload: kind: /,
+    );
+  });
+
+  it('parses an offline check and refuses one without a parseable outage start', () => {
+    const ok = { device_sn: 'T8113P0223000002', outage_started_at: '2025-01-30T08:00:00.000Z' };
+    expect(offlineCheckJob.queue).toBe(QUEUES.alerts);
+    expect(parseJobData(offlineCheckJob, ok)).toEqual(ok);
+    expect(() => parseJobData(offlineCheckJob, { ...ok, outage_started_at: 'yesterday' })).toThrow(
+      /invalid alerts\/offline-check payload: outage_started_at: /,
     );
   });
 });
