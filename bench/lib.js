@@ -1,0 +1,156 @@
+// Shared pieces of the benchmarks: /proc readings, a private Redis, free ports, child processes
+// and the shape of one reported figure. Everything listens on 127.0.0.1 and is bounded in time.
+const { spawn, spawnSync } = require('node:child_process');
+const { readFileSync, readdirSync } = require('node:fs');
+const { createServer } = require('node:net');
+const { setTimeout: sleep } = require('node:timers/promises');
+
+const ROOT = require('node:path').join(__dirname, '..');
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** Fields of /proc/<pid>/stat after the command name (which may contain spaces). */
+function statFields(pid) {
+  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return text.slice(text.lastIndexOf(') ') + 2).split(' ');
+}
+
+/** CPU seconds (user + system) a process used so far, its reaped children excluded. */
+function cpuSeconds(pid) {
+  const fields = statFields(pid);
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/** Pids of the live children of `pid`. */
+function childPids(pid) {
+  const out = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (Number(statFields(name)[1]) === pid) out.push(Number(name));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return out;
+}
+
+/** VmRSS of a process in bytes. */
+function rssBytes(pid) {
+  const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!match) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(match[1]) * 1024;
+}
+
+/** A TCP port nothing listens on right now (127.0.0.1). */
+async function freePort() {
+  const server = createServer();
+  await new Promise((resolve, reject) => server.listen(0, '127.0.0.1', resolve).on('error', reject));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Polls `check` every `everyMs` until it returns a truthy value or `timeoutMs` passes. */
+async function waitFor(what, check, timeoutMs, everyMs = 20) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+/** Collects a child's output and stops it (SIGTERM, then SIGKILL after `graceMs`). */
+function managed(child, name) {
+  let output = '';
+  child.stdout?.on('data', (d) => (output += d));
+  child.stderr?.on('data', (d) => (output += d));
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return {
+    child,
+    name,
+    exited,
+    output: () => output,
+    async stop(graceMs = 5000) {
+      if (child.exitCode !== null || child.signalCode !== null) return exited;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const result = await exited;
+      clearTimeout(timer);
+      return result;
+    },
+  };
+}
+
+/** A private redis-server on a free port without persistence; `stop()` ends it. */
+async function startRedis() {
+  const port = await freePort();
+  const proc = managed(
+    spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    ),
+    'redis-server',
+  );
+  await waitFor('redis-server to accept connections', () => /Ready to accept/.test(proc.output()), 10_000);
+  return { url: `redis://127.0.0.1:${port}`, port, pid: proc.child.pid, stop: () => proc.stop() };
+}
+
+/** Whether an executable is on PATH. */
+function hasCommand(name) {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * One reported figure. `target` is a comparison such as `>= 150` or `< 80`; `met` says whether the
+ * value meets it and `missBy` by how much (relative) it misses. `value: null` means not measured,
+ * and `note` says why.
+ */
+function figure({ name, value, unit, target, note, details }) {
+  const result = { name, value, unit, target: target ?? null, met: null, missBy: null, note: note ?? null };
+  if (details) result.details = details;
+  if (value === null || value === undefined || !target) return result;
+  const [, op, limitText] = /^(<=|>=|<|>|±)\s*([\d.]+)/.exec(target) ?? [];
+  const limit = Number(limitText);
+  const checks = {
+    '<': () => value < limit,
+    '<=': () => value <= limit,
+    '>': () => value > limit,
+    '>=': () => value >= limit,
+    '±': () => Math.abs(value) <= limit,
+  };
+  if (!checks[op]) return result;
+  result.met = checks[op]();
+  if (!result.met) {
+    // A tolerance misses by the points beyond it; a bound by the gap relative to the bound.
+    result.missBy =
+      op === '±'
+        ? `${(Math.abs(value) - limit).toFixed(2)} ${unit} beyond`
+        : `${((Math.abs(value - limit) / limit) * 100).toFixed(1)} %`;
+  }
+  return result;
+}
+
+/** Percentile (0–100) of numbers, nearest rank. */
+function percentile(values, p) {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+module.exports = {
+  ROOT,
+  childPids,
+  cpuSeconds,
+  figure,
+  freePort,
+  hasCommand,
+  managed,
+  percentile,
+  rssBytes,
+  sleep,
+  startRedis,
+  waitFor,
+};

@@ -1,0 +1,145 @@
+// Idle RSS of each role and time from start to ready: `node apps/<role>/dist/main.js` against a
+// private redis-server; "ready" is runMain's `ready` log line (the role's start() resolved), and for
+// the api also the first 200 from GET /health. RSS is VmRSS from /proc after a few idle seconds.
+const { spawn } = require('node:child_process');
+const { mkdtempSync, rmSync } = require('node:fs');
+const { tmpdir } = require('node:os');
+const { join } = require('node:path');
+const { ROOT, figure, freePort, managed, rssBytes, sleep, startRedis, waitFor } = require('./lib');
+
+const ROLES = ['ingest', 'recorder', 'notifier', 'janitor', 'api'];
+const IDLE_MS = 3000;
+
+async function healthy(port) {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/health`);
+    await res.arrayBuffer();
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+async function measureRole(role, redisUrl) {
+  const dir = mkdtempSync(join(tmpdir(), `eufy-relay-bench-${role}-`));
+  const port = await freePort();
+  const env = {
+    ...process.env,
+    REDIS_URL: redisUrl,
+    REDIS_PREFIX: `eufy-relay-bench-roles-${process.pid}`,
+    RECORDINGS_DIR: dir,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+    // A receiver nobody listens on: idle roles send nothing.
+    WORKATO_WEBHOOK_URL: `http://127.0.0.1:${await freePort()}/hook`,
+    WEBHOOK_SECRET: 'bench-secret-0123456789',
+    API_TOKEN: 'bench-token-0123456789',
+    URL_SIGNING_SECRET: 'bench-url-secret-0123456789',
+    EUFY_WS_URL: `ws://127.0.0.1:${await freePort()}`,
+    LOG_LEVEL: 'info',
+    NODE_ENV: 'production',
+  };
+  const started = process.hrtime.bigint();
+  const proc = managed(
+    spawn(process.execPath, [join(ROOT, 'apps', role, 'dist', 'main.js')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+    }),
+    role,
+  );
+  try {
+    await waitFor(
+      `${role} to log ready`,
+      () => /"msg":"ready"/.test(proc.output()) || proc.child.exitCode !== null,
+      15_000,
+      5,
+    );
+    if (proc.child.exitCode !== null) throw new Error(`${role} exited: ${proc.output().slice(-500)}`);
+    const readyMs = Number(process.hrtime.bigint() - started) / 1e6;
+    let healthyMs = null;
+    if (role === 'api') {
+      if (await waitFor('api /health', () => healthy(port), 3000, 5).catch(() => false)) {
+        healthyMs = Number(process.hrtime.bigint() - started) / 1e6;
+      }
+    }
+    await sleep(IDLE_MS);
+    const placeholder = /is not implemented yet/.test(proc.output());
+    return { role, readyMs, healthyMs, rss: rssBytes(proc.child.pid), placeholder };
+  } finally {
+    await proc.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** VmRSS of a Node process that loads nothing: the floor under every role. */
+async function bareNodeRss() {
+  const proc = managed(
+    spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' }),
+    'node',
+  );
+  try {
+    await sleep(IDLE_MS);
+    return rssBytes(proc.child.pid);
+  } finally {
+    await proc.stop();
+  }
+}
+
+async function run() {
+  const redis = await startRedis();
+  const figures = [
+    figure({
+      name: 'baseline: idle RSS of a bare node process',
+      value: +((await bareNodeRss()) / 2 ** 20).toFixed(1),
+      unit: 'MB',
+      note: 'node -e "setInterval(() => {}, 1000)": what every role carries before its own code',
+    }),
+  ];
+  try {
+    for (const role of ROLES) {
+      let m;
+      try {
+        m = await measureRole(role, redis.url);
+      } catch (err) {
+        figures.push(
+          figure({ name: `${role}: start`, value: null, unit: '', note: `failed: ${err.message}` }),
+        );
+        continue;
+      }
+      const stand = m.placeholder
+        ? ' The role is still the placeholder on this commit (connects to Redis, idles).'
+        : '';
+      figures.push(
+        figure({
+          name: `${role}: idle RSS`,
+          value: +(m.rss / 2 ** 20).toFixed(1),
+          unit: 'MB',
+          target: '< 80',
+          note:
+            `VmRSS ${IDLE_MS / 1000} s after ready.${stand}` +
+            (role === 'ingest' ? ' No eufy-security-ws listens: ingest keeps retrying the connection.' : ''),
+        }),
+      );
+      const health = role === 'api' && m.healthyMs !== null;
+      figures.push(
+        figure({
+          name: `${role}: start to ${health ? 'healthy (GET /health 200)' : 'ready'}`,
+          value: +((health ? m.healthyMs : m.readyMs) / 1000).toFixed(3),
+          unit: 's',
+          target: '< 1.5',
+          note:
+            (role === 'api' && !health
+              ? 'GET /health did not answer 200, so this is the ready log line. '
+              : '') +
+            `From spawn of node to the role's ready log line${health ? ' and then /health' : ''}.${stand}`,
+        }),
+      );
+    }
+  } finally {
+    await redis.stop();
+  }
+  return figures;
+}
+
+module.exports = { run };
