@@ -1,0 +1,29 @@
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '@eufy-relay/config';
+import type { UrlSigning } from '@eufy-relay/contracts';
+import type { DeviceRegistry, HeartbeatStore } from '@eufy-relay/devices';
+import type { Logger } from '@eufy-relay/logger';
+import type { MediaLookup } from './media';
+import type { PageRecording } from './page';
+
+/** What the api's routes read from: built once by start(), shared by every route module. */
+export interface ApiContext {
+  config: Config;
+  logger: Logger;
+  redis: Redis;
+  /** One BullMQ Queue per name in QUEUES (Bull Board, depths in /health and /metrics). */
+  queues: Queue[];
+  devices: DeviceRegistry;
+  heartbeat: HeartbeatStore;
+  media: MediaLookup;
+  latestRecordings(limit: number, now: number): Promise<PageRecording[]>;
+  signing: UrlSigning | undefined;
+  startedAt: number;
+}
+
+export function urlSigning(config: Config): UrlSigning | undefined {
+  return config.URL_SIGNING_SECRET
+    ? { secret: config.URL_SIGNING_SECRET, ttlSeconds: config.URL_TTL_SECONDS }
+    : undefined;
+}
