@@ -42,7 +42,7 @@ export async function readHealth(ctx: ApiContext): Promise<HealthBody> {
   const [redis, heartbeat, queues, disk] = await Promise.all([
     pingRedis(ctx.redis),
     readHeartbeat(ctx.heartbeat),
-    readQueueCounts(ctx.queues),
+    readQueueCounts(ctx.queues, ctx.redis),
     readDisk(ctx.config.RECORDINGS_DIR),
   ]);
   const problems: string[] = [];

@@ -57,7 +57,11 @@ export async function start(config: Config, deps?: ApiDeps): Promise<RunningApi>
     const queues = Object.values(QUEUES).map(
       (name) => new Queue(name, { connection: redis, prefix: config.REDIS_PREFIX }),
     );
-    for (const q of queues) shutdown.add(`queue ${q.name}`, () => q.close());
+    for (const q of queues) {
+      // Connection errors are the Redis client's, already reported by /health: keep them off stderr.
+      q.on('error', (err) => logger.debug({ err, queue: q.name }, 'queue error'));
+      shutdown.add(`queue ${q.name}`, () => q.close());
+    }
 
     const ctx: ApiContext = {
       config,

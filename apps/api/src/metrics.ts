@@ -36,7 +36,7 @@ export function createMetrics(ctx: ApiContext) {
   async function refresh(): Promise<void> {
     const [redis, queues, heartbeat, disk, devices] = await Promise.all([
       pingRedis(ctx.redis),
-      readQueueCounts(ctx.queues),
+      readQueueCounts(ctx.queues, ctx.redis),
       readHeartbeat(ctx.heartbeat),
       readDisk(ctx.config.RECORDINGS_DIR),
       withTimeout(ctx.devices.listDevices(), 'device registry').catch(() => null),

@@ -18,7 +18,9 @@ export function withTimeout<T>(promise: Promise<T>, what: string, ms = CHECK_TIM
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+// Duck-typed: errors from another realm (node:fs under a test VM) are not `instanceof Error`.
+const message = (err: unknown) =>
+  typeof err === 'object' && err !== null && 'message' in err ? String(err.message) : String(err);
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: string };
 
@@ -51,8 +53,10 @@ export const JOB_STATES = [
 export type JobState = (typeof JOB_STATES)[number];
 export type QueueCounts = Record<string, Record<JobState, number>>;
 
-export function readQueueCounts(queues: readonly Queue[]): Promise<Outcome<QueueCounts>> {
+export function readQueueCounts(queues: readonly Queue[], redis: Redis): Promise<Outcome<QueueCounts>> {
   return outcome('queue counts', async () => {
+    // BullMQ waits for the connection instead of failing: do not wait out the timeout for nothing.
+    if (redis.status !== 'ready') throw new Error(`Redis connection is ${redis.status}`);
     const counts = await Promise.all(queues.map((q) => q.getJobCounts(...JOB_STATES)));
     return Object.fromEntries(
       queues.map((q, i) => [
