@@ -1,0 +1,154 @@
+import { randomBytes } from 'node:crypto';
+import { opendir, stat, statfs, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { parseRecordingId } from '@eufy-relay/contracts';
+import { thumbnailFileName, videoFileName } from './record';
+
+export type RecordingFileKind = 'video' | 'thumbnail';
+const EXTENSIONS: Record<RecordingFileKind, string> = { video: 'mp4', thumbnail: 'jpg' };
+
+/**
+ * What a name in RECORDINGS_DIR is:
+ * - `{id}.mp4` / `{id}.jpg`: a recording's video / thumbnail (the only names the api serves);
+ * - `.{id}.{mp4|jpg}.{writer}.part`: a file being written, renamed onto its final name when complete;
+ *   left behind only by a writer that died, so the janitor removes it once it stops changing;
+ * - anything else is not ours and is left alone.
+ */
+export type RecordingFileName =
+  | { kind: RecordingFileKind; id: string }
+  | { kind: 'temp'; id: string; target: RecordingFileKind }
+  | { kind: 'other' };
+
+// The id part is checked by parseRecordingId (pattern and a real UTC date), not by these.
+const RECORDING_FILE = /^([A-Za-z0-9_]+)\.(mp4|jpg)$/;
+const TEMP_FILE = /^\.([A-Za-z0-9_]+)\.(mp4|jpg)\.[A-Za-z0-9-]{1,64}\.part$/;
+const kindOf = (ext: string): RecordingFileKind => (ext === 'mp4' ? 'video' : 'thumbnail');
+
+export function classifyFileName(name: string): RecordingFileName {
+  const final = RECORDING_FILE.exec(name);
+  if (final && parseRecordingId(final[1]!)) return { kind: kindOf(final[2]!), id: final[1]! };
+  const temp = TEMP_FILE.exec(name);
+  if (temp && parseRecordingId(temp[1]!)) return { kind: 'temp', id: temp[1]!, target: kindOf(temp[2]!) };
+  return { kind: 'other' };
+}
+
+export interface DiskUsage {
+  /** Bytes of the file system holding the directory. */
+  total: number;
+  used: number;
+  /** Available to this (unprivileged) process: what a recorder can still write. */
+  free: number;
+}
+
+/** fs.statfs of the file system that holds `dir`. */
+export async function diskUsage(dir: string): Promise<DiskUsage> {
+  const s = await statfs(dir);
+  return {
+    total: s.blocks * s.bsize,
+    used: (s.blocks - s.bfree) * s.bsize,
+    free: s.bavail * s.bsize,
+  };
+}
+
+export interface DirectoryEntry {
+  name: string;
+  file: RecordingFileName;
+  bytes: number;
+  mtimeMs: number;
+}
+
+/**
+ * The on-disk layout of RECORDINGS_DIR: flat, `{id}.mp4` and `{id}.jpg`, so a URL maps to a file by
+ * id alone. Every path this hands out is checked to lie directly inside the directory.
+ */
+export class RecordingFiles {
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = path.resolve(dir);
+  }
+
+  videoPath(id: string): string {
+    return this.inside(id, videoFileName(id));
+  }
+
+  thumbnailPath(id: string): string {
+    return this.inside(id, thumbnailFileName(id));
+  }
+
+  pathOf(id: string, kind: RecordingFileKind): string {
+    return kind === 'video' ? this.videoPath(id) : this.thumbnailPath(id);
+  }
+
+  /**
+   * A URL's file name (`{id}.mp4`, `{id}.jpg`) → the recording and its path; null for any other
+   * name, so traversal, encoded slashes and odd names never reach the file system.
+   */
+  resolve(name: string): { id: string; kind: RecordingFileKind; path: string } | null {
+    const file = classifyFileName(name);
+    if (file.kind !== 'video' && file.kind !== 'thumbnail') return null;
+    return { id: file.id, kind: file.kind, path: this.pathOf(file.id, file.kind) };
+  }
+
+  /**
+   * A fresh temporary name for writing `{id}.{ext}`; rename it onto pathOf(id, kind) when complete
+   * (rename is atomic within the directory, so readers see the old file or the whole new one).
+   */
+  tempPath(id: string, kind: RecordingFileKind): string {
+    const writer = `${process.pid}-${randomBytes(4).toString('hex')}`;
+    return this.inside(id, `.${id}.${EXTENSIONS[kind]}.${writer}.part`);
+  }
+
+  /** Every entry of the directory, read as a stream (the directory can hold many thousands). */
+  async *entries(): AsyncGenerator<DirectoryEntry> {
+    for await (const dirent of await opendir(this.dir)) {
+      if (!dirent.isFile()) continue;
+      const info = await stat(path.join(this.dir, dirent.name)).catch(ignoreMissing);
+      if (!info) continue;
+      yield {
+        name: dirent.name,
+        file: classifyFileName(dirent.name),
+        bytes: info.size,
+        mtimeMs: info.mtimeMs,
+      };
+    }
+  }
+
+  /** Size of a recording's file, or null when it does not exist. */
+  async size(id: string, kind: RecordingFileKind): Promise<number | null> {
+    const info = await stat(this.pathOf(id, kind)).catch(ignoreMissing);
+    return info ? info.size : null;
+  }
+
+  /** Removes a file if it is there; returns the bytes it held (0 when it was already gone). */
+  async remove(filePath: string): Promise<number> {
+    if (path.dirname(path.resolve(filePath)) !== this.dir)
+      throw new Error(`${filePath} is not in ${this.dir}`);
+    const info = await stat(filePath).catch(ignoreMissing);
+    if (!info) return 0;
+    await unlink(filePath).catch(ignoreMissing);
+    return info.size;
+  }
+
+  /** Removes a recording's video and thumbnail; returns the bytes freed. */
+  async removeRecording(id: string): Promise<number> {
+    return (await this.remove(this.videoPath(id))) + (await this.remove(this.thumbnailPath(id)));
+  }
+
+  diskUsage(): Promise<DiskUsage> {
+    return diskUsage(this.dir);
+  }
+
+  private inside(id: string, name: string): string {
+    if (!parseRecordingId(id)) throw new Error(`${JSON.stringify(id)} is not a recording id`);
+    const full = path.join(this.dir, name);
+    if (path.dirname(full) !== this.dir)
+      throw new Error(`${JSON.stringify(name)} is not a file name in ${this.dir}`);
+    return full;
+  }
+}
+
+function ignoreMissing(err: NodeJS.ErrnoException): undefined {
+  if (err.code === 'ENOENT') return undefined;
+  throw err;
+}

@@ -1,0 +1,3 @@
+export * from './record';
+export * from './store';
+export * from './files';

@@ -1,0 +1,532 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import type { Config } from '@eufy-relay/config';
+import { RECORDING_ID, parseRecordingId, recordingId } from '@eufy-relay/contracts';
+import { redisKey } from '@eufy-relay/runtime';
+import {
+  RECORDING_STATUSES,
+  decodeRecording,
+  encodeFields,
+  newRecordingSchema,
+  recordingPatchSchema,
+  type NewRecording,
+  type Recording,
+  type RecordingPatch,
+  type RecordingStatus,
+} from './record';
+
+export class RecordingExistsError extends Error {
+  constructor(readonly id: string) {
+    super(`recording ${id} already exists`);
+    this.name = 'RecordingExistsError';
+  }
+}
+
+export class RecordingNotFoundError extends Error {
+  constructor(readonly id: string) {
+    super(`recording ${id} does not exist`);
+    this.name = 'RecordingNotFoundError';
+  }
+}
+
+/** A conditional write found the recording in another status than it requires. */
+export class RecordingStatusConflictError extends Error {
+  constructor(
+    readonly id: string,
+    readonly actual: string,
+    readonly expected: readonly RecordingStatus[],
+  ) {
+    super(`recording ${id} is ${actual}, expected ${expected.join(' or ')}`);
+    this.name = 'RecordingStatusConflictError';
+  }
+}
+
+/** Input that does not describe a valid recording, change or query; nothing was written. */
+export class InvalidRecordingInputError extends Error {
+  constructor(
+    readonly what: string,
+    readonly problems: string[],
+  ) {
+    super(`invalid ${what}: ${problems.join('; ')}`);
+    this.name = 'InvalidRecordingInputError';
+  }
+}
+
+function parseInput<S extends z.ZodType>(what: string, schema: S, input: unknown): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  throw new InvalidRecordingInputError(
+    what,
+    result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
+  );
+}
+
+/**
+ * One atomic write of a recording and every index that mentions it. Redis runs a script without
+ * interleaving other commands (like MULTI), and unlike MULTI it can read first: the existence check,
+ * the status condition and the byte-total delta need the entry's current values.
+ *
+ * KEYS: item, by-start, by-camera, totals, by-status × 4, by-camera-status × 4 (RECORDING_STATUSES order)
+ * ARGV: mode (create|update|delete), allowed statuses ("a,b" or ""), id, device_sn, now ms,
+ *       number of field/value pairs, the pairs, then the fields to clear.
+ * Returns {"ok", hash-after (or hash-before for delete)} | {"exists"} | {"not_found"} | {"conflict", status}.
+ */
+const WRITE_SCRIPT = `
+local STATUSES = {${RECORDING_STATUSES.map((s) => `'${s}'`).join(', ')}}
+local mode, allowedList, id, sn, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local exists = redis.call('EXISTS', KEYS[1]) == 1
+if mode == 'create' and exists then return {'exists'} end
+if mode ~= 'create' and not exists then return {'not_found'} end
+
+local oldStatus, oldBytes = false, 0
+if exists then
+  local current = redis.call('HMGET', KEYS[1], 'status', 'bytes')
+  oldStatus, oldBytes = current[1], tonumber(current[2]) or 0
+  if allowedList ~= '' then
+    local allowed = false
+    for s in string.gmatch(allowedList, '[^,]+') do
+      if s == oldStatus then allowed = true end
+    end
+    if not allowed then return {'conflict', oldStatus or ''} end
+  end
+end
+
+-- Totals: 'count' and 'bytes' overall, 'count:<sn>' and 'bytes:<sn>' per camera (gone at zero).
+-- Integers are formatted with %d: Lua would write large numbers as 1e+15, which HINCRBY rejects.
+local countField, bytesField = 'count:' .. sn, 'bytes:' .. sn
+local function addToTotals(count, bytes)
+  local cameraLeft = true
+  if count ~= 0 then
+    redis.call('HINCRBY', KEYS[4], 'count', string.format('%d', count))
+    if redis.call('HINCRBY', KEYS[4], countField, string.format('%d', count)) <= 0 then
+      redis.call('HDEL', KEYS[4], countField, bytesField)
+      cameraLeft = false
+    end
+  end
+  if bytes ~= 0 then
+    redis.call('HINCRBY', KEYS[4], 'bytes', string.format('%d', bytes))
+    if cameraLeft then redis.call('HINCRBY', KEYS[4], bytesField, string.format('%d', bytes)) end
+  end
+end
+
+if mode == 'delete' then
+  local before = redis.call('HGETALL', KEYS[1])
+  redis.call('DEL', KEYS[1])
+  for i = 2, 3 do redis.call('ZREM', KEYS[i], id) end
+  for i = 5, 12 do redis.call('ZREM', KEYS[i], id) end
+  addToTotals(-1, -oldBytes)
+  return {'ok', before}
+end
+
+local pairCount = tonumber(ARGV[6])
+if pairCount > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 7, 6 + 2 * pairCount)) end
+if #ARGV >= 7 + 2 * pairCount then redis.call('HDEL', KEYS[1], unpack(ARGV, 7 + 2 * pairCount, #ARGV)) end
+if mode == 'create' then redis.call('HSET', KEYS[1], 'created_at', now) end
+redis.call('HSET', KEYS[1], 'updated_at', now)
+
+local after = redis.call('HMGET', KEYS[1], 'status', 'bytes', 'started_at')
+local status, bytes, score = after[1], tonumber(after[2]) or 0, after[3]
+if mode == 'create' then
+  redis.call('ZADD', KEYS[2], score, id)
+  redis.call('ZADD', KEYS[3], score, id)
+  addToTotals(1, 0)
+end
+if status ~= oldStatus then
+  for i, s in ipairs(STATUSES) do
+    if s == status then
+      redis.call('ZADD', KEYS[4 + i], score, id)
+      redis.call('ZADD', KEYS[8 + i], score, id)
+    else
+      redis.call('ZREM', KEYS[4 + i], id)
+      redis.call('ZREM', KEYS[8 + i], id)
+    end
+  end
+end
+addToTotals(0, bytes - oldBytes)
+return {'ok', redis.call('HGETALL', KEYS[1])}
+`;
+const WRITE_SCRIPT_SHA = createHash('sha1').update(WRITE_SCRIPT).digest('hex');
+
+/** Where a listing continues: the (started_at, id) of the last item returned. Opaque to callers. */
+const CURSOR = /^(\d{1,15}):([A-Za-z0-9]{1,40}_\d{8}_\d{6})$/;
+
+export interface RecordingQuery {
+  device_sn?: string;
+  /** One status or several (merged in start order). */
+  status?: RecordingStatus | readonly RecordingStatus[];
+  /** started_at >= from (ms). */
+  from?: number;
+  /** started_at < to (ms). */
+  to?: number;
+  /** By started_at, ties by id. Default `desc` (newest first). */
+  order?: 'asc' | 'desc';
+  /** Default 50, at most 1000. */
+  limit?: number;
+  /** `next_cursor` of the previous page. */
+  cursor?: string | null;
+}
+
+const querySchema = z.strictObject({
+  device_sn: z
+    .string()
+    .regex(/^[A-Za-z0-9]{1,40}$/)
+    .optional(),
+  status: z.union([z.enum(RECORDING_STATUSES), z.array(z.enum(RECORDING_STATUSES)).min(1)]).optional(),
+  from: z.number().int().nonnegative().optional(),
+  to: z.number().int().nonnegative().optional(),
+  order: z.enum(['asc', 'desc']).default('desc'),
+  limit: z.number().int().min(1).max(1000).default(50),
+  cursor: z.string().regex(CURSOR, 'not a cursor this listing returned').nullish(),
+});
+
+export interface RecordingRef {
+  id: string;
+  started_at: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Pass as `cursor` for the next page; null when this page is the last. */
+  next_cursor: string | null;
+}
+
+export interface CameraStats {
+  device_sn: string;
+  count: number;
+  bytes: number;
+  oldest: RecordingRef | null;
+  newest: RecordingRef | null;
+}
+
+export interface RecordingStats {
+  count: number;
+  /** Sum of `bytes` over the index (in-progress recordings as last reported, missing ones as 0). */
+  bytes: number;
+  by_status: Record<RecordingStatus, number>;
+  oldest: RecordingRef | null;
+  newest: RecordingRef | null;
+  cameras: CameraStats[];
+}
+
+/** The fields `finish` requires; anything else of a patch may come along (bytes, codec, …). */
+const finishSchema = recordingPatchSchema.extend({
+  status: z.enum(['completed', 'failed']),
+  video_status: z.enum(['completed', 'failed', 'no_video']),
+  ended_at: z.number().int().nonnegative(),
+  duration_seconds: z.number().nonnegative(),
+  stop_reason: z.string().min(1).max(200),
+});
+export type FinishRecording = z.input<typeof finishSchema>;
+
+/**
+ * The recordings index in Redis (README.md of this package has the key layout). Every write keeps
+ * the hash, the sorted sets and the totals consistent in one atomic step; every listing reads a
+ * sorted set by score with LIMIT, so its cost is the page, not the archive.
+ */
+export class RecordingStore {
+  private readonly prefix: string;
+
+  constructor(
+    private readonly redis: Redis,
+    config: Pick<Config, 'REDIS_PREFIX'>,
+  ) {
+    this.prefix = redisKey(config, 'recordings');
+  }
+
+  /** Every key of the index, for the README and for tests that inspect Redis. */
+  readonly keys = {
+    item: (id: string) => `${this.prefix}:item:${id}`,
+    byStart: () => `${this.prefix}:by-start`,
+    byCamera: (sn: string) => `${this.prefix}:by-camera:${sn}`,
+    byStatus: (status: RecordingStatus) => `${this.prefix}:by-status:${status}`,
+    byCameraStatus: (sn: string, status: RecordingStatus) =>
+      `${this.prefix}:by-camera-status:${sn}:${status}`,
+    totals: () => `${this.prefix}:totals`,
+  };
+
+  /** Creates the recording `{device_sn}_{YYYYMMDD_HHMMSS}` of started_at; throws RecordingExistsError if taken. */
+  async create(input: NewRecording): Promise<Recording> {
+    const fields = parseInput('new recording', newRecordingSchema, input);
+    const id = recordingId(fields.device_sn, fields.started_at);
+    const result = await this.write('create', id, fields, []);
+    if (result.kind === 'exists') throw new RecordingExistsError(id);
+    return this.expectWritten(id, result);
+  }
+
+  /** Changes fields; with `expectStatus` only when the recording is in one of those statuses. */
+  async update(
+    id: string,
+    patch: RecordingPatch,
+    options: { expectStatus?: readonly RecordingStatus[] } = {},
+  ): Promise<Recording> {
+    const fields = parseInput('recording change', recordingPatchSchema, patch);
+    return this.expectWritten(id, await this.write('update', id, fields, options.expectStatus ?? []));
+  }
+
+  /** Ends a recording that is still `recording` (RecordingStatusConflictError if it already ended). */
+  async finish(id: string, outcome: FinishRecording): Promise<Recording> {
+    const fields = parseInput('recording outcome', finishSchema, outcome);
+    return this.expectWritten(id, await this.write('update', id, fields, ['recording']));
+  }
+
+  /** The video file of a finished recording is gone: status `missing`, bytes 0. */
+  async markMissing(id: string, at: number = Date.now()): Promise<Recording> {
+    return this.update(
+      id,
+      { status: 'missing', missing_since: at, bytes: 0 },
+      { expectStatus: ['completed', 'failed'] },
+    );
+  }
+
+  /** The video file of a `missing` recording is back (a remounted disk): its status before, its size now. */
+  async markFound(id: string, bytes: number): Promise<Recording> {
+    const current = await this.get(id);
+    if (!current) throw new RecordingNotFoundError(id);
+    const status = current.video_status === 'completed' ? 'completed' : 'failed';
+    return this.update(id, { status, missing_since: null, bytes }, { expectStatus: ['missing'] });
+  }
+
+  /**
+   * Removes the entry from every index and returns it as it was; null when there was none. With
+   * `expectStatus` (the janitor: never a recording in progress) other statuses throw a conflict.
+   */
+  async delete(
+    id: string,
+    options: { expectStatus?: readonly RecordingStatus[] } = {},
+  ): Promise<Recording | null> {
+    const result = await this.write('delete', id, {}, options.expectStatus ?? []);
+    if (result.kind === 'not_found') return null;
+    return this.expectWritten(id, result);
+  }
+
+  async get(id: string): Promise<Recording | null> {
+    if (!RECORDING_ID.test(id)) return null;
+    const hash = await this.redis.hgetall(this.keys.item(id));
+    return Object.keys(hash).length === 0 ? null : decodeRecording(id, hash);
+  }
+
+  /** The recordings that still exist, in the order asked. */
+  async getMany(ids: readonly string[]): Promise<Recording[]> {
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hgetall(this.keys.item(id));
+    const hashes = (await execAll(pipeline)) as Record<string, string>[];
+    return hashes.flatMap((hash, i) =>
+      Object.keys(hash).length > 0 ? [decodeRecording(ids[i]!, hash)] : [],
+    );
+  }
+
+  /** One page of recordings matching the query. */
+  async list(query: RecordingQuery = {}): Promise<Page<Recording>> {
+    const page = await this.listRefs(query);
+    return { items: await this.getMany(page.items.map((r) => r.id)), next_cursor: page.next_cursor };
+  }
+
+  /**
+   * One page of ids and start times matching the query, without reading the entries. Each source
+   * sorted set (per camera and/or status) is read with ZRANGE BYSCORE … LIMIT from the cursor on;
+   * several statuses are merged in order.
+   */
+  async listRefs(query: RecordingQuery = {}): Promise<Page<RecordingRef>> {
+    const q = parseInput('recording query', querySchema, query);
+    const statuses =
+      q.status === undefined ? [] : typeof q.status === 'string' ? [q.status] : [...new Set(q.status)];
+    const sources =
+      statuses.length === 0
+        ? [q.device_sn ? this.keys.byCamera(q.device_sn) : this.keys.byStart()]
+        : statuses.map((s) =>
+            q.device_sn ? this.keys.byCameraStatus(q.device_sn, s) : this.keys.byStatus(s),
+          );
+    const cursor = q.cursor ? parseCursor(q.cursor) : undefined;
+    const pages = await Promise.all(sources.map((key) => this.rangePage(key, q, cursor)));
+    const asc = q.order === 'asc';
+    const merged = pages.flat().sort((a, b) => (asc ? compareRefs(a, b) : compareRefs(b, a)));
+    const items = merged.slice(0, q.limit);
+    const last = items.at(-1);
+    return {
+      items,
+      next_cursor: merged.length > q.limit && last ? `${last.started_at}:${last.id}` : null,
+    };
+  }
+
+  /** Every page of a query, one after the other (the janitor walks the index with it). */
+  async *refs(query: Omit<RecordingQuery, 'cursor'>): AsyncGenerator<RecordingRef> {
+    let cursor: string | null = null;
+    do {
+      const page: Page<RecordingRef> = await this.listRefs({ ...query, cursor });
+      yield* page.items;
+      cursor = page.next_cursor;
+    } while (cursor);
+  }
+
+  /** Recordings in progress, oldest first. */
+  async listInProgress(limit = 1000): Promise<Recording[]> {
+    return (await this.list({ status: 'recording', order: 'asc', limit })).items;
+  }
+
+  async count(status?: RecordingStatus): Promise<number> {
+    return this.redis.zcard(status ? this.keys.byStatus(status) : this.keys.byStart());
+  }
+
+  /** Counts, byte totals and oldest/newest, overall and per camera (GET /storage). */
+  async stats(): Promise<RecordingStats> {
+    const pipeline = this.redis.pipeline();
+    pipeline.hgetall(this.keys.totals());
+    for (const s of RECORDING_STATUSES) pipeline.zcard(this.keys.byStatus(s));
+    const replies = await execAll(pipeline);
+    const totals = replies[0] as Record<string, string>;
+    const by_status = Object.fromEntries(
+      RECORDING_STATUSES.map((s, i) => [s, Number(replies[i + 1])]),
+    ) as Record<RecordingStatus, number>;
+    const cameraSns = Object.keys(totals)
+      .filter((f) => f.startsWith('count:'))
+      .map((f) => f.slice('count:'.length))
+      .sort();
+    const ends = await this.oldestAndNewest([
+      this.keys.byStart(),
+      ...cameraSns.map((sn) => this.keys.byCamera(sn)),
+    ]);
+    return {
+      count: Number(totals.count ?? 0),
+      bytes: Number(totals.bytes ?? 0),
+      by_status,
+      oldest: ends[0]!.oldest,
+      newest: ends[0]!.newest,
+      cameras: cameraSns.map((sn, i) => ({
+        device_sn: sn,
+        count: Number(totals[`count:${sn}`] ?? 0),
+        bytes: Number(totals[`bytes:${sn}`] ?? 0),
+        ...ends[i + 1]!,
+      })),
+    };
+  }
+
+  private async oldestAndNewest(
+    keys: string[],
+  ): Promise<{ oldest: RecordingRef | null; newest: RecordingRef | null }[]> {
+    const pipeline = this.redis.pipeline();
+    for (const key of keys) {
+      pipeline.zrange(key, 0, 0, 'WITHSCORES');
+      pipeline.zrange(key, -1, -1, 'WITHSCORES');
+    }
+    const replies = (await execAll(pipeline)) as string[][];
+    return keys.map((_k, i) => ({
+      oldest: refsFrom(replies[2 * i]!)[0] ?? null,
+      newest: refsFrom(replies[2 * i + 1]!)[0] ?? null,
+    }));
+  }
+
+  /**
+   * Up to limit+1 refs of one sorted set after the cursor. Members with the cursor's score are
+   * fetched again (ZCOUNT says how many) and those at or before the cursor's id dropped, so equal
+   * start times neither repeat nor vanish between pages.
+   */
+  private async rangePage(
+    key: string,
+    q: { from?: number; to?: number; order: 'asc' | 'desc'; limit: number },
+    cursor: RecordingRef | undefined,
+  ): Promise<RecordingRef[]> {
+    const asc = q.order === 'asc';
+    const low = asc && cursor ? String(cursor.started_at) : q.from !== undefined ? String(q.from) : '-inf';
+    const high = !asc && cursor ? String(cursor.started_at) : q.to !== undefined ? `(${q.to}` : '+inf';
+    const ties = cursor ? await this.redis.zcount(key, cursor.started_at, cursor.started_at) : 0;
+    const take = q.limit + 1 + ties;
+    const reply = asc
+      ? await this.redis.zrange(key, low, high, 'BYSCORE', 'LIMIT', 0, take, 'WITHSCORES')
+      : await this.redis.zrange(key, high, low, 'BYSCORE', 'REV', 'LIMIT', 0, take, 'WITHSCORES');
+    const refs = refsFrom(reply);
+    const after = cursor
+      ? refs.filter((r) => (asc ? compareRefs(r, cursor) > 0 : compareRefs(r, cursor) < 0))
+      : refs;
+    // The cursor replaced one bound of the range; a cursor from another query must not widen it.
+    return after
+      .filter(
+        (r) =>
+          (q.to === undefined || r.started_at < q.to) && (q.from === undefined || r.started_at >= q.from),
+      )
+      .slice(0, q.limit + 1);
+  }
+
+  private async write(
+    mode: 'create' | 'update' | 'delete',
+    id: string,
+    fields: Record<string, unknown>,
+    expectStatus: readonly RecordingStatus[],
+  ): Promise<WriteResult> {
+    const parsed = parseRecordingId(id);
+    if (!parsed)
+      throw new InvalidRecordingInputError('recording id', [
+        `${JSON.stringify(id)} is not {device_sn}_{YYYYMMDD_HHMMSS}`,
+      ]);
+    const sn = parsed.deviceSn;
+    const { set, clear } = encodeFields(fields);
+    const keys = [
+      this.keys.item(id),
+      this.keys.byStart(),
+      this.keys.byCamera(sn),
+      this.keys.totals(),
+      ...RECORDING_STATUSES.map((s) => this.keys.byStatus(s)),
+      ...RECORDING_STATUSES.map((s) => this.keys.byCameraStatus(sn, s)),
+    ];
+    const args = [
+      mode,
+      expectStatus.join(','),
+      id,
+      sn,
+      String(Date.now()),
+      String(set.length / 2),
+      ...set,
+      ...clear,
+    ];
+    let reply: unknown;
+    try {
+      reply = await this.redis.evalsha(WRITE_SCRIPT_SHA, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
+      reply = await this.redis.eval(WRITE_SCRIPT, keys.length, ...keys, ...args);
+    }
+    const [kind, payload] = reply as [WriteResult['kind'] | 'conflict', string[] | string | undefined];
+    if (kind === 'conflict') throw new RecordingStatusConflictError(id, String(payload), expectStatus);
+    return kind === 'ok' ? { kind, hash: pairsToObject(payload as string[]) } : { kind };
+  }
+
+  private expectWritten(id: string, result: WriteResult): Recording {
+    if (result.kind === 'not_found') throw new RecordingNotFoundError(id);
+    if (result.kind !== 'ok') throw new Error(`unexpected write result ${result.kind} for ${id}`);
+    return decodeRecording(id, result.hash);
+  }
+}
+
+type WriteResult = { kind: 'ok'; hash: Record<string, string> } | { kind: 'exists' } | { kind: 'not_found' };
+
+function parseCursor(cursor: string): RecordingRef {
+  const m = CURSOR.exec(cursor)!;
+  return { started_at: Number(m[1]), id: m[2]! };
+}
+
+function compareRefs(a: RecordingRef, b: RecordingRef): number {
+  if (a.started_at !== b.started_at) return a.started_at - b.started_at;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+function refsFrom(reply: string[]): RecordingRef[] {
+  const refs: RecordingRef[] = [];
+  for (let i = 0; i + 1 < reply.length; i += 2)
+    refs.push({ id: reply[i]!, started_at: Number(reply[i + 1]) });
+  return refs;
+}
+
+function pairsToObject(pairs: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < pairs.length; i += 2) out[pairs[i]!] = pairs[i + 1]!;
+  return out;
+}
+
+async function execAll(pipeline: ReturnType<Redis['pipeline']>): Promise<unknown[]> {
+  const replies = (await pipeline.exec()) ?? [];
+  return replies.map(([err, value]) => {
+    if (err) throw err;
+    return value;
+  });
+}
