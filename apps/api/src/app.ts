@@ -8,6 +8,7 @@ import { healthRoutes } from './health';
 import { mediaRoutes } from './media';
 import { metricsRoutes } from './metrics';
 import { pageRoutes } from './page';
+import { recordingRoutes } from './recordings';
 import { ApiRoutes } from './routes';
 
 /** No route takes more than a small JSON document; anything larger is refused before it is read. */
@@ -52,7 +53,9 @@ export function createApp(ctx: ApiContext): Express {
 
   const routes = new ApiRoutes(ctx.config.API_TOKEN);
   healthRoutes(routes, ctx);
+  // The file routes (/recordings/{id}.mp4) come before /recordings/{id}, which would match them too.
   mediaRoutes(routes, { lookup: ctx.media, signing: ctx.signing });
+  recordingRoutes(routes, ctx);
   deviceRoutes(routes, ctx);
   metricsRoutes(routes, ctx);
   pageRoutes(routes, ctx);

@@ -4,8 +4,8 @@ import type { Config } from '@eufy-relay/config';
 import type { UrlSigning } from '@eufy-relay/contracts';
 import type { DeviceRegistry, HeartbeatStore } from '@eufy-relay/devices';
 import type { Logger } from '@eufy-relay/logger';
+import type { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
 import type { MediaLookup } from './media';
-import type { PageRecording } from './page';
 
 /** What the api's routes read from: built once by start(), shared by every route module. */
 export interface ApiContext {
@@ -16,8 +16,10 @@ export interface ApiContext {
   queues: Queue[];
   devices: DeviceRegistry;
   heartbeat: HeartbeatStore;
+  store: RecordingStore;
+  files: RecordingFiles;
+  /** The index as the file routes ask it (status of an id, path of its file). */
   media: MediaLookup;
-  latestRecordings(limit: number, now: number): Promise<PageRecording[]>;
   signing: UrlSigning | undefined;
   startedAt: number;
 }

@@ -4,10 +4,11 @@ import type { Redis } from 'ioredis';
 import type { Config } from '@eufy-relay/config';
 import { QUEUES } from '@eufy-relay/contracts';
 import { DeviceRegistry, HeartbeatStore } from '@eufy-relay/devices';
+import { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
 import { ShutdownStack, createRedis, roleLogger, type RoleDeps, type RunningRole } from '@eufy-relay/runtime';
 import { createApp } from './app';
 import { urlSigning, type ApiContext } from './context';
-import { createRecordingCatalog } from './catalog';
+import { indexLookup } from './recordings';
 
 export interface ApiDeps extends RoleDeps {
   /** Listen here instead of PORT; 0 picks a free port (tests). */
@@ -63,6 +64,8 @@ export async function start(config: Config, deps?: ApiDeps): Promise<RunningApi>
       shutdown.add(`queue ${q.name}`, () => q.close());
     }
 
+    const store = new RecordingStore(redis, config);
+    const files = new RecordingFiles(config.RECORDINGS_DIR);
     const ctx: ApiContext = {
       config,
       logger,
@@ -72,7 +75,9 @@ export async function start(config: Config, deps?: ApiDeps): Promise<RunningApi>
       heartbeat: new HeartbeatStore(redis, config),
       signing: urlSigning(config),
       startedAt: Date.now(),
-      ...createRecordingCatalog(config, redis),
+      store,
+      files,
+      media: indexLookup(store, files),
     };
     const app = createApp(ctx);
     const server = app.listen(deps?.port ?? config.PORT, config.HOST);

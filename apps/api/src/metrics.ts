@@ -29,17 +29,22 @@ export function createMetrics(ctx: ApiContext) {
     'problem',
   ]);
   const heartbeatAge = gauge('eufy_relay_ingest_heartbeat_age_seconds', 'age of the ingest heartbeat');
-  const activeRecordings = gauge('eufy_relay_active_recordings', 'cameras recording right now');
+  const recordings = gauge(
+    'eufy_relay_recordings',
+    'recordings in the index by status (recording: in progress now)',
+    ['status'],
+  );
+  const recordingBytes = gauge('eufy_relay_recordings_bytes', 'bytes of the recordings in the index');
   const diskFree = gauge('eufy_relay_disk_free_bytes', 'free bytes on the recordings disk');
   const diskTotal = gauge('eufy_relay_disk_total_bytes', 'size of the recordings disk');
 
   async function refresh(): Promise<void> {
-    const [redis, queues, heartbeat, disk, devices] = await Promise.all([
+    const [redis, queues, heartbeat, disk, stats] = await Promise.all([
       pingRedis(ctx.redis),
       readQueueCounts(ctx.queues, ctx.redis),
       readHeartbeat(ctx.heartbeat),
       readDisk(ctx.config.RECORDINGS_DIR),
-      withTimeout(ctx.devices.listDevices(), 'device registry').catch(() => null),
+      withTimeout(ctx.store.stats(), 'recordings index').catch(() => null),
     ]);
     redisUp.set(redis.ok ? 1 : 0);
     queueJobs.reset();
@@ -54,8 +59,12 @@ export function createMetrics(ctx: ApiContext) {
       bridgeProblem.set({ problem }, beat?.problems.includes(problem) ? 1 : 0);
     heartbeatAge.reset();
     if (heartbeat.ok && heartbeat.value.age_ms !== null) heartbeatAge.set(heartbeat.value.age_ms / 1000);
-    activeRecordings.reset();
-    if (devices) activeRecordings.set(devices.filter((d) => d.recording_id !== null).length);
+    recordings.reset();
+    recordingBytes.reset();
+    if (stats) {
+      for (const [status, count] of Object.entries(stats.by_status)) recordings.set({ status }, count);
+      recordingBytes.set(stats.bytes);
+    }
     diskFree.reset();
     diskTotal.reset();
     if (disk.ok) {

@@ -2,18 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { BULL_BOARD_PATH } from './bullBoard';
 import type { ApiContext } from './context';
 import { toDeviceView, type DeviceView } from './devices';
+import { toRecordingView, type RecordingView } from './recordings';
 import type { ApiRoutes } from './routes';
-
-/** What the page shows of one recording; URLs are relative to the page and signed when signing is on. */
-export interface PageRecording {
-  id: string;
-  device_sn: string;
-  status: string;
-  started_at: string;
-  duration_seconds: number | null;
-  video_url: string;
-  thumbnail_url: string;
-}
 
 const escapeHtml = (text: string) =>
   text.replace(
@@ -45,11 +35,11 @@ function cameraCard(d: DeviceView): string {
 </li>`;
 }
 
-function recordingTile(r: PageRecording, cameraName: string): string {
-  return `<li class="recording" data-id="${escapeHtml(r.id)}">
-  <a href="${escapeHtml(r.video_url)}" data-video="${escapeHtml(r.video_url)}">
+function recordingTile(r: RecordingView, cameraName: string): string {
+  return `<li class="tile" data-id="${escapeHtml(r.id)}">
+  <a href="${escapeHtml(r.url)}" data-video="${escapeHtml(r.url)}">
     <img src="${escapeHtml(r.thumbnail_url)}" alt="${escapeHtml(`${cameraName}, ${r.started_at}`)}" loading="lazy" width="320" height="180">
-    <span class="caption">${escapeHtml(cameraName)} · <time datetime="${r.started_at}">${escapeHtml(r.started_at.replace('T', ' ').replace('Z', ' UTC'))}</time>
+    <span class="caption">${escapeHtml(cameraName)} · <time datetime="${r.started_at}">${escapeHtml(r.started_at.replace('T', ' ').replace(/(\.\d+)?Z$/, ' UTC'))}</time>
     ${r.duration_seconds !== null ? `· ${duration(r.duration_seconds)}` : ''} · ${escapeHtml(r.status)}</span>
   </a>
 </li>`;
@@ -65,8 +55,8 @@ ul{list-style:none;padding:0}
 .badge{display:inline-block;padding:0 6px;border-radius:4px;font-size:13px;background:#333}
 .online{background:#164}.offline{background:#822}.recording{background:#c22}.snoozed{background:#652}
 .recordings{display:grid;grid-template-columns:repeat(auto-fill,minmax(240px,1fr));gap:12px}
-.recording img{width:100%;height:auto;aspect-ratio:16/9;object-fit:cover;background:#222;display:block}
-.recording a{text-decoration:none;color:inherit}
+.tile img{width:100%;height:auto;aspect-ratio:16/9;object-fit:cover;background:#222;display:block}
+.tile a{text-decoration:none;color:inherit}
 .caption{font-size:13px}
 #player{width:100%;max-height:70vh;background:#000;display:none}
 #player.active{display:block}
@@ -88,7 +78,7 @@ document.querySelectorAll('a[data-video]').forEach((a) => {
 
 export interface PageModel {
   devices: DeviceView[];
-  recordings: PageRecording[];
+  recordings: RecordingView[];
   links: { docs: string; queues: string };
 }
 
@@ -147,7 +137,9 @@ export function pageRoutes(routes: ApiRoutes, ctx: ApiContext): void {
     async (_input, _req, res) => {
       const now = Date.now();
       const devices = (await ctx.devices.listDevices()).map((d) => toDeviceView(ctx, d, now));
-      const recordings = await ctx.latestRecordings(PAGE_RECORDINGS, now);
+      const latest = await ctx.store.list({ limit: PAGE_RECORDINGS });
+      // Relative links: the page works whatever host name it was reached by.
+      const recordings = await Promise.all(latest.items.map((r) => toRecordingView(ctx, r, now, '')));
       const { html, csp } = renderPage({
         devices,
         recordings,

@@ -1,9 +1,10 @@
 import { constants } from 'node:fs';
-import { access, statfs } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import path from 'node:path';
 import type { JobState as BullJobState, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { HeartbeatReading, HeartbeatStore } from '@eufy-relay/devices';
+import { diskUsage } from '@eufy-relay/recordings';
 
 /** Reads that feed /health, /metrics and /storage: each one bounded, each failure told, never thrown. */
 
@@ -86,19 +87,16 @@ export interface DiskUsage {
 export function readDisk(dir: string): Promise<Outcome<DiskUsage>> {
   return outcome('disk', async () => {
     const absolute = path.resolve(dir);
-    const fs = await statfs(absolute);
+    const usage = await diskUsage(absolute);
     const writable = await access(absolute, constants.W_OK).then(
       () => true,
       () => false,
     );
-    const total = fs.blocks * fs.bsize;
-    // bavail: what an unprivileged writer (ffmpeg) can still use, not the root reserve.
-    const free = fs.bavail * fs.bsize;
     return {
       path: absolute,
-      total_bytes: total,
-      free_bytes: free,
-      used_bytes: total - fs.bfree * fs.bsize,
+      total_bytes: usage.total,
+      free_bytes: usage.free,
+      used_bytes: usage.used,
       writable,
     };
   });

@@ -32,8 +32,11 @@ describe('GET /openapi.json', () => {
         '/health/live',
         '/metrics',
         '/openapi.json',
+        '/recordings',
+        '/recordings/{id}',
         '/recordings/{id}.jpg',
         '/recordings/{id}.mp4',
+        '/storage',
       ].sort(),
     );
     const schemas = doc.components.schemas;
@@ -57,6 +60,26 @@ describe('GET /openapi.json', () => {
         expect.objectContaining({ name: 'sig', in: 'query', required: false }),
       ]),
     );
+    const list = doc.paths['/recordings'].get;
+    expect(list.parameters.map((p: { name: string }) => p.name)).toEqual([
+      'camera',
+      'status',
+      'from',
+      'to',
+      'order',
+      'limit',
+      'cursor',
+    ]);
+    expect(list.parameters.find((p: { name: string }) => p.name === 'limit').schema).toEqual({
+      type: 'integer',
+      minimum: 1,
+      maximum: 200,
+      default: 50,
+    });
+    expect(list.responses['200'].content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/RecordingList',
+    });
+    expect(schemas.RecordingList.properties.items.items).toEqual({ $ref: '#/components/schemas/Recording' });
     const devices = doc.paths['/devices'].get;
     expect(devices.responses['200'].content['application/json'].schema).toEqual({
       $ref: '#/components/schemas/Devices',

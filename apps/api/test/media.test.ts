@@ -1,8 +1,8 @@
 import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { recordingUrl } from '@eufy-relay/contracts';
-import { DeviceRegistry } from '@eufy-relay/devices';
+import { parseRecordingId, recordingUrl } from '@eufy-relay/contracts';
+import { RecordingStore } from '@eufy-relay/recordings';
 import { makeThumbnail, makeVideo, request, startApi, type TestApi } from './helpers';
 
 const CAMERA = 'T8113P0223000002';
@@ -12,8 +12,26 @@ const LIVE = `${CAMERA}_20250130_150000`;
 let t: TestApi;
 let video: Buffer;
 
+const startOf = (id: string) => parseRecordingId(id)!.startedAt.getTime();
+
+/** Indexes a recording the way the recorder does: created at motion start, finished when it stops. */
+async function index(api: TestApi, id: string, end?: 'completed' | 'failed' | 'missing') {
+  const store = new RecordingStore(api.redis, api.config);
+  await store.create({ device_sn: CAMERA, started_at: startOf(id) });
+  if (!end) return;
+  await store.finish(id, {
+    status: end === 'failed' ? 'failed' : 'completed',
+    video_status: end === 'failed' ? 'failed' : 'completed',
+    ended_at: startOf(id) + 2000,
+    duration_seconds: 2,
+    stop_reason: 'motion_timeout',
+  });
+  if (end === 'missing') await store.markMissing(id);
+}
+
 beforeAll(async () => {
   t = await startApi('media');
+  await index(t, DONE, 'completed');
   makeVideo(path.join(t.config.RECORDINGS_DIR, `${DONE}.mp4`));
   makeThumbnail(path.join(t.config.RECORDINGS_DIR, `${DONE}.jpg`));
   video = readFileSync(path.join(t.config.RECORDINGS_DIR, `${DONE}.mp4`));
@@ -31,6 +49,8 @@ describe('serving a video', () => {
     expect(Number(r.headers['content-length'])).toBe(video.length);
     expect(r.headers['accept-ranges']).toBe('bytes');
     expect(r.headers.etag).toMatch(/^W\/"/);
+    expect(r.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    expect(r.headers['x-recording-status']).toBe('completed');
     expect(new Date(String(r.headers['last-modified'])).getTime()).toBeGreaterThan(0);
     expect(r.body.equals(video)).toBe(true);
   });
@@ -104,11 +124,10 @@ describe('serving a video', () => {
 });
 
 describe('a recording in progress', () => {
-  const registry = () => new DeviceRegistry(t.redis, t.config);
   const livePath = () => path.join(t.config.RECORDINGS_DIR, `${LIVE}.mp4`);
 
   it('answers 202 with Retry-After while its file does not exist or is empty, never 404', async () => {
-    await registry().updateDevice(CAMERA, { is_camera: true, recording_id: LIVE });
+    await index(t, LIVE);
     const before = await get(`/recordings/${LIVE}.mp4`);
     expect(before.status).toBe(202);
     expect(before.headers['retry-after']).toBe('2');
@@ -159,10 +178,48 @@ describe('a recording in progress', () => {
     expect(again.body.equals(video.subarray(20_000))).toBe(true);
   });
 
-  it('a recording the index does not know and that has no file is 404', async () => {
+  it('once finished, the same URL becomes cacheable and immutable', async () => {
+    await new RecordingStore(t.redis, t.config).finish(LIVE, {
+      status: 'completed',
+      video_status: 'completed',
+      ended_at: Date.now(),
+      duration_seconds: 2,
+      stop_reason: 'motion_timeout',
+    });
+    const r = await get(`/recordings/${LIVE}.mp4`);
+    expect(r.status).toBe(200);
+    expect(r.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+  });
+});
+
+describe('recordings without their file', () => {
+  it('404 for an id neither the index nor the disk knows', async () => {
     const r = await get(`/recordings/${CAMERA}_20250130_000001.mp4`);
     expect(r.status).toBe(404);
     expect(r.json().error).toMatchObject({ status: 404, code: 'recording_not_found' });
+  });
+
+  it('404 naming the reason for a finished recording whose file is gone or was never made', async () => {
+    const gone = `${CAMERA}_20250130_000002`;
+    await index(t, gone, 'missing');
+    expect((await get(`/recordings/${gone}.mp4`)).json().error.code).toBe('recording_missing');
+    const failed = `${CAMERA}_20250130_000003`;
+    await index(t, failed, 'failed');
+    const r = await get(`/recordings/${failed}.jpg`);
+    expect(r.status).toBe(404);
+    expect(r.json().error).toMatchObject({
+      code: 'file_not_found',
+      message: `recording ${failed} (failed) has no thumbnail`,
+    });
+  });
+
+  it('serves a file the index does not know (yet) without letting caches keep it', async () => {
+    const orphan = `${CAMERA}_20250130_000004`;
+    makeThumbnail(path.join(t.config.RECORDINGS_DIR, `${orphan}.jpg`));
+    const r = await get(`/recordings/${orphan}.jpg`);
+    expect(r.status).toBe(200);
+    expect(r.headers['cache-control']).toBe('no-cache');
+    expect(r.headers['x-recording-status']).toBe('unknown');
   });
 });
 
@@ -182,17 +239,18 @@ describe('names that are not recordings never reach the file system', () => {
     [`/recordings/%2F${SECRET.replace('_', '%2F')}.mp4`, 400],
     ['/recordings/%2Fetc%2Fpasswd.mp4', 400],
     [`/recordings/${DONE}%00.mp4`, 400],
-    [`/recordings/${DONE}.mp4%00`, 404],
+    [`/recordings/${DONE}.mp4%00`, 400],
     [`/recordings/${DONE}%00.jpg.mp4`, 400],
     ['/recordings/%zz.mp4', 400],
     [`/recordings/../${SECRET}.mp4`, 404],
     [`/recordings/%2e%2e/${SECRET}.mp4`, 404],
     ['/recordings//etc/passwd', 404],
     ['/recordings/etc/passwd.mp4', 404],
-    [`/recordings/${DONE}.MP4`, 404],
-    [`/recordings/${DONE}.mp4.txt`, 404],
-    [`/recordings/${DONE}.txt`, 404],
-    ['/recordings/.mp4', 404],
+    [`/recordings/${DONE}.MP4`, 400],
+    [`/recordings/${DONE}.mp4.txt`, 400],
+    [`/recordings/${DONE}.txt`, 400],
+    [`/recordings/..%2f${SECRET}`, 400],
+    ['/recordings/.mp4', 400],
     [`/recordings/${CAMERA}_20251399_000000.mp4`, 400],
     [`/recordings/${CAMERA.toLowerCase()}-20250130_143022.mp4`, 400],
     [`/recordings/${'A'.repeat(41)}_20250130_143022.mp4`, 400],
@@ -211,6 +269,7 @@ describe('signed URLs', () => {
   const signing = { secret, ttlSeconds: 3600 };
   beforeAll(async () => {
     s = await startApi('media-signed', { URL_SIGNING_SECRET: secret });
+    await index(s, DONE, 'completed');
     makeVideo(path.join(s.config.RECORDINGS_DIR, `${DONE}.mp4`), 1);
     makeThumbnail(path.join(s.config.RECORDINGS_DIR, `${DONE}.jpg`));
   });
@@ -222,7 +281,12 @@ describe('signed URLs', () => {
 
   it('serves a valid signature, and the same signature covers the thumbnail', async () => {
     const url = recordingUrl(s.config.PUBLIC_BASE_URL, DONE, { signing });
-    expect((await request(s.api.url, pathOf(url))).status).toBe(200);
+    const r = await request(s.api.url, pathOf(url));
+    expect(r.status).toBe(200);
+    // A cache may keep a finished recording, but never past the link's expiry.
+    const maxAge = Number(/max-age=(\d+)/.exec(String(r.headers['cache-control']))![1]);
+    expect(maxAge).toBeGreaterThan(3500);
+    expect(maxAge).toBeLessThanOrEqual(3600);
     const thumb = pathOf(url).replace('.mp4?', '.jpg?');
     expect((await request(s.api.url, thumb)).status).toBe(200);
     const ranged = await request(s.api.url, pathOf(url), { headers: { Range: 'bytes=0-9' } });

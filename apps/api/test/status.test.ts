@@ -1,6 +1,7 @@
 import { loadConfig } from '@eufy-relay/config';
 import { addJob, motionSignalJob, QUEUES } from '@eufy-relay/contracts';
 import { DeviceRegistry, HeartbeatStore, type BridgeHeartbeat } from '@eufy-relay/devices';
+import { RecordingStore } from '@eufy-relay/recordings';
 import { Queue } from 'bullmq';
 import { rmSync } from 'node:fs';
 import { start } from '../src';
@@ -214,6 +215,7 @@ describe('GET /devices', () => {
 
 describe('GET /metrics', () => {
   it('exposes queue depths, bridge state, active recordings, disk and process metrics', async () => {
+    await new RecordingStore(t.redis, t.config).create({ device_sn: CAMERA, started_at: Date.now() });
     await heartbeats.write(heartbeat({ problems: ['push_disconnected'] }), 60_000);
     const r = await get('/metrics');
     expect(r.status).toBe(200);
@@ -230,7 +232,9 @@ describe('GET /metrics', () => {
     expect(line('eufy_relay_eufy_ws_connected')).toBe('1');
     expect(line('eufy_relay_eufy_ws_problem{problem="push_disconnected"}')).toBe('1');
     expect(line('eufy_relay_eufy_ws_problem{problem="captcha_required"}')).toBe('0');
-    expect(line('eufy_relay_active_recordings')).toBe('1');
+    expect(line('eufy_relay_recordings{status="recording"}')).toBe('1');
+    expect(line('eufy_relay_recordings{status="completed"}')).toBe('0');
+    expect(line('eufy_relay_recordings_bytes')).toBe('0');
     expect(Number(line('eufy_relay_disk_free_bytes'))).toBeGreaterThan(0);
     expect(Number(line('process_resident_memory_bytes'))).toBeGreaterThan(0);
     expect(r.text).toContain('# TYPE nodejs_eventloop_lag_seconds gauge');
