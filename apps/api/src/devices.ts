@@ -49,7 +49,12 @@ export const devicesBody = named(
   z.object({ devices: z.array(deviceView), stations: z.array(stationView) }),
 );
 
-export function toDeviceView(ctx: ApiContext, d: DeviceRecord, now = Date.now()): DeviceView {
+export function toDeviceView(
+  ctx: ApiContext,
+  d: DeviceRecord,
+  now: number,
+  baseUrl = ctx.config.PUBLIC_BASE_URL,
+): DeviceView {
   return {
     serial: d.serial,
     name: d.name,
@@ -66,7 +71,7 @@ export function toDeviceView(ctx: ApiContext, d: DeviceRecord, now = Date.now())
     recording: d.recording_id !== null,
     recording_id: d.recording_id,
     recording_url: d.recording_id
-      ? recordingUrl(ctx.config.PUBLIC_BASE_URL, d.recording_id, { signing: ctx.signing, now })
+      ? recordingUrl(baseUrl, d.recording_id, { signing: ctx.signing, now })
       : null,
     snoozed: d.snoozed_until !== null && d.snoozed_until > now,
     snoozed_until: iso(d.snoozed_until),

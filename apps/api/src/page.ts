@@ -18,16 +18,21 @@ function duration(seconds: number | null): string {
   return m > 0 ? `${m} min ${s} s` : `${s} s`;
 }
 
+/** 2026-03-01T12:00:00.000Z → 2026-03-01 12:00:00 UTC */
+const humanTime = (iso: string) => iso.replace('T', ' ').replace(/(\.\d+)?Z$/, ' UTC');
+
 function cameraCard(d: DeviceView): string {
   const online = d.online === null ? 'unknown' : d.online ? 'online' : 'offline';
   const battery =
     d.battery === null
       ? ''
       : `<span class="battery">battery ${d.battery}%${d.charging ? ' (charging)' : ''}</span>`;
-  const recording = d.recording ? '<span class="badge recording">recording</span>' : '';
+  const recording = d.recording_url
+    ? `<a class="badge recording" href="${escapeHtml(d.recording_url)}" data-video="${escapeHtml(d.recording_url)}">recording</a>`
+    : '';
   const snoozed =
     d.snoozed && d.snoozed_until
-      ? `<span class="badge snoozed">snoozed until <time datetime="${d.snoozed_until}">${escapeHtml(d.snoozed_until)}</time></span>`
+      ? `<span class="badge snoozed">snoozed until <time datetime="${d.snoozed_until}">${escapeHtml(humanTime(d.snoozed_until))}</time></span>`
       : '';
   return `<li class="camera" data-serial="${escapeHtml(d.serial)}">
   <strong>${escapeHtml(d.name ?? d.serial)}</strong> <small>${escapeHtml(d.serial)}</small>
@@ -39,7 +44,7 @@ function recordingTile(r: RecordingView, cameraName: string): string {
   return `<li class="tile" data-id="${escapeHtml(r.id)}">
   <a href="${escapeHtml(r.url)}" data-video="${escapeHtml(r.url)}">
     <img src="${escapeHtml(r.thumbnail_url)}" alt="${escapeHtml(`${cameraName}, ${r.started_at}`)}" loading="lazy" width="320" height="180">
-    <span class="caption">${escapeHtml(cameraName)} · <time datetime="${r.started_at}">${escapeHtml(r.started_at.replace('T', ' ').replace(/(\.\d+)?Z$/, ' UTC'))}</time>
+    <span class="caption">${escapeHtml(cameraName)} · <time datetime="${r.started_at}">${escapeHtml(humanTime(r.started_at))}</time>
     ${r.duration_seconds !== null ? `· ${duration(r.duration_seconds)}` : ''} · ${escapeHtml(r.status)}</span>
   </a>
 </li>`;
@@ -93,6 +98,7 @@ export function renderPage(model: PageModel): { html: string; csp: string } {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>eufy-relay</title>
+<link rel="icon" href="data:,">
 <style nonce="${nonce}">${STYLE}</style>
 </head>
 <body>
@@ -111,7 +117,7 @@ ${model.recordings.length ? `<ul class="recordings">${model.recordings.map((r) =
     "default-src 'self'",
     `script-src 'nonce-${nonce}'`,
     `style-src 'nonce-${nonce}'`,
-    "img-src 'self'",
+    "img-src 'self' data:",
     "media-src 'self'",
     "frame-ancestors 'none'",
     "base-uri 'none'",
@@ -136,9 +142,9 @@ export function pageRoutes(routes: ApiRoutes, ctx: ApiContext): void {
     },
     async (_input, _req, res) => {
       const now = Date.now();
-      const devices = (await ctx.devices.listDevices()).map((d) => toDeviceView(ctx, d, now));
-      const latest = await ctx.store.list({ limit: PAGE_RECORDINGS });
       // Relative links: the page works whatever host name it was reached by.
+      const devices = (await ctx.devices.listDevices()).map((d) => toDeviceView(ctx, d, now, ''));
+      const latest = await ctx.store.list({ limit: PAGE_RECORDINGS });
       const recordings = await Promise.all(latest.items.map((r) => toRecordingView(ctx, r, now, '')));
       const { html, csp } = renderPage({
         devices,
