@@ -23,7 +23,8 @@ it('under NODE_ENV=production without API_TOKEN, exits 1 saying why, before list
   });
   let stdout = '';
   child.stdout.on('data', (d) => (stdout += d));
-  const code = await new Promise((resolve) => child.on('exit', resolve));
+  // 'close', not 'exit': the last log lines may still be in the pipe when the process exits.
+  const code = await new Promise((resolve) => child.on('close', resolve));
   expect(code).toBe(1);
   const lines = stdout
     .trim()

@@ -32,7 +32,7 @@ function run(app: string, env: Record<string, string>): Promise<Exit> {
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
   return new Promise((resolve) =>
-    child.on('exit', (code) => resolve({ code, ms: Date.now() - t0, stdout, stderr })),
+    child.on('close', (code) => resolve({ code, ms: Date.now() - t0, stdout, stderr })),
   );
 }
 
@@ -87,7 +87,7 @@ describe('launcher', () => {
     });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
 
     const deadline = Date.now() + 10_000;
     while (!lines.some((l) => l.role === 'launcher' && l.msg === 'ready')) {

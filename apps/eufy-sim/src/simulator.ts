@@ -1,0 +1,885 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, WebSocket } from 'ws';
+import { createLogger, type Logger } from '@eufy-relay/logger';
+import { startControlServer } from './control';
+import { ALSO_MOTION, DETECTIONS, type DetectionKind } from './detections';
+import { AUDIO_FRAME_MS, MediaFactory, type FrameSource, type MediaFrame } from './media';
+import { parseScenario, type Scenario, type ScenarioDevice, type ScenarioInput } from './scenario';
+
+/** What `sendMalformed` puts on the wire to every connected client. */
+export type MalformedKind = 'json' | 'unknown_event' | 'bad_fields' | 'oversize';
+
+export type CommandBehaviour = { mode: 'hang' } | { mode: 'fail'; errorCode: string };
+
+export interface SimulatorOptions extends ScenarioInput {
+  logger?: Logger;
+}
+
+type JsonObject = Record<string, unknown>;
+
+/** What GET /state and `snapshot()` show. */
+export interface SimulatorSnapshot {
+  url: string;
+  clients: { schemaVersion: number; listening: boolean }[];
+  driver: { connected: boolean; pendingAuth: string | null };
+  stations: JsonObject[];
+  devices: JsonObject[];
+  livestreams: { station: string; device: string; subscribers: number; started: boolean; stalled: boolean }[];
+}
+
+interface SimClient {
+  ws: WebSocket;
+  schemaVersion: number;
+  listening: boolean;
+}
+
+interface SimDevice {
+  serialNumber: string;
+  stationSerialNumber: string;
+  config: ScenarioDevice;
+  properties: JsonObject;
+  detectionTimers: Map<DetectionKind, NodeJS.Timeout>;
+  /** How the next livestream start of this device fails, if it should. */
+  failNextStart?: 'ack' | 'timeout';
+}
+
+interface SimStation {
+  serialNumber: string;
+  properties: JsonObject;
+  connected: boolean;
+}
+
+/** The one P2P livestream a station is running, and the sockets subscribed to it. */
+interface StationStream {
+  device: SimDevice;
+  subscribers: Set<SimClient>;
+  started: boolean;
+  /** `cutLivestream(..., 'stall')`: no more data; the idle rule then stops the stream. */
+  stalled: boolean;
+  lastDataAt: number;
+  video?: FrameSource;
+  audio?: FrameSource;
+  /** The next tick of each pacer (video, audio). */
+  timers: Map<string, NodeJS.Timeout>;
+  ended: boolean;
+}
+
+/** What `device.get_commands` lists for a camera; `start_livestream` is what marks a camera. */
+const CAMERA_COMMANDS = ['start_livestream', 'stop_livestream', 'is_livestreaming', 'set_property'];
+/** Type 8 CAMERA2C (eufyCam on a HomeBase), 30 INDOOR_CAMERA (standalone), 0 STATION. */
+const DEVICE_TYPE_CAMERA_ON_STATION = 8;
+const DEVICE_TYPE_STANDALONE = 30;
+const STATION_TYPE = 0;
+/** Only our command names with P2P custom data get a `command result` (schema ≥ 13). */
+const P2P_COMMAND_NAMES: Record<string, string> = {
+  start_livestream: 'deviceStartLivestream',
+  stop_livestream: 'deviceStopLivestream',
+};
+/** A socket this far behind on sending is skipped for media frames rather than grown without bound. */
+const MAX_BUFFERED_BYTES = 32 * 1024 * 1024;
+/** A stream that never produced a first frame (ffmpeg failed) is stopped after this. */
+const FIRST_FRAME_GRACE_MS = 10_000;
+/** How long stop() waits for clients to answer the close handshake before cutting them off. */
+const GRACEFUL_CLOSE_MS = 1000;
+/** A 1×1 PNG: the captcha image the simulator asks to be solved. */
+const CAPTCHA_IMAGE =
+  'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
+
+class CommandError extends Error {
+  constructor(readonly errorCode: string) {
+    super(errorCode);
+  }
+}
+
+/**
+ * A running simulator of eufy-security-ws. Every control method is also reachable over the HTTP
+ * control API (see control.ts); tests may call either.
+ */
+export class Simulator {
+  readonly scenario: Scenario;
+  private readonly logger: Logger;
+  private readonly http: Server;
+  private readonly wss: WebSocketServer;
+  private control: Server | undefined;
+  private readonly clients = new Set<SimClient>();
+  private readonly devices = new Map<string, SimDevice>();
+  private readonly stations = new Map<string, SimStation>();
+  private readonly streams = new Map<string, StationStream>();
+  private readonly media: MediaFactory;
+  private readonly commandBehaviours = new Map<string, CommandBehaviour>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private driverConnected = true;
+  private pendingAuth: { kind: 'verify code' } | { kind: 'captcha request'; captchaId: string } | undefined;
+  private demoTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(options: SimulatorOptions) {
+    const { logger, ...scenario } = options;
+    this.scenario = parseScenario(scenario);
+    this.logger = (logger ?? createLogger({ level: 'info' })).child({ component: 'eufy-sim' });
+    this.media = new MediaFactory({ ...this.scenario.media, logger: this.logger });
+    for (const station of this.scenario.stations)
+      this.stations.set(station.serialNumber, {
+        serialNumber: station.serialNumber,
+        connected: true,
+        properties: {
+          name: station.name,
+          model: station.model,
+          serialNumber: station.serialNumber,
+          hardwareVersion: 'P1',
+          softwareVersion: '3.2.4.4',
+          type: STATION_TYPE,
+          lanIpAddress: '192.0.2.10',
+          macAddress: '02:00:00:00:00:01',
+          guardMode: 1,
+          currentMode: 1,
+          ...station.properties,
+        },
+      });
+    for (const device of this.scenario.devices) this.addDevice(device);
+    this.http = createServer((_req, res) => {
+      res
+        .writeHead(426, { 'content-type': 'text/plain' })
+        .end('eufy-security-ws simulator: use a WebSocket\n');
+    });
+    this.wss = new WebSocketServer({ server: this.http, perMessageDeflate: false });
+    this.wss.on('connection', (ws) => this.onConnection(ws));
+  }
+
+  private addDevice(config: ScenarioDevice): void {
+    const standalone = config.station === undefined || config.station === config.serialNumber;
+    const stationSerialNumber = standalone ? config.serialNumber : config.station!;
+    if (standalone)
+      this.stations.set(config.serialNumber, {
+        serialNumber: config.serialNumber,
+        connected: true,
+        properties: {
+          name: config.name,
+          model: config.model,
+          serialNumber: config.serialNumber,
+          hardwareVersion: 'P1',
+          softwareVersion: '2.2.1.1',
+          type: DEVICE_TYPE_STANDALONE,
+          lanIpAddress: '192.0.2.20',
+          macAddress: '02:00:00:00:00:02',
+          guardMode: 1,
+          currentMode: 1,
+        },
+      });
+    this.devices.set(config.serialNumber, {
+      serialNumber: config.serialNumber,
+      stationSerialNumber,
+      config,
+      detectionTimers: new Map(),
+      properties: {
+        name: config.name,
+        model: config.model,
+        serialNumber: config.serialNumber,
+        hardwareVersion: 'HAIYI-IMX323',
+        softwareVersion: '2.2.1.1',
+        type: standalone ? DEVICE_TYPE_STANDALONE : DEVICE_TYPE_CAMERA_ON_STATION,
+        stationSerialNumber,
+        ...(config.battery === undefined ? {} : { battery: config.battery, batteryTemperature: 21 }),
+        wifiRssi: -61,
+        wifiSignalLevel: 3,
+        enabled: true,
+        state: config.state,
+        motionDetection: true,
+        motionDetected: false,
+        personDetected: false,
+        personName: '',
+        petDetected: false,
+        vehicleDetected: false,
+        strangerPersonDetected: false,
+        ringing: false,
+        soundDetected: false,
+        cryingDetected: false,
+        rtspStream: false,
+        rtspStreamUrl: '',
+        picture: null,
+        microphone: true,
+        speaker: true,
+        audioRecording: config.video.audio,
+        powerSource: config.battery === undefined ? 1 : 0,
+        ...config.properties,
+      },
+    });
+  }
+
+  /** Binds the WebSocket and control ports. */
+  async listen(): Promise<void> {
+    const { host, port, controlPort } = this.scenario.server;
+    await new Promise<void>((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(port, host, () => {
+        this.http.off('error', reject);
+        resolve();
+      });
+    });
+    this.control = await startControlServer(this, host, controlPort);
+    if (this.scenario.demo) this.scheduleDemo();
+    this.logger.info({ url: this.url, controlUrl: this.controlUrl }, 'eufy-security-ws simulator listening');
+  }
+
+  get port(): number {
+    return (this.http.address() as AddressInfo).port;
+  }
+
+  /** ws://host:port of the simulated eufy-security-ws. */
+  get url(): string {
+    return `ws://${this.scenario.server.host}:${this.port}`;
+  }
+
+  /** http://host:port of the control API. */
+  get controlUrl(): string {
+    return `http://${this.scenario.server.host}:${(this.control!.address() as AddressInfo).port}`;
+  }
+
+  /** Connected WebSocket clients. */
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  /**
+   * Stops everything. Graceful (default): every client gets the server `shutdown` event, then a close,
+   * as eufy-security-ws does on SIGTERM. Not graceful: sockets are destroyed (a crash).
+   */
+  async stop(options: { graceful?: boolean } = {}): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.demoTimer);
+    for (const timer of this.timers) clearTimeout(timer);
+    for (const device of this.devices.values())
+      for (const t of device.detectionTimers.values()) clearTimeout(t);
+    for (const stream of this.streams.values()) this.endStream(stream, false);
+    for (const client of this.clients) {
+      if (options.graceful === false) client.ws.terminate();
+      else {
+        this.sendEvent(client, { source: 'server', event: 'shutdown' });
+        client.ws.close(1001, 'server shutdown');
+      }
+    }
+    const closeServer = (server: Server | undefined) =>
+      new Promise<void>((resolve) => {
+        if (!server) return resolve();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    // A client that does not answer the close handshake (half-open) would hold the server 30 s.
+    const deadline = Date.now() + GRACEFUL_CLOSE_MS;
+    while (this.clients.size && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    for (const client of this.clients) client.ws.terminate();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    await Promise.all([closeServer(this.http), closeServer(this.control)]);
+    this.logger.info('eufy-security-ws simulator stopped');
+  }
+
+  // ------------------------------------------------------------------ control (also over HTTP)
+
+  /** A snapshot for the control API's GET /state. */
+  snapshot(): SimulatorSnapshot {
+    return {
+      url: this.url,
+      clients: [...this.clients].map((c) => ({ schemaVersion: c.schemaVersion, listening: c.listening })),
+      driver: { connected: this.driverConnected, pendingAuth: this.pendingAuth?.kind ?? null },
+      stations: [...this.stations.values()].map((s) => ({ ...s.properties, connected: s.connected })),
+      devices: [...this.devices.values()].map((d) => ({ ...d.properties })),
+      livestreams: [...this.streams.entries()].map(([station, s]) => ({
+        station,
+        device: s.device.serialNumber,
+        subscribers: s.subscribers.size,
+        started: s.started,
+        stalled: s.stalled,
+      })),
+    };
+  }
+
+  hasDevice(serialNumber: string): boolean {
+    return this.devices.has(serialNumber);
+  }
+
+  hasStation(serialNumber: string): boolean {
+    return this.stations.has(serialNumber);
+  }
+
+  /**
+   * A detection begins (or, if it is already on, is extended: no new event, as the real bridge). It
+   * clears on its own after `timings.motionResetSeconds`, or now with `endDetection`.
+   */
+  triggerDetection(serialNumber: string, kind: DetectionKind, person = 'Unknown'): void {
+    const device = this.device(serialNumber);
+    if (kind === 'person') this.setDeviceProperty(device, 'personName', person);
+    this.setDetection(device, kind, true, person);
+    if (ALSO_MOTION.has(kind)) this.setDetection(device, 'motion', true);
+  }
+
+  endDetection(serialNumber: string, kind: DetectionKind): void {
+    const device = this.device(serialNumber);
+    this.setDetection(device, kind, false);
+    if (ALSO_MOTION.has(kind)) this.setDetection(device, 'motion', false);
+  }
+
+  /** Device `state` (0 offline, 1 online, …) as the cloud refresh would report it. */
+  setDeviceState(serialNumber: string, state: number): void {
+    const device = this.device(serialNumber);
+    this.setDeviceProperty(device, 'state', state);
+    if (state !== 1) this.stopStationStreamOf(device);
+  }
+
+  setBattery(serialNumber: string, battery: number): void {
+    this.setDeviceProperty(this.device(serialNumber), 'battery', battery);
+  }
+
+  /**
+   * The server's P2P link to a station: offline sends `disconnected` and `connection error` (and ends
+   * its livestream); online sends `connected`. With `devices` (default) the station's cameras also
+   * change `state` to 0 / 1, as the next cloud refresh would show.
+   */
+  setStationConnected(serialNumber: string, connected: boolean, options: { devices?: boolean } = {}): void {
+    const station = this.stations.get(serialNumber);
+    if (!station) throw new CommandError('station_not_found');
+    if (station.connected !== connected) {
+      station.connected = connected;
+      this.broadcast({ source: 'station', event: connected ? 'connected' : 'disconnected', serialNumber });
+      if (!connected) {
+        const stream = this.streams.get(serialNumber);
+        if (stream) this.endStream(stream, true);
+        // The bridge's first reconnect attempt then times out.
+        this.broadcast({ source: 'station', event: 'connection error', serialNumber });
+      }
+    }
+    if (options.devices !== false)
+      for (const device of this.devices.values())
+        if (device.stationSerialNumber === serialNumber)
+          this.setDeviceState(device.serialNumber, connected ? 1 : 0);
+  }
+
+  /** Destroys every client socket at once (a network drop; no shutdown event, no close frame). */
+  dropConnections(): number {
+    const count = this.clients.size;
+    for (const client of this.clients) client.ws.terminate();
+    return count;
+  }
+
+  /** Sends something broken to every connected client; returns how many got it. */
+  sendMalformed(kind: MalformedKind, bytes = 2 * 1024 * 1024): number {
+    const serialNumber = this.devices.keys().next().value ?? 'T0000000000000000';
+    const text = {
+      json: '{"type":"event","event":{"source":"device","event":"motion detected",',
+      unknown_event: JSON.stringify({
+        type: 'event',
+        event: { source: 'device', event: 'hologram detected', serialNumber, state: true },
+      }),
+      bad_fields: JSON.stringify({
+        type: 'event',
+        event: { source: 'device', event: 'motion detected', serialNumber, state: 'yes' },
+      }),
+      oversize: JSON.stringify({
+        type: 'event',
+        event: {
+          source: 'device',
+          event: 'property changed',
+          serialNumber,
+          name: 'note',
+          value: 'x'.repeat(bytes),
+        },
+      }),
+    }[kind];
+    for (const client of this.clients) client.ws.send(text);
+    return this.clients.size;
+  }
+
+  /**
+   * Ends a device's running livestream: `stop` sends `livestream stopped` now; `stall` stops the data
+   * so that the bridge's idle rule ends it after `timings.livestreamIdleStopSeconds`.
+   */
+  cutLivestream(serialNumber: string, mode: 'stop' | 'stall' = 'stop'): boolean {
+    const device = this.device(serialNumber);
+    const stream = this.streams.get(device.stationSerialNumber);
+    if (!stream || stream.device !== device) return false;
+    if (mode === 'stop') this.endStream(stream, true);
+    else stream.stalled = true;
+    return true;
+  }
+
+  /** The next start of this device's livestream fails: `ack` = P2P ack -133; `timeout` = ack 0, no stream. */
+  failNextLivestream(serialNumber: string, mode: 'ack' | 'timeout'): void {
+    this.device(serialNumber).failNextStart = mode;
+  }
+
+  /** Makes a command hang (never answered) or fail with an error code; `undefined` restores it. */
+  setCommandBehaviour(command: string, behaviour: CommandBehaviour | undefined): void {
+    if (behaviour) this.commandBehaviours.set(command, behaviour);
+    else this.commandBehaviours.delete(command);
+  }
+
+  /** The cloud asks for a 2FA code: the driver disconnects and `verify code` goes out (now and on listen). */
+  requestVerifyCode(): void {
+    this.requireAuth({ kind: 'verify code' });
+  }
+
+  /** The cloud asks for a captcha: `captcha request` with an id and an image. */
+  requestCaptcha(): void {
+    this.requireAuth({ kind: 'captcha request', captchaId: randomUUID() });
+  }
+
+  // ------------------------------------------------------------------ sockets and commands
+
+  private onConnection(ws: WebSocket): void {
+    // Without set_api_schema the server assumes its minimum schema.
+    const client: SimClient = { ws, schemaVersion: this.scenario.version.minSchemaVersion, listening: false };
+    this.clients.add(client);
+    ws.on('close', () => this.onClose(client));
+    ws.on('error', (err) => this.logger.debug({ err: err.message }, 'client socket error'));
+    ws.on('message', (data) => void this.onMessage(client, data.toString()));
+    this.send(client, { type: 'version', ...this.scenario.version });
+  }
+
+  private onClose(client: SimClient): void {
+    this.clients.delete(client);
+    for (const stream of [...this.streams.values()]) {
+      stream.subscribers.delete(client);
+      if (stream.subscribers.size === 0) this.endStream(stream, false);
+    }
+  }
+
+  private async onMessage(client: SimClient, text: string): Promise<void> {
+    let message: JsonObject;
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+        throw new Error('not an object');
+      message = parsed as JsonObject;
+    } catch {
+      // As eufy-security-ws: a message it cannot parse closes the socket, without a result.
+      this.logger.warn('client sent unparseable JSON: closing its socket');
+      client.ws.close(1003, 'invalid JSON');
+      return;
+    }
+    const messageId = message.messageId as string | number | undefined;
+    const command = typeof message.command === 'string' ? message.command : undefined;
+    try {
+      if (!command) throw new CommandError('unknown_error');
+      const behaviour = this.commandBehaviours.get(command);
+      if (behaviour?.mode === 'hang') return;
+      if (behaviour?.mode === 'fail') throw new CommandError(behaviour.errorCode);
+      const result = await this.runCommand(client, command, message);
+      this.send(client, { type: 'result', success: true, messageId, result });
+      if (command === 'start_listening') this.replayPendingAuth(client);
+    } catch (err) {
+      const errorCode = err instanceof CommandError ? err.errorCode : 'unknown_error';
+      if (!(err instanceof CommandError)) this.logger.error({ err, command }, 'command crashed');
+      this.send(client, { type: 'result', success: false, messageId, errorCode });
+    }
+  }
+
+  private async runCommand(client: SimClient, command: string, message: JsonObject): Promise<JsonObject> {
+    const serialNumber = message.serialNumber as string;
+    switch (command) {
+      case 'set_api_schema': {
+        const version = message.schemaVersion;
+        if (
+          typeof version !== 'number' ||
+          version < this.scenario.version.minSchemaVersion ||
+          version > this.scenario.version.maxSchemaVersion
+        )
+          throw new CommandError('schema_incompatible');
+        client.schemaVersion = version;
+        return {};
+      }
+      case 'start_listening':
+        client.listening = true;
+        return {
+          state: {
+            driver: {
+              version: this.scenario.version.driverVersion,
+              connected: this.driverConnected,
+              pushConnected: this.driverConnected,
+              mqttConnected: false,
+            },
+            stations: [...this.stations.keys()],
+            devices: [...this.devices.keys()],
+          },
+        };
+      case 'driver.connect':
+      case 'driver.poll_refresh':
+        return {};
+      case 'driver.is_connected':
+        return { connected: this.driverConnected };
+      case 'driver.is_push_connected':
+        return { connected: this.driverConnected };
+      case 'driver.set_verify_code':
+        this.answerAuth('verify code', message.verifyCode === this.scenario.auth.verifyCode);
+        return {};
+      case 'driver.set_captcha':
+        this.answerAuth('captcha request', message.captcha === this.scenario.auth.captcha);
+        return {};
+      case 'station.get_properties':
+        return { serialNumber, properties: { ...this.station(serialNumber).properties } };
+      case 'station.is_connected':
+        return { serialNumber, connected: this.station(serialNumber).connected };
+      case 'device.get_properties':
+        return { serialNumber, properties: { ...this.device(serialNumber).properties } };
+      case 'device.get_commands':
+        this.device(serialNumber);
+        return { serialNumber, commands: CAMERA_COMMANDS };
+      case 'device.set_property': {
+        const device = this.device(serialNumber);
+        if (typeof message.name !== 'string' || !(message.name in device.properties))
+          throw new CommandError('device_invalid_property');
+        this.setDeviceProperty(device, message.name, message.value);
+        return { async: true };
+      }
+      case 'device.is_livestreaming': {
+        const device = this.device(serialNumber);
+        return {
+          serialNumber,
+          livestreaming: this.streams.get(device.stationSerialNumber)?.device === device,
+        };
+      }
+      case 'device.start_livestream':
+        this.startLivestream(client, this.device(serialNumber));
+        return { async: true };
+      case 'device.stop_livestream':
+        this.stopLivestream(client, this.device(serialNumber));
+        return { async: true };
+      default:
+        throw new CommandError('unknown_command');
+    }
+  }
+
+  private device(serialNumber: string): SimDevice {
+    const device = this.devices.get(serialNumber);
+    if (!device) throw new CommandError('device_not_found');
+    return device;
+  }
+
+  private station(serialNumber: string): SimStation {
+    const station = this.stations.get(serialNumber);
+    if (!station) throw new CommandError('station_not_found');
+    return station;
+  }
+
+  // ------------------------------------------------------------------ events
+
+  private send(client: SimClient, message: JsonObject): void {
+    if (client.ws.readyState === WebSocket.OPEN) client.ws.send(JSON.stringify(message));
+  }
+
+  private sendEvent(client: SimClient, event: JsonObject): void {
+    this.send(client, { type: 'event', event });
+  }
+
+  /** Ordinary events go only to clients that sent start_listening. */
+  private broadcast(event: JsonObject): void {
+    for (const client of this.clients) if (client.listening) this.sendEvent(client, event);
+  }
+
+  private setDeviceProperty(device: SimDevice, name: string, value: unknown): void {
+    if (device.properties[name] === value) return; // events fire only on change
+    device.properties[name] = value;
+    this.broadcast({
+      source: 'device',
+      event: 'property changed',
+      serialNumber: device.serialNumber,
+      name,
+      value,
+    });
+  }
+
+  private setDetection(device: SimDevice, kind: DetectionKind, on: boolean, person?: string): void {
+    const { event, property } = DETECTIONS[kind];
+    clearTimeout(device.detectionTimers.get(kind));
+    device.detectionTimers.delete(kind);
+    if (on) {
+      const timer = setTimeout(
+        () => this.setDetection(device, kind, false),
+        this.scenario.timings.motionResetSeconds * 1000,
+      );
+      device.detectionTimers.set(kind, timer);
+    }
+    if (device.properties[property] === on) return; // already on: only the timer was extended
+    this.setDeviceProperty(device, property, on);
+    this.broadcast({
+      source: 'device',
+      event,
+      serialNumber: device.serialNumber,
+      state: on,
+      ...(kind === 'person' ? { person: on ? (person ?? 'Unknown') : '' } : {}),
+    });
+  }
+
+  private commandResult(
+    device: SimDevice,
+    command: string,
+    returnCode: number,
+    returnCodeName: string,
+  ): void {
+    this.broadcast({
+      source: 'device',
+      event: 'command result',
+      serialNumber: device.serialNumber,
+      command,
+      returnCode,
+      returnCodeName,
+      customData: { command: { name: P2P_COMMAND_NAMES[command], value: 0 } },
+    });
+  }
+
+  private requireAuth(auth: NonNullable<Simulator['pendingAuth']>): void {
+    this.pendingAuth = auth;
+    if (this.driverConnected) {
+      this.driverConnected = false;
+      this.broadcast({ source: 'driver', event: 'disconnected' });
+    }
+    for (const client of this.clients) if (client.listening) this.replayPendingAuth(client);
+  }
+
+  private replayPendingAuth(client: SimClient): void {
+    const auth = this.pendingAuth;
+    if (!auth) return;
+    if (auth.kind === 'verify code') this.sendEvent(client, { source: 'driver', event: 'verify code' });
+    else
+      this.sendEvent(client, {
+        source: 'driver',
+        event: 'captcha request',
+        captchaId: auth.captchaId,
+        captcha: CAPTCHA_IMAGE,
+      });
+  }
+
+  private answerAuth(kind: 'verify code' | 'captcha request', correct: boolean): void {
+    if (this.pendingAuth?.kind !== kind) return;
+    if (!correct) {
+      if (kind === 'captcha request') this.pendingAuth = { kind, captchaId: randomUUID() };
+      for (const client of this.clients) if (client.listening) this.replayPendingAuth(client);
+      return;
+    }
+    this.pendingAuth = undefined;
+    this.driverConnected = true;
+    this.broadcast({ source: 'driver', event: 'connected' });
+    this.broadcast({ source: 'driver', event: 'push connected' });
+  }
+
+  private scheduleDemo(): void {
+    const meanMs = this.scenario.timings.demoMotionEverySeconds * 1000;
+    this.demoTimer = setTimeout(
+      () => {
+        const online = [...this.devices.values()].filter((d) => d.properties.state === 1);
+        const device = online[Math.floor(Math.random() * online.length)];
+        if (device) {
+          const kind: DetectionKind = Math.random() < 0.3 ? 'person' : 'motion';
+          this.logger.info({ serialNumber: device.serialNumber, kind }, 'demo detection');
+          this.triggerDetection(device.serialNumber, kind);
+        }
+        this.scheduleDemo();
+      },
+      meanMs * (0.5 + Math.random()),
+    );
+  }
+
+  private later(ms: number, run: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      run();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  // ------------------------------------------------------------------ livestreams
+
+  private startLivestream(client: SimClient, device: SimDevice): void {
+    const stationSerial = device.stationSerialNumber;
+    const current = this.streams.get(stationSerial);
+    if (current?.device === device) {
+      if (current.subscribers.has(client)) throw new CommandError('device_livestream_already_running');
+      current.subscribers.add(client);
+      // Joins the running stream mid-GOP; no cached keyframe, as the real server.
+      if (current.started)
+        this.sendEvent(client, {
+          source: 'device',
+          event: 'livestream started',
+          serialNumber: device.serialNumber,
+        });
+      return;
+    }
+    const ackDelay = this.scenario.timings.livestreamAckDelayMs;
+    const station = this.stations.get(stationSerial);
+    const failure = device.failNextStart;
+    device.failNextStart = undefined;
+    if (failure === 'ack' || device.properties.state !== 1 || !station?.connected) {
+      const [code, name] = failure === 'ack' ? [-133, 'ERROR_COMMAND_TIMEOUT'] : [-109, 'ERROR_DEV_OFFLINE'];
+      this.later(ackDelay, () => this.commandResult(device, 'start_livestream', code, name));
+      return;
+    }
+    // One P2P livestream per station: a new camera ends the station's current stream.
+    if (current) this.endStream(current, true);
+    this.later(ackDelay, () => this.commandResult(device, 'start_livestream', 0, 'ERROR_PPCS_SUCCESSFUL'));
+    if (failure === 'timeout') return; // acknowledged, but no video ever comes
+    const stream: StationStream = {
+      device,
+      subscribers: new Set([client]),
+      started: false,
+      stalled: false,
+      lastDataAt: Date.now(),
+      timers: new Map(),
+      ended: false,
+    };
+    this.streams.set(stationSerial, stream);
+    void this.runStream(stream);
+  }
+
+  private stopLivestream(client: SimClient, device: SimDevice): void {
+    const stream = this.streams.get(device.stationSerialNumber);
+    if (!stream || stream.device !== device || !stream.subscribers.has(client))
+      throw new CommandError('device_livestream_not_running');
+    this.later(this.scenario.timings.livestreamAckDelayMs, () =>
+      this.commandResult(device, 'stop_livestream', 0, 'ERROR_PPCS_SUCCESSFUL'),
+    );
+    stream.subscribers.delete(client);
+    this.sendEvent(client, {
+      source: 'device',
+      event: 'livestream stopped',
+      serialNumber: device.serialNumber,
+    });
+    if (stream.subscribers.size === 0) this.endStream(stream, false);
+  }
+
+  private stopStationStreamOf(device: SimDevice): void {
+    const stream = this.streams.get(device.stationSerialNumber);
+    if (stream?.device === device) this.endStream(stream, true);
+  }
+
+  /** Ends a station's stream; `notify` sends `livestream stopped` to its subscribers. */
+  private endStream(stream: StationStream, notify: boolean): void {
+    if (stream.ended) return;
+    stream.ended = true;
+    const station = stream.device.stationSerialNumber;
+    if (this.streams.get(station) === stream) this.streams.delete(station);
+    for (const timer of stream.timers.values()) clearTimeout(timer);
+    stream.video?.close();
+    stream.audio?.close();
+    if (notify)
+      for (const client of stream.subscribers)
+        this.sendEvent(client, {
+          source: 'device',
+          event: 'livestream stopped',
+          serialNumber: stream.device.serialNumber,
+        });
+  }
+
+  private async runStream(stream: StationStream): Promise<void> {
+    const { device } = stream;
+    const profile = device.config.video;
+    try {
+      const [video, audio] = await Promise.all([
+        this.media.video(profile, String(device.properties.name)),
+        profile.audio ? this.media.audio() : undefined,
+      ]);
+      stream.video = video;
+      stream.audio = audio;
+      if (stream.ended) {
+        video.close();
+        audio?.close();
+        return;
+      }
+    } catch (err) {
+      this.logger.error({ err, serialNumber: device.serialNumber }, 'could not produce video');
+      this.endStream(stream, true);
+      return;
+    }
+    const videoPrefix = Buffer.from(
+      `{"type":"event","event":{"source":"device","event":"livestream video data","serialNumber":${JSON.stringify(device.serialNumber)},"buffer":`,
+    );
+    const videoSuffix = Buffer.from(
+      `,"metadata":${JSON.stringify({ videoCodec: 'H264', videoFPS: profile.fps, videoHeight: profile.height, videoWidth: profile.width })}}}`,
+    );
+    const audioPrefix = Buffer.from(
+      `{"type":"event","event":{"source":"device","event":"livestream audio data","serialNumber":${JSON.stringify(device.serialNumber)},"buffer":`,
+    );
+    const audioSuffix = Buffer.from(`,"metadata":{"audioCodec":"AAC_LC"}}}`);
+    stream.lastDataAt = Date.now(); // the idle rule counts from the first chance to send
+    this.pace(
+      stream,
+      'video',
+      1000 / profile.fps,
+      () => stream.video?.take(),
+      (frame) => {
+        if (!stream.started) {
+          stream.started = true;
+          for (const client of stream.subscribers)
+            this.sendEvent(client, {
+              source: 'device',
+              event: 'livestream started',
+              serialNumber: device.serialNumber,
+            });
+        }
+        this.sendMedia(stream, Buffer.concat([videoPrefix, frame.bufferJson, videoSuffix]));
+      },
+    );
+    if (stream.audio)
+      this.pace(
+        stream,
+        'audio',
+        AUDIO_FRAME_MS,
+        () => (stream.started ? stream.audio?.take() : undefined),
+        (frame) => this.sendMedia(stream, Buffer.concat([audioPrefix, frame.bufferJson, audioSuffix])),
+      );
+  }
+
+  /**
+   * Sends one frame per period on an absolute schedule (no drift over a long stream). A tick with no
+   * frame ready sends nothing; a stream that has sent nothing for the idle bound is stopped.
+   * Audio counts as data only once video started (audio waits for the first video frame).
+   */
+  private pace(
+    stream: StationStream,
+    name: string,
+    periodMs: number,
+    take: () => MediaFrame | undefined,
+    send: (frame: MediaFrame) => void,
+  ): void {
+    const startedAt = performance.now();
+    const idleMs = this.scenario.timings.livestreamIdleStopSeconds * 1000;
+    let tick = 0;
+    const step = () => {
+      if (stream.ended) return;
+      // ffmpeg's first frame can take a while on a busy machine: the idle rule is for a stream that flowed.
+      const bound = stream.started ? idleMs : Math.max(idleMs, FIRST_FRAME_GRACE_MS);
+      if (Date.now() - stream.lastDataAt > bound) {
+        this.logger.info(
+          { serialNumber: stream.device.serialNumber, idleMs },
+          'no livestream data: stopping it',
+        );
+        this.endStream(stream, true);
+        return;
+      }
+      const frame = stream.stalled ? undefined : take();
+      if (frame) {
+        stream.lastDataAt = Date.now();
+        send(frame);
+      }
+      tick++;
+      stream.timers.set(name, setTimeout(step, Math.max(0, startedAt + tick * periodMs - performance.now())));
+    };
+    step();
+  }
+
+  private sendMedia(stream: StationStream, message: Buffer): void {
+    for (const client of stream.subscribers) {
+      if (client.ws.readyState !== WebSocket.OPEN) continue;
+      if (client.ws.bufferedAmount > MAX_BUFFERED_BYTES) continue; // a stuck reader loses frames, not memory
+      client.ws.send(message, { binary: false });
+    }
+  }
+}
+
+/** Starts a simulator (WebSocket + control API) and resolves once both listen. */
+export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  const simulator = new Simulator(options);
+  await simulator.listen();
+  return simulator;
+}

@@ -1,0 +1,111 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { assertFfmpeg, startSimulator, type Simulator } from '@eufy-relay/eufy-sim';
+import { EufyClient } from '../src';
+import { CAM_A, capturedLogger, testScenario } from './helpers';
+
+const STREAM_SECONDS = 20;
+const FPS = 15;
+
+function ffprobe(file: string): { codec: string; duration: number; frames: number } {
+  const probe = spawnSync(
+    process.env.FFPROBE_PATH ?? 'ffprobe',
+    [
+      '-v',
+      'error',
+      '-count_frames',
+      '-select_streams',
+      'v:0',
+      '-show_entries',
+      'stream=codec_name,nb_read_frames:format=duration',
+      '-of',
+      'json',
+      file,
+    ],
+    { encoding: 'utf8' },
+  );
+  if (probe.error || probe.status !== 0)
+    throw new Error(
+      `ffprobe failed (${probe.error?.message ?? probe.stderr}): install ffmpeg (apt-get install ffmpeg)`,
+    );
+  const out = JSON.parse(probe.stdout) as {
+    streams: { codec_name: string; nb_read_frames: string }[];
+    format: { duration: string };
+  };
+  return {
+    codec: out.streams[0]!.codec_name,
+    duration: Number(out.format.duration),
+    frames: Number(out.streams[0]!.nb_read_frames),
+  };
+}
+
+describe('a 20 s livestream piped into ffmpeg', () => {
+  let sim: Simulator;
+  let client: EufyClient;
+  const dir = mkdtempSync(join(tmpdir(), 'eufy-client-ffmpeg-'));
+
+  beforeAll(() => assertFfmpeg());
+  afterAll(async () => {
+    await client?.close();
+    await sim?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('gives a file ffprobe reads as H.264 lasting 20 s (±1 s)', async () => {
+    const { logger } = capturedLogger();
+    sim = await startSimulator({ ...testScenario(), logger });
+    client = new EufyClient({ url: sim.url, logger });
+    await client.start();
+
+    const file = join(dir, 'stream.mp4');
+    // Stream copy: the Annex-B access units go into MP4 unchanged; the raw demuxer needs the rate.
+    const ffmpeg = spawn(
+      process.env.FFMPEG_PATH ?? 'ffmpeg',
+      [
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-f',
+        'h264',
+        '-framerate',
+        String(FPS),
+        '-i',
+        'pipe:0',
+        '-c',
+        'copy',
+        '-movflags',
+        '+frag_keyframe+empty_moov',
+        '-y',
+        file,
+      ],
+      { stdio: ['pipe', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    ffmpeg.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = once(ffmpeg, 'close');
+
+    const stream = await client.startLivestream(CAM_A);
+    let firstAt: number | undefined;
+    let frames = 0;
+    for (let chunk = await stream.read(); chunk; chunk = await stream.read()) {
+      if (chunk.kind !== 'video') continue;
+      firstAt ??= chunk.receivedAt;
+      if (chunk.receivedAt - firstAt >= STREAM_SECONDS * 1000) break;
+      frames++;
+      if (!ffmpeg.stdin.write(chunk.buffer)) await once(ffmpeg.stdin, 'drain');
+    }
+    await stream.stop();
+    expect(stream.endReason?.reason).toBe('stopped');
+    ffmpeg.stdin.end();
+    const [code] = await exited;
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+
+    const probed = ffprobe(file);
+    expect(probed.codec).toBe('h264');
+    expect(probed.frames).toBe(frames);
+    expect(Math.abs(probed.duration - STREAM_SECONDS)).toBeLessThanOrEqual(1);
+  }, 60_000);
+});
