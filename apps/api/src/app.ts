@@ -48,6 +48,11 @@ export function createApp(ctx: ApiContext): Express {
   app.set('case sensitive routing', true);
   app.set('strict routing', true);
   app.use(requestLog(ctx));
+  app.use((_req, res, next) => {
+    // Browsers must take every response as the type it says (a JSON error is not a script).
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    next();
+  });
   app.use(refuseLargeBodies);
   app.use(express.json({ limit: MAX_BODY_BYTES }));
 

@@ -70,18 +70,22 @@ const signatureQuery = z.object({
 });
 type SignatureQuery = z.infer<typeof signatureQuery>;
 
+/**
+ * The `:id` of a recording route, or a 400. The pattern admits letters, digits and "_" only (and a
+ * real date): no dot, slash, NUL or percent can reach a path built from it.
+ */
+export function recordingIdOf(req: Request): string {
+  const id = String(req.params.id);
+  if (!parseRecordingId(id)) {
+    throw new HttpError(400, 'invalid_recording_id', 'not a recording id ({device_sn}_{YYYYMMDD_HHMMSS})');
+  }
+  return id;
+}
+
 /** GET/HEAD /recordings/{id}.mp4 and .jpg: Range, ETag, Last-Modified and 304/416 come from send. */
 function serveMedia(kind: MediaKind, options: MediaOptions) {
   return async (query: SignatureQuery, req: Request, res: Response): Promise<void> => {
-    const id = String(req.params.id);
-    // The pattern admits letters, digits and "_" only: no dot, slash, NUL or percent can reach a path.
-    if (!parseRecordingId(id)) {
-      throw new HttpError(
-        400,
-        'invalid_recording_id',
-        'not a recording name ({device_sn}_{YYYYMMDD_HHMMSS})',
-      );
-    }
+    const id = recordingIdOf(req);
     const now = options.now?.() ?? Date.now();
     if (options.signing) {
       const verdict = checkRecordingSignature(id, query, options.signing.secret, now);
@@ -128,7 +132,7 @@ function serveMedia(kind: MediaKind, options: MediaOptions) {
   };
 }
 
-const recordingIdParam = {
+export const recordingIdParam = {
   id: {
     description: 'recording id {device_sn}_{YYYYMMDD_HHMMSS} (UTC start)',
     schema: z.string().regex(RECORDING_ID),

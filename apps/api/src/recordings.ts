@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEVICE_SN, parseRecordingId, recordingUrl } from '@eufy-relay/contracts';
+import { DEVICE_SN, recordingUrl } from '@eufy-relay/contracts';
 import {
   InvalidRecordingInputError,
   RECORDING_STATUSES,
@@ -11,7 +11,7 @@ import {
 } from '@eufy-relay/recordings';
 import type { ApiContext } from './context';
 import { HttpError } from './errors';
-import type { MediaLookup } from './media';
+import { recordingIdOf, recordingIdParam, type MediaLookup } from './media';
 import { ApiRoutes, ErrorSchema, named } from './routes';
 import { readDisk } from './status';
 
@@ -149,10 +149,6 @@ export const storageBody = named(
   }),
 );
 
-const idParam = {
-  id: { description: 'recording id {device_sn}_{YYYYMMDD_HHMMSS}', schema: z.string() },
-};
-
 export function recordingRoutes(routes: ApiRoutes, ctx: ApiContext): void {
   routes.json(
     {
@@ -200,7 +196,7 @@ export function recordingRoutes(routes: ApiRoutes, ctx: ApiContext): void {
       tag: 'recordings',
       access: 'token',
       summary: 'One recording',
-      params: idParam,
+      params: recordingIdParam,
       responses: {
         200: { description: 'the recording', schema: recordingView },
         400: { description: 'not a recording id', schema: ErrorSchema },
@@ -208,14 +204,7 @@ export function recordingRoutes(routes: ApiRoutes, ctx: ApiContext): void {
       },
     },
     async (_input, req) => {
-      const id = String(req.params.id);
-      if (!parseRecordingId(id)) {
-        throw new HttpError(
-          400,
-          'invalid_recording_id',
-          'not a recording id ({device_sn}_{YYYYMMDD_HHMMSS})',
-        );
-      }
+      const id = recordingIdOf(req);
       const recording = await ctx.store.get(id);
       if (!recording) throw new HttpError(404, 'recording_not_found', `no recording ${id}`);
       return toRecordingView(ctx, recording, Date.now());

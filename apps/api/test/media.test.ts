@@ -48,6 +48,7 @@ describe('serving a video', () => {
     expect(r.headers['content-type']).toBe('video/mp4');
     expect(Number(r.headers['content-length'])).toBe(video.length);
     expect(r.headers['accept-ranges']).toBe('bytes');
+    expect(r.headers['x-content-type-options']).toBe('nosniff');
     expect(r.headers.etag).toMatch(/^W\/"/);
     expect(r.headers['cache-control']).toBe('public, max-age=31536000, immutable');
     expect(r.headers['x-recording-status']).toBe('completed');
