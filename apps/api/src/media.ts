@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import {
@@ -123,7 +124,15 @@ function serveMedia(kind: MediaKind, options: MediaOptions) {
     // send stats the file again and serves exactly the bytes that exist at that moment, so a file
     // still growing is served up to its current size, and ranges are checked against that size.
     await new Promise<void>((resolve, reject) => {
-      res.sendFile(file.path, { cacheControl: false, lastModified: true, acceptRanges: true }, (err) => {
+      // Relative to its directory: send refuses paths with a dot-directory anywhere (RECORDINGS_DIR
+      // may well sit under one), but checks only the part below `root`.
+      const options = {
+        root: path.dirname(file.path),
+        cacheControl: false,
+        lastModified: true,
+        acceptRanges: true,
+      };
+      res.sendFile(path.basename(file.path), options, (err) => {
         const code = (err as NodeJS.ErrnoException | undefined)?.code;
         if (!err || code === 'ECONNABORTED' || code === 'ECONNRESET') resolve();
         else reject(err);

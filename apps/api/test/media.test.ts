@@ -1,4 +1,5 @@
-import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import http from 'node:http';
 import path from 'node:path';
 import { parseRecordingId, recordingUrl } from '@eufy-relay/contracts';
@@ -261,6 +262,19 @@ describe('names that are not recordings never reach the file system', () => {
     expect(r.headers['content-type']).toMatch(/^application\/json/);
     expect(r.json().error.status).toBe(status);
     expect(r.text).not.toContain('outside the recordings directory');
+  });
+});
+
+describe('a RECORDINGS_DIR below a dot-directory', () => {
+  it('serves its files all the same', async () => {
+    const parent = mkdtempSync(path.join(tmpdir(), 'eufy-relay-api-hidden-'));
+    const dir = path.join(parent, '.local', 'recordings');
+    const hidden = await startApi('media-hidden', { RECORDINGS_DIR: dir });
+    makeThumbnail(path.join(dir, `${DONE}.jpg`));
+    const r = await request(hidden.api.url, `/recordings/${DONE}.jpg`);
+    await hidden.close();
+    rmSync(parent, { recursive: true, force: true });
+    expect(r.status).toBe(200);
   });
 });
 
