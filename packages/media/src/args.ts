@@ -1,0 +1,136 @@
+import type { VideoCodec } from './annexb';
+
+/**
+ * Pure builders of ffmpeg / ffprobe argument lists. Paths are passed as `file:` URLs so a name that
+ * starts with "-" or contains ":" is never read as an option or a protocol.
+ */
+
+export type FfmpegLogLevel = 'quiet' | 'error' | 'warning' | 'info';
+
+export interface RecordingArgsOptions {
+  /** The MP4 file to write. */
+  output: string;
+  codec: VideoCodec;
+  /** AAC in ADTS frames arrives on a second pipe (fd 3) and is muxed in. */
+  audio?: boolean;
+  /**
+   * Longest fragment in seconds (fragments also start at every keyframe). It bounds both how far the
+   * growing file lags behind the stream and what a killed ffmpeg loses. Default 1.
+   */
+  fragmentSeconds?: number;
+  /** Replace an existing file. Default false: ffmpeg refuses, so a resumed recording cannot erase one. */
+  overwrite?: boolean;
+  logLevel?: FfmpegLogLevel;
+}
+
+/** fd of the second input pipe (the audio); stdin is fd 0. */
+export const AUDIO_PIPE_FD = 3;
+
+/**
+ * Options of a live, untimed input pipe:
+ * - wall-clock timestamps: Annex-B and ADTS carry no usable time, and a recording's length must be
+ *   real time, gaps included (a paused stream gives one long frame, not a jump cut);
+ * - probe almost nothing, so ffmpeg writes the file header on the first keyframe instead of
+ *   buffering seconds of stream first (the gate guarantees that keyframe carries its parameter sets);
+ * - a deep input queue, so each input keeps being read, and stamped, on arrival while the muxer
+ *   waits for the other one.
+ */
+function liveInput(format: string, url: string): string[] {
+  return [
+    '-use_wallclock_as_timestamps',
+    '1',
+    '-probesize',
+    '32',
+    '-analyzeduration',
+    '0',
+    '-thread_queue_size',
+    '1024',
+    '-f',
+    format,
+    '-i',
+    url,
+  ];
+}
+
+/**
+ * Annex-B H.264/H.265 on stdin (+ ADTS AAC on fd 3) → fragmented MP4, stream copy, no re-encode.
+ * `empty_moov` + fragments make the file playable while it grows and after ffmpeg is killed (all
+ * complete fragments stay readable); `default_base_moof` is what browsers' MSE expect; each fragment
+ * is flushed to disk when written. HEVC is tagged `hvc1`, the tag Safari and other browsers that can
+ * play HEVC require. Streams with B-frames are not supported (wall-clock time is decode order);
+ * camera streams have none.
+ */
+export function recordingArgs(options: RecordingArgsOptions): string[] {
+  const fragmentMicros = Math.round((options.fragmentSeconds ?? 1) * 1_000_000);
+  if (!(fragmentMicros > 0))
+    throw new Error(`fragmentSeconds must be positive, got ${options.fragmentSeconds}`);
+  const args = ['-hide_banner', '-nostats', '-loglevel', options.logLevel ?? 'warning'];
+  args.push(...liveInput(options.codec === 'h264' ? 'h264' : 'hevc', 'pipe:0'));
+  if (options.audio) args.push(...liveInput('aac', `pipe:${AUDIO_PIPE_FD}`));
+  args.push('-map', '0:v:0');
+  if (options.audio) args.push('-map', '1:a:0');
+  args.push('-c', 'copy');
+  if (options.codec === 'h265') args.push('-tag:v', 'hvc1');
+  // MP4 stores AAC without ADTS headers.
+  if (options.audio) args.push('-bsf:a', 'aac_adtstoasc');
+  args.push(
+    '-video_track_timescale',
+    '90000',
+    '-movflags',
+    '+frag_keyframe+empty_moov+default_base_moof',
+    '-frag_duration',
+    String(fragmentMicros),
+    '-flush_packets',
+    '1',
+    '-f',
+    'mp4',
+    options.overwrite ? '-y' : '-n',
+    fileUrl(options.output),
+  );
+  return args;
+}
+
+export interface ThumbnailArgsOptions {
+  input: string;
+  /** Where the JPEG goes (overwritten). */
+  output: string;
+  /** Position of the frame, seconds from the start. Default 1. */
+  atSeconds?: number;
+  /** Scale to this width, keeping the aspect ratio; default: the video's own size. */
+  width?: number;
+}
+
+/** One JPEG frame from `atSeconds` into a video. */
+export function thumbnailArgs(options: ThumbnailArgsOptions): string[] {
+  const at = options.atSeconds ?? 1;
+  if (!(at >= 0)) throw new Error(`atSeconds must be 0 or more, got ${options.atSeconds}`);
+  const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error'];
+  args.push('-ss', String(at), '-i', fileUrl(options.input), '-map', '0:v:0', '-frames:v', '1');
+  if (options.width !== undefined) {
+    if (!Number.isInteger(options.width) || options.width < 2) {
+      throw new Error(`width must be an integer of at least 2, got ${options.width}`);
+    }
+    // -2: the height that keeps the aspect ratio, rounded to an even number (JPEG chroma subsampling).
+    args.push('-vf', `scale=${options.width}:-2`);
+  }
+  args.push('-c:v', 'mjpeg', '-q:v', '3', '-f', 'image2', '-update', '1', '-y', fileUrl(options.output));
+  return args;
+}
+
+/** ffprobe: format and streams as JSON. */
+export function probeArgs(file: string): string[] {
+  return [
+    '-hide_banner',
+    '-v',
+    'error',
+    '-print_format',
+    'json',
+    '-show_format',
+    '-show_streams',
+    fileUrl(file),
+  ];
+}
+
+export function fileUrl(path: string): string {
+  return `file:${path}`;
+}
