@@ -1,6 +1,152 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { Queue, Worker } from 'bullmq';
 import type { Config } from '@eufy-relay/config';
-import { startPlaceholderRole, type RoleDeps, type RunningRole } from '@eufy-relay/runtime';
+import { QUEUES, cleanupJob, validatedProcessor } from '@eufy-relay/contracts';
+import { jobLogger } from '@eufy-relay/logger';
+import { RecordingFiles, RecordingStore, diskUsage, type DiskUsage } from '@eufy-relay/recordings';
+import {
+  ShutdownStack,
+  closeWorker,
+  createRedis,
+  roleLogger,
+  type RoleDeps,
+  type RunningRole,
+} from '@eufy-relay/runtime';
+import { runCleanup } from './cleanup';
+import { probeVideo } from './probe';
+import { webhookSystemErrorReporter, type SystemErrorReporter } from './report';
+import type { CleanupResult } from './result';
+import {
+  CLEANUP_HISTORY_LENGTH,
+  CLEANUP_JOB_OPTIONS,
+  CLEANUP_SCHEDULER_ID,
+  cleanupHistoryKey,
+} from './schedule';
 
-export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
-  return startPlaceholderRole('janitor', config, deps);
+export { cleanupResultSchema, type CleanupResult } from './result';
+export { requestCleanup, CleanupTimeoutError, CleanupFailedError } from './request';
+export { webhookSystemErrorReporter, type SystemErrorReporter, type SystemProblem } from './report';
+export * from './schedule';
+export type { DiskUsage } from '@eufy-relay/recordings';
+
+export interface JanitorDeps extends RoleDeps {
+  /** Free space source; tests pass one that models a small disk over the real files. */
+  diskUsage?: (dir: string) => Promise<DiskUsage>;
+  /** Where system errors go; defaults to system_error webhooks on the webhooks queue. */
+  reporter?: SystemErrorReporter;
+  /** Defaults to `ffprobe` on PATH. */
+  ffprobePath?: string;
+}
+
+/**
+ * The janitor role: a BullMQ worker on the `janitor` queue, fed by one job scheduler every
+ * CLEANUP_INTERVAL_SECONDS and by POST /cleanup. The queue's global concurrency is 1, so however
+ * many janitors run, one cleanup runs at a time and each scheduled job is processed once.
+ */
+export async function start(config: Config, deps: JanitorDeps = {}): Promise<RunningRole> {
+  const logger = roleLogger('janitor', config, deps);
+  const shutdown = new ShutdownStack(logger);
+  const stop = async () => {
+    await shutdown.closeAll(config.SHUTDOWN_TIMEOUT_SECONDS * 1000);
+    logger.info('role janitor stopped');
+  };
+  const instance = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const prefix = config.REDIS_PREFIX;
+  try {
+    const redis = createRedis(config, 'worker', `${prefix}:janitor`);
+    shutdown.add('redis', () => redis.quit());
+    await redis.ping();
+    await mkdir(config.RECORDINGS_DIR, { recursive: true });
+
+    const janitorQueue = new Queue(QUEUES.janitor, { connection: redis, prefix });
+    shutdown.add('janitor queue', () => janitorQueue.close());
+    const webhooks = new Queue(QUEUES.webhooks, { connection: redis, prefix });
+    shutdown.add('webhooks queue', () => webhooks.close());
+
+    const reporter = deps.reporter ?? webhookSystemErrorReporter(webhooks);
+    const files = new RecordingFiles(config.RECORDINGS_DIR);
+    const store = new RecordingStore(redis, config);
+    const measureDisk = deps.diskUsage ?? diskUsage;
+    const historyKey = cleanupHistoryKey(config);
+
+    const processor = validatedProcessor(cleanupJob, async (data, job, signal): Promise<CleanupResult> => {
+      const log = jobLogger(logger, job);
+      const jobId = job.id ?? 'unknown';
+      try {
+        const result = await runCleanup(
+          {
+            store,
+            files,
+            reporter,
+            logger: log,
+            diskUsage: () => measureDisk(files.dir),
+            probe: (file, probeSignal) =>
+              probeVideo(file, {
+                ffprobePath: deps.ffprobePath ?? 'ffprobe',
+                timeoutMs: config.FFPROBE_TIMEOUT_SECONDS * 1000,
+                signal: probeSignal,
+              }),
+            settings: {
+              retentionMs: config.RETENTION_DAYS * 86_400_000,
+              minFreeBytes: config.MIN_FREE_DISK_BYTES,
+              orphanGraceMs: config.ORPHAN_GRACE_SECONDS * 1000,
+            },
+          },
+          { jobId, instance, trigger: data.trigger, signal },
+        );
+        await redis
+          .multi()
+          .lpush(historyKey, JSON.stringify(result))
+          .ltrim(historyKey, 0, CLEANUP_HISTORY_LENGTH - 1)
+          .exec();
+        return result;
+      } catch (err) {
+        log.error({ err }, 'cleanup run failed');
+        await reporter
+          .report({
+            id: `janitor-cleanup-failed-${jobId}`,
+            operation: 'cleanup',
+            error_type: (err as Error).name,
+            error_message: (err as Error).message,
+            context: { job_id: jobId, trigger: data.trigger, instance },
+            traceback: (err as Error).stack ?? null,
+          })
+          .catch((reportErr: unknown) => log.error({ err: reportErr }, 'could not report the failed run'));
+        throw err;
+      }
+    });
+
+    const workerRedis = createRedis(config, 'worker', `${prefix}:janitor-worker`);
+    shutdown.add('janitor worker redis', () => workerRedis.quit());
+    const worker = new Worker(QUEUES.janitor, processor, {
+      connection: workerRedis,
+      prefix,
+      name: instance,
+      concurrency: 1,
+    });
+    worker.on('error', (err) => logger.error({ err }, 'janitor worker error'));
+    // Half the shutdown bound for a running cleanup to finish; then it is aborted between steps.
+    shutdown.add('janitor worker', closeWorker(worker, config.SHUTDOWN_TIMEOUT_SECONDS * 500));
+
+    await janitorQueue.setGlobalConcurrency(1);
+    await janitorQueue.upsertJobScheduler(
+      CLEANUP_SCHEDULER_ID,
+      { every: Math.max(1, Math.round(config.CLEANUP_INTERVAL_SECONDS * 1000)) },
+      {
+        name: cleanupJob.name,
+        data: cleanupJob.schema.parse({ trigger: 'scheduled' }),
+        opts: CLEANUP_JOB_OPTIONS,
+      },
+    );
+    logger.info(
+      { instance, everySeconds: config.CLEANUP_INTERVAL_SECONDS, dir: files.dir },
+      'janitor scheduled cleanup',
+    );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { name: 'janitor', stop };
 }

@@ -1,18 +1,30 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createRedis, deletePrefixKeys } from '@eufy-relay/runtime';
 
 // These tests run the built entry points the way a user does (`node apps/<role>/dist/main.js`);
 // the README's test command builds first.
 const root = path.resolve(__dirname, '../../..');
 const entry = (app: string) => path.join(root, 'apps', app, 'dist', 'main.js');
+const recordingsDir = mkdtempSync(path.join(tmpdir(), 'eufy-relay-launcher-'));
 const baseEnv = {
   PATH: process.env.PATH ?? '',
   REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
   REDIS_PREFIX: `eufy-relay-test-launcher-${process.pid}`,
+  RECORDINGS_DIR: recordingsDir,
   NODE_ENV: 'test',
 };
+
+// Started roles leave state behind (the janitor's job scheduler, its queue): remove it all.
+afterAll(async () => {
+  rmSync(recordingsDir, { recursive: true, force: true });
+  const redis = createRedis(baseEnv, 'worker');
+  await deletePrefixKeys(redis, baseEnv.REDIS_PREFIX);
+  await redis.quit();
+});
 
 interface Exit {
   code: number | null;
@@ -87,6 +99,7 @@ describe('launcher', () => {
     });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
+    // 'close', not 'exit': only then has all of the child's output been read.
     const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
 
     const deadline = Date.now() + 10_000;
@@ -94,13 +107,8 @@ describe('launcher', () => {
       if (Date.now() > deadline) throw new Error(`launcher not ready: ${stderr}`);
       await new Promise((r) => setTimeout(r, 20));
     }
-    const startedRoles = lines
-      .filter(
-        (l) =>
-          String(l.msg).endsWith('is not implemented yet: connected to Redis and idle') ||
-          l.msg === 'api listening',
-      )
-      .map((l) => l.role);
+    // Roles start one after the other in the canonical order, each logging as it starts.
+    const startedRoles = [...new Set(lines.map((l) => l.role).filter((r) => r !== 'launcher'))];
     expect(startedRoles).toEqual(['janitor', 'api']);
     expect(lines.find((l) => l.msg === 'api listening')).toMatchObject({ url: `http://127.0.0.1:${port}` });
 

@@ -73,6 +73,9 @@ const listOf = <T extends string>(allowed: readonly T[]) =>
 
 const optionalSecret = (minLength: number) => z.string().min(minLength).optional();
 
+/** A Standard Webhooks secret: `whsec_` and the base64 of the key bytes (WEBHOOK_SECRET). */
+export const WHSEC = /^whsec_(?=.)(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
 export const ROLE_NAMES = ['ingest', 'recorder', 'notifier', 'janitor', 'api'] as const;
 export type RoleName = (typeof ROLE_NAMES)[number];
 
@@ -151,8 +154,9 @@ export const settings = {
     description: 'webhook receiver; unset: webhooks are logged and kept, not sent',
   }),
   WEBHOOK_SECRET: s({
-    schema: optionalSecret(8),
-    expected: 'expected at least 8 characters (or unset for unsigned webhooks)',
+    schema: optionalSecret(8).refine((v) => v === undefined || !v.startsWith('whsec_') || WHSEC.test(v)),
+    expected:
+      'expected at least 8 characters, whsec_ followed by base64 or any other string (or unset for unsigned webhooks)',
     default: undefined,
     description:
       'Standard Webhooks HMAC key: whsec_ followed by base64, or any other string; unset: unsigned',
@@ -192,6 +196,26 @@ export const settings = {
     expected: 'expected a comma-separated list of non-negative seconds, e.g. 1,2,4,60',
     default: '1,2,4,60,300,1800,7200,21600',
     description: 'delay before each webhook retry; its length is the number of retries',
+  }),
+  WEBHOOK_LOG_MAX_WEBHOOKS: s({
+    schema: positiveInt(),
+    expected: 'expected a whole number of webhooks, at least 1',
+    default: '10000',
+    description:
+      'webhooks whose delivery attempts are kept in the Redis delivery log; the oldest are dropped',
+  }),
+  ERROR_FOLD_SECONDS: s({
+    schema: nonNegativeSeconds(),
+    expected: 'expected a number of seconds, 0 or more',
+    default: '60',
+    description:
+      'the same operation and error type become a system_error at most once per this window; repeats are counted',
+  }),
+  RECENT_ERRORS_MAX: s({
+    schema: positiveInt(),
+    expected: 'expected a whole number of errors, at least 1',
+    default: '200',
+    description: 'length of the recent-errors list (GET /errors); the oldest are dropped',
   }),
   MOTION_TRIGGERS: s({
     schema: listOf(MOTION_KINDS),
@@ -252,6 +276,18 @@ export const settings = {
     expected: 'expected a whole number of bytes, 0 or more',
     default: '1073741824',
     description: 'below this much free space the janitor deletes oldest recordings first',
+  }),
+  ORPHAN_GRACE_SECONDS: s({
+    schema: nonNegativeSeconds(),
+    expected: 'expected a number of seconds, 0 or more',
+    default: '3600',
+    description: 'janitor removes unreadable unindexed files and temp files unchanged this long',
+  }),
+  FFPROBE_TIMEOUT_SECONDS: s({
+    schema: seconds(),
+    expected: 'expected a positive number (seconds)',
+    default: '30',
+    description: 'bound on one ffprobe run (the janitor probes files missing from the index)',
   }),
   API_TOKEN: s({
     schema: optionalSecret(16),

@@ -191,6 +191,21 @@ describe('loadConfig', () => {
     expect(lines.join('\n')).not.toMatch(/short-secret|tiny/);
   });
 
+  it('accepts a Standard Webhooks whsec_ secret only when base64 follows', () => {
+    for (const good of [
+      'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+      'whsec_c2VjcmV0LXNlY3JldA==',
+      'plain-secret-123',
+    ]) {
+      expect(loadConfig({ env: { WEBHOOK_SECRET: good } }).WEBHOOK_SECRET).toBe(good);
+    }
+    for (const bad of ['whsec_not base64!', 'whsec_abc', 'whsec_']) {
+      expect(errorLines({ WEBHOOK_SECRET: bad })).toEqual([
+        'config: WEBHOOK_SECRET=<redacted>: expected at least 8 characters, whsec_ followed by base64 or any other string (or unset for unsigned webhooks)',
+      ]);
+    }
+  });
+
   it('scrubs credentials from a bad URL before printing it', () => {
     const lines = errorLines({ REDIS_URL: 'http://user:hunter2@redis:6379' });
     expect(lines).toEqual([

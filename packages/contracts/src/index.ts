@@ -2,3 +2,4 @@ export * from './time';
 export * from './recording';
 export * from './webhooks';
 export * from './jobs';
+export * from './examples';

@@ -2,6 +2,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import {
   InvalidJobPayloadError,
   QUEUES,
+  SEED_WEBHOOK_EXAMPLES,
   addJob,
   checkRecordingSignature,
   deliverWebhookJob,
@@ -15,46 +16,7 @@ import {
   webhookPayload,
 } from '../src';
 
-// The seed's examples, verbatim (shared/seed/PROJECT_SUMMARY.md).
-const seed = {
-  motion_detected: {
-    event: 'motion_detected',
-    device_sn: 'T8600P2323209876',
-    timestamp: '2025-01-30T14:30:22Z',
-    video_url: 'https://your-app.onrender.com/recordings/T8600P2323209876_20250130_143022.mp4',
-    video_status: 'recording',
-  },
-  motion_stopped: {
-    event: 'motion_stopped',
-    device_sn: 'T8600P2323209876',
-    timestamp: '2025-01-30T14:35:45Z',
-    video_url: 'https://your-app.onrender.com/recordings/T8600P2323209876_20250130_143022.mp4',
-    video_status: 'completed',
-    duration_seconds: 323,
-  },
-  low_battery: {
-    event: 'low_battery',
-    device_sn: 'T8600P2323209876',
-    timestamp: '2025-01-30T10:15:00Z',
-    battery_level: 15,
-  },
-  camera_offline: {
-    event: 'camera_offline',
-    device_sn: 'T8600P2323209876',
-    timestamp: '2025-01-30T08:00:00Z',
-    reason: 'disconnected',
-  },
-  system_error: {
-    event: 'system_error',
-    operation: 'start_recording',
-    error_type: 'ConnectionError',
-    error_message: 'WebSocket not connected',
-    retry_count: 3,
-    timestamp: '2025-01-30T14:30:22Z',
-    context: { device_sn: 'T8600P2323209876' },
-    traceback: 'Traceback (most recent call last):\n...',
-  },
-} as const;
+const seed = SEED_WEBHOOK_EXAMPLES;
 
 describe('webhook payloads', () => {
   it.each(Object.entries(seed))('accepts the seed example of %s unchanged', (_name, example) => {

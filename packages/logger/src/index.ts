@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import { SECRET_SETTINGS, scrubUrlCredentials } from '@eufy-relay/config';
 
@@ -71,4 +72,16 @@ export function jobLogger(
   job: { queueName: string; name: string; id?: string | undefined },
 ): Logger {
   return parent.child({ queue: job.queueName, job: job.name, jobId: job.id });
+}
+
+/** A destination that keeps every line as parsed JSON, for tests asserting what was logged. */
+export function logCapture(): { lines: Record<string, unknown>[]; destination: DestinationStream } {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { lines, destination };
 }

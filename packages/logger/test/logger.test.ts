@@ -1,16 +1,4 @@
-import { Writable } from 'node:stream';
-import { createLogger, jobLogger } from '../src';
-
-function capture() {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk, _enc, cb) {
-      for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line));
-      cb();
-    },
-  });
-  return { lines, destination };
-}
+import { createLogger, jobLogger, logCapture as capture } from '../src';
 
 describe('createLogger', () => {
   it('writes JSON lines carrying the role and an ISO time', () => {

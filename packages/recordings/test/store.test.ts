@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { loadConfig } from '@eufy-relay/config';
 import { recordingId } from '@eufy-relay/contracts';
+import { deletePrefixKeys } from '@eufy-relay/runtime';
 import {
   CorruptRecordingError,
   InvalidRecordingInputError,
@@ -19,14 +20,7 @@ const store = new RecordingStore(redis, config);
 const T0 = Date.UTC(2025, 0, 30, 14, 30, 22, 123);
 const HOUR = 3600_000;
 
-async function clearPrefix() {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    if (keys.length) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}
+const clearPrefix = () => deletePrefixKeys(redis, prefix);
 
 async function allPages(query: Parameters<RecordingStore['listRefs']>[0]): Promise<RecordingRef[]> {
   const seen: RecordingRef[] = [];
@@ -299,21 +293,35 @@ describe('RecordingStore reads', () => {
   });
 
   it('a page reads only its own slice of the sorted set', async () => {
-    // Another Redis connection watches what the store sends: a page of 5 must be a bounded
-    // ZRANGE … LIMIT plus one HGETALL per item, never a full read of the index.
-    const monitor = await redis.monitor();
-    const commands: string[][] = [];
-    monitor.on('monitor', (_time, args: string[]) => {
-      if (args.some((a) => a.startsWith(prefix))) commands.push(args);
-    });
-    const page = await store.list({ status: 'completed', order: 'asc', limit: 5 });
-    await store.list({ status: 'completed', order: 'asc', limit: 5, cursor: page.next_cursor });
-    await new Promise((r) => setTimeout(r, 100));
-    monitor.disconnect();
-    const ranges = commands.filter((c) => c[0]!.toLowerCase() === 'zrange');
+    // A connection that notes every command it sends (pipelines included): a page of 5 must be a
+    // bounded ZRANGE … LIMIT plus one HGETALL per item, never a full read of the index.
+    const watched = new Redis(config.REDIS_URL);
+    await watched.ping(); // connected: no command goes through the offline queue (sent twice)
+    const sent: string[][] = [];
+    const send = watched.sendCommand.bind(watched);
+    watched.sendCommand = (command, ...rest) => {
+      sent.push([command.name, ...command.args.map(String)]);
+      return send(command, ...rest);
+    };
+    const paging = new RecordingStore(watched, config);
+    const page = await paging.list({ status: 'completed', order: 'asc', limit: 5 });
+    await paging.list({ status: 'completed', order: 'asc', limit: 5, cursor: page.next_cursor });
+    await watched.quit();
+    const ranges = sent.filter((c) => c[0] === 'zrange');
     expect(ranges).toHaveLength(2);
-    for (const range of ranges) expect(range).toEqual(expect.arrayContaining(['BYSCORE', 'LIMIT', '0']));
-    expect(commands.filter((c) => c[0]!.toLowerCase() === 'hgetall')).toHaveLength(10);
+    // LIMIT 0 (page + 1 + recordings sharing the cursor's start time: 3 cameras at most here).
+    for (const range of ranges) {
+      expect(range.slice(4, 7)).toEqual(['BYSCORE', 'LIMIT', '0']);
+      expect(Number(range[7])).toBeLessThanOrEqual(5 + 1 + 3);
+    }
+    expect(sent.filter((c) => c[0] === 'hgetall')).toHaveLength(10);
+    expect(sent.map((c) => c[0]).sort()).toEqual([
+      ...Array(10).fill('hgetall'),
+      'quit',
+      'zcount',
+      'zrange',
+      'zrange',
+    ]);
   });
 
   it('reports counts, bytes and oldest/newest overall and per camera', async () => {

@@ -34,3 +34,38 @@ export function createRedis(
 export function redisKey(config: Pick<Config, 'REDIS_PREFIX'>, ...parts: string[]): string {
   return [config.REDIS_PREFIX, ...parts].join(':');
 }
+
+/**
+ * Deletes every key under `{prefix}:` (SCAN, never KEYS): how a test, or the removal of a tenant,
+ * leaves the shared Redis as it found it.
+ */
+export async function deletePrefixKeys(redis: Redis, prefix: string): Promise<number> {
+  let deleted = 0;
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    if (keys.length) deleted += await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  return deleted;
+}
+
+/**
+ * Resolves once the connection is ready. A `producer` connection refuses commands until then (no
+ * offline queue), so a role waits for this at start; rejects if the connection is closed first.
+ */
+export function redisReady(redis: Redis): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onReady = () => {
+      redis.off('end', onEnd);
+      resolve();
+    };
+    const onEnd = () => {
+      redis.off('ready', onReady);
+      reject(new Error('the Redis connection was closed before it became ready'));
+    };
+    redis.once('ready', onReady);
+    redis.once('end', onEnd);
+  });
+}

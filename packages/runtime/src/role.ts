@@ -43,7 +43,9 @@ export function loadConfigOrExit(): Config {
  */
 export async function runMain(name: string, start: RoleStarter): Promise<void> {
   const config = loadConfigOrExit();
-  const logger = createLogger({ level: config.LOG_LEVEL, role: name });
+  // Roles bind their own `role` (roleLogger); binding it here too would print the key twice.
+  const baseLogger = createLogger({ level: config.LOG_LEVEL });
+  const logger = baseLogger.child({ role: name });
   const startedAt = Date.now();
   let running: RunningRole | undefined;
   let stopping = false;
@@ -83,7 +85,7 @@ export async function runMain(name: string, start: RoleStarter): Promise<void> {
   });
 
   try {
-    running = await start(config, { logger });
+    running = await start(config, { logger: baseLogger });
   } catch (err) {
     logger.fatal({ err }, 'failed to start');
     await stopAndExit(1, 'start failed');

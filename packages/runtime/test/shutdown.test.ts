@@ -1,24 +1,22 @@
-import { Writable } from 'node:stream';
 import { Queue, Worker } from 'bullmq';
 import { loadConfig } from '@eufy-relay/config';
-import { createLogger } from '@eufy-relay/logger';
-import { ShutdownStack, closeWorker, createRedis, redisKey, startRoles, type RunningRole } from '../src';
+import { createLogger, logCapture } from '@eufy-relay/logger';
+import {
+  ShutdownStack,
+  closeWorker,
+  createRedis,
+  redisKey,
+  redisReady,
+  startRoles,
+  type RunningRole,
+} from '../src';
 
 const prefix = `eufy-relay-test-runtime-${process.pid}`;
 const config = loadConfig({ env: { REDIS_URL: process.env.REDIS_URL ?? '', REDIS_PREFIX: prefix } });
 const connection = { url: config.REDIS_URL, maxRetriesPerRequest: null };
 
 function capturedLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk, _e, cb) {
-      String(chunk)
-        .split('\n')
-        .filter(Boolean)
-        .forEach((l) => lines.push(JSON.parse(l)));
-      cb();
-    },
-  });
+  const { lines, destination } = logCapture();
   return { lines, logger: createLogger({ destination, level: 'debug' }) };
 }
 
@@ -175,5 +173,19 @@ describe('redis helpers', () => {
     await expect(dead.set('k', 'v')).rejects.toThrow();
     expect(Date.now() - t0).toBeLessThan(2000);
     dead.disconnect();
+  });
+
+  it('redisReady waits until a producer connection takes commands, and fails if it is closed first', async () => {
+    const producer = createRedis(config, 'producer');
+    await redisReady(producer);
+    expect(await producer.ping()).toBe('PONG');
+    await redisReady(producer); // already ready: resolves at once
+    await producer.quit();
+
+    const dead = createRedis({ REDIS_URL: 'redis://127.0.0.1:1' }, 'producer');
+    dead.on('error', () => undefined);
+    const waiting = redisReady(dead);
+    dead.disconnect();
+    await expect(waiting).rejects.toThrow(/closed before it became ready/);
   });
 });

@@ -1,0 +1,429 @@
+import path from 'node:path';
+import { parseRecordingId } from '@eufy-relay/contracts';
+import type { Logger } from '@eufy-relay/logger';
+import {
+  RecordingExistsError,
+  RecordingNotFoundError,
+  RecordingStatusConflictError,
+  type DirectoryEntry,
+  type DiskUsage,
+  type RecordingFiles,
+  type RecordingStatus,
+  type RecordingStore,
+} from '@eufy-relay/recordings';
+import type { ProbedVideo } from './probe';
+import { ProbeUnavailableError } from './probe';
+import type { SystemErrorReporter } from './report';
+import type { CleanupResult } from './result';
+
+export interface CleanupSettings {
+  retentionMs: number;
+  minFreeBytes: number;
+  orphanGraceMs: number;
+}
+
+export interface CleanupDeps {
+  store: RecordingStore;
+  files: RecordingFiles;
+  diskUsage: () => Promise<DiskUsage>;
+  probe: (file: string, signal?: AbortSignal) => Promise<ProbedVideo | null>;
+  reporter: SystemErrorReporter;
+  logger: Logger;
+  settings: CleanupSettings;
+}
+
+export interface CleanupRunInfo {
+  jobId: string;
+  instance: string;
+  trigger: 'scheduled' | 'manual';
+  signal?: AbortSignal;
+}
+
+/** Finished recordings: the only ones with a file that may be deleted early. */
+const FINISHED: RecordingStatus[] = ['completed', 'failed'];
+/** Everything but a recording in progress. */
+const DELETABLE: RecordingStatus[] = ['completed', 'failed', 'missing'];
+const PAGE = 500;
+
+/** One pass over the directory: what is on disk, by recording id. */
+interface DirectoryScan {
+  videos: Map<string, DirectoryEntry>;
+  thumbnails: Map<string, DirectoryEntry>;
+}
+
+interface DiskPressurePlan {
+  freeBefore: number;
+  need: number;
+  /** Oldest finished recordings first, just enough of them to cover `need` (by their file sizes). */
+  victims: { id: string; bytes: number }[];
+  coversNeed: boolean;
+}
+
+/**
+ * One cleanup run, in this order:
+ * 1. repair from the files: stale temp files removed, unindexed readable videos indexed, `missing`
+ *    entries whose file is back restored;
+ * 2. retention: entries (and their files) older than RETENTION_DAYS, never one in progress — read
+ *    from the index oldest first up to the cutoff, so the cost is what expires;
+ * 3. index entries whose video is gone are marked `missing` (reversible, so not a deletion);
+ * 4. the deletions for other reasons than age are planned (unreadable orphans past the grace period,
+ *    disk pressure) and the safety valve refuses them all if together they exceed half of all
+ *    recordings; otherwise they run, disk pressure stopping as soon as enough is free.
+ */
+export async function runCleanup(deps: CleanupDeps, run: CleanupRunInfo): Promise<CleanupResult> {
+  return new CleanupRun(deps, run).execute();
+}
+
+class CleanupRun {
+  private readonly startedAt = Date.now();
+  private bytesFreed = 0;
+  private readonly deleted = { retention: 0, disk_pressure: 0 };
+  private readonly repairs = {
+    indexed: 0,
+    restored: 0,
+    marked_missing: 0,
+    unreadable_removed: 0,
+    unreadable_pending: 0,
+    orphan_thumbnails_removed: 0,
+    temp_files_removed: 0,
+  };
+
+  constructor(
+    private readonly deps: CleanupDeps,
+    private readonly run: CleanupRunInfo,
+  ) {}
+
+  async execute(): Promise<CleanupResult> {
+    const { store, settings } = this.deps;
+    const diskBefore = await this.deps.diskUsage();
+    const indexed = await this.indexStatuses();
+    const scan = await this.scanDirectory();
+    const unreadable = await this.repairFromFiles(scan, indexed);
+    await this.expire();
+    await this.markMissing(scan);
+
+    const total = (await store.count()) + unreadable.length;
+    const pressure = await this.planDiskPressure(total / 2 - unreadable.length);
+    const refused = safetyValve(total, unreadable.length, pressure);
+    if (refused) {
+      await this.reportRefusal(refused, unreadable.length, pressure);
+    } else {
+      for (const entry of unreadable) await this.removeUnreadable(entry);
+      if (pressure) await this.relieveDiskPressure(pressure);
+    }
+    await this.removeOrphanThumbnails(scan, indexed);
+
+    const result: CleanupResult = {
+      job_id: this.run.jobId,
+      instance: this.run.instance,
+      trigger: this.run.trigger,
+      started_at: new Date(this.startedAt).toISOString(),
+      finished_at: new Date().toISOString(),
+      deleted: { ...this.deleted },
+      bytes_freed: this.bytesFreed,
+      repairs: { ...this.repairs },
+      disk: { before: diskBefore, after: await this.deps.diskUsage(), min_free_bytes: settings.minFreeBytes },
+      refused,
+    };
+    this.deps.logger.info({ result }, 'cleanup run finished');
+    return result;
+  }
+
+  /** id → status of every index entry (ids only: the entries themselves are not read). */
+  private async indexStatuses(): Promise<Map<string, RecordingStatus>> {
+    const statuses = new Map<string, RecordingStatus>();
+    for (const status of ['recording', 'completed', 'failed', 'missing'] as const) {
+      for await (const ref of this.deps.store.refs({ status, order: 'asc', limit: 1000 })) {
+        statuses.set(ref.id, status);
+      }
+    }
+    return statuses;
+  }
+
+  /** Reads the directory once; stale temp files are removed on the way. */
+  private async scanDirectory(): Promise<DirectoryScan> {
+    const scan: DirectoryScan = { videos: new Map(), thumbnails: new Map() };
+    for await (const entry of this.deps.files.entries()) {
+      this.checkAborted();
+      const { file } = entry;
+      if (file.kind === 'video') scan.videos.set(file.id, entry);
+      else if (file.kind === 'thumbnail') scan.thumbnails.set(file.id, entry);
+      else if (file.kind === 'temp' && this.pastGrace(entry)) {
+        this.bytesFreed += await this.deps.files.remove(this.pathOf(entry));
+        this.repairs.temp_files_removed += 1;
+      }
+    }
+    return scan;
+  }
+
+  /**
+   * Videos without index entry are indexed when ffprobe reads them; the unreadable ones past the
+   * grace period are returned (their removal is a deletion the safety valve weighs). `missing`
+   * entries whose video is on disk again are restored.
+   */
+  private async repairFromFiles(
+    scan: DirectoryScan,
+    indexed: Map<string, RecordingStatus>,
+  ): Promise<DirectoryEntry[]> {
+    const { store, files, probe, logger } = this.deps;
+    const unreadable: DirectoryEntry[] = [];
+    for (const [id, entry] of scan.videos) {
+      this.checkAborted();
+      const status = indexed.get(id);
+      if (status === 'missing') {
+        if (await ignoringRaces(() => store.markFound(id, entry.bytes))) this.repairs.restored += 1;
+        continue;
+      }
+      // Unindexed at the start of the run; a recorder may have created the entry since (it always
+      // writes the index before the file), so look again before probing.
+      if (status !== undefined || (await store.get(id))) continue;
+      let video: ProbedVideo | null;
+      try {
+        video = await probe(files.videoPath(id), this.run.signal);
+      } catch (err) {
+        if (!(err instanceof ProbeUnavailableError)) throw err;
+        logger.warn({ err, id }, 'could not probe a file missing from the index; keeping it');
+        this.repairs.unreadable_pending += 1;
+        continue;
+      }
+      if (!video) {
+        if (this.pastGrace(entry)) unreadable.push(entry);
+        else this.repairs.unreadable_pending += 1;
+        continue;
+      }
+      if (await this.reindex(id, entry, video)) indexed.set(id, 'completed');
+    }
+    return unreadable;
+  }
+
+  private async reindex(id: string, entry: DirectoryEntry, video: ProbedVideo): Promise<boolean> {
+    const { deviceSn, startedAt } = parseRecordingId(id)!;
+    const started = startedAt.getTime();
+    try {
+      await this.deps.store.create({
+        device_sn: deviceSn,
+        started_at: started,
+        source: 'repair',
+        status: 'completed',
+        video_status: 'completed',
+        ended_at: started + Math.round(video.duration_seconds * 1000),
+        duration_seconds: Math.round(video.duration_seconds),
+        bytes: entry.bytes,
+        codec: video.codec,
+        width: video.width,
+        height: video.height,
+        has_audio: video.has_audio,
+        stop_reason: 'reindexed',
+      });
+    } catch (err) {
+      if (err instanceof RecordingExistsError) return false;
+      throw err;
+    }
+    this.repairs.indexed += 1;
+    this.deps.logger.info({ id, bytes: entry.bytes }, 'indexed a recording file that had no index entry');
+    return true;
+  }
+
+  /** Deletes every finished or missing recording that started before the retention cutoff. */
+  private async expire(): Promise<void> {
+    const cutoff = this.startedAt - this.deps.settings.retentionMs;
+    for await (const ref of this.deps.store.refs({
+      status: DELETABLE,
+      to: cutoff,
+      order: 'asc',
+      limit: PAGE,
+    })) {
+      this.checkAborted();
+      if (await this.deleteRecording(ref.id)) this.deleted.retention += 1;
+    }
+  }
+
+  /** Finished entries whose video is not on disk (checked again now, not only in the scan). */
+  private async markMissing(scan: DirectoryScan): Promise<void> {
+    const { store, files, logger } = this.deps;
+    for await (const ref of store.refs({ status: FINISHED, order: 'asc', limit: 1000 })) {
+      this.checkAborted();
+      if (scan.videos.has(ref.id)) continue;
+      const recording = await store.get(ref.id);
+      // no_video: the stream never delivered a frame, so there never was a file.
+      if (!recording || recording.video_status === 'no_video') continue;
+      if ((await files.size(ref.id, 'video')) !== null) continue;
+      if (!(await ignoringRaces(() => store.markMissing(ref.id)))) continue;
+      this.repairs.marked_missing += 1;
+      logger.warn({ id: ref.id }, 'recording file is gone: marked missing');
+    }
+  }
+
+  /**
+   * Below MIN_FREE_DISK_BYTES: the oldest finished recordings whose files add up to what is
+   * missing. The walk stops once it exceeds `budget` recordings: the safety valve refuses then anyway.
+   */
+  private async planDiskPressure(budget: number): Promise<DiskPressurePlan | null> {
+    const { files, settings } = this.deps;
+    const usage = await this.deps.diskUsage();
+    if (usage.free >= settings.minFreeBytes) return null;
+    const plan: DiskPressurePlan = {
+      freeBefore: usage.free,
+      need: settings.minFreeBytes - usage.free,
+      victims: [],
+      coversNeed: false,
+    };
+    let covered = 0;
+    for await (const ref of this.deps.store.refs({ status: FINISHED, order: 'asc', limit: PAGE })) {
+      const video = await files.size(ref.id, 'video');
+      if (video === null) continue;
+      const bytes = video + ((await files.size(ref.id, 'thumbnail')) ?? 0);
+      plan.victims.push({ id: ref.id, bytes });
+      covered += bytes;
+      if (covered >= plan.need || plan.victims.length > budget) break;
+    }
+    plan.coversNeed = covered >= plan.need;
+    return plan;
+  }
+
+  /** Deletes the planned recordings oldest first, measuring the disk before each: stops when enough is free. */
+  private async relieveDiskPressure(plan: DiskPressurePlan): Promise<void> {
+    const { minFreeBytes } = this.deps.settings;
+    const freedBefore = this.bytesFreed;
+    const deleted: string[] = [];
+    for (const victim of plan.victims) {
+      this.checkAborted();
+      if ((await this.deps.diskUsage()).free >= minFreeBytes) break;
+      if (await this.deleteRecording(victim.id)) deleted.push(victim.id);
+    }
+    this.deleted.disk_pressure = deleted.length;
+    if (deleted.length === 0) return;
+    const freeAfter = (await this.deps.diskUsage()).free;
+    const freed = this.bytesFreed - freedBefore;
+    await this.deps.reporter.report({
+      id: `janitor-disk-pressure-${this.run.jobId}`,
+      operation: 'disk_pressure_cleanup',
+      error_type: 'DiskPressure',
+      error_message:
+        `free space ${plan.freeBefore} bytes was under MIN_FREE_DISK_BYTES ${minFreeBytes}: ` +
+        `deleted ${deleted.length} recordings before their retention, freeing ${freed} bytes early` +
+        (freeAfter < minFreeBytes ? `; still only ${freeAfter} bytes free` : ''),
+      context: {
+        recordings_deleted: deleted.length,
+        bytes_freed: freed,
+        free_bytes_before: plan.freeBefore,
+        free_bytes_after: freeAfter,
+        min_free_bytes: minFreeBytes,
+        oldest_deleted: deleted[0],
+        newest_deleted: deleted.at(-1),
+      },
+    });
+  }
+
+  private async reportRefusal(
+    refused: NonNullable<CleanupResult['refused']>,
+    unreadable: number,
+    pressure: DiskPressurePlan | null,
+  ): Promise<void> {
+    this.deps.logger.error({ refused }, 'safety valve: deletions refused');
+    await this.deps.reporter.report({
+      id: `janitor-safety-valve-${this.run.jobId}`,
+      operation: 'cleanup',
+      error_type: 'SafetyValve',
+      error_message:
+        `refused to delete: ${refused.reason}. Nothing was deleted except by age; ` +
+        'check RECORDINGS_DIR, the clock and the disk, or free space by hand',
+      context: {
+        would_delete: refused.would_delete,
+        of_total: refused.of_total,
+        unreadable_files: unreadable,
+        disk_pressure_recordings: pressure?.victims.length ?? 0,
+        free_bytes: pressure?.freeBefore ?? null,
+        bytes_needed: pressure?.need ?? 0,
+        min_free_bytes: this.deps.settings.minFreeBytes,
+      },
+    });
+  }
+
+  private async removeUnreadable(entry: DirectoryEntry): Promise<void> {
+    if (entry.file.kind !== 'video') return;
+    // Indexed by someone since the scan: no longer an orphan.
+    if (await this.deps.store.get(entry.file.id)) return;
+    this.bytesFreed += await this.deps.files.removeRecording(entry.file.id);
+    this.repairs.unreadable_removed += 1;
+    this.deps.logger.warn(
+      { file: entry.name, bytes: entry.bytes },
+      'removed an unreadable file that had no index entry',
+    );
+  }
+
+  private async removeOrphanThumbnails(
+    scan: DirectoryScan,
+    indexed: Map<string, RecordingStatus>,
+  ): Promise<void> {
+    for (const [id, entry] of scan.thumbnails) {
+      if (indexed.has(id) || scan.videos.has(id) || !this.pastGrace(entry)) continue;
+      if (await this.deps.store.get(id)) continue;
+      this.bytesFreed += await this.deps.files.remove(this.pathOf(entry));
+      this.repairs.orphan_thumbnails_removed += 1;
+    }
+  }
+
+  /** Index entry first (only if not in progress), then the files: a crash in between leaves an orphan file, which repair handles. */
+  private async deleteRecording(id: string): Promise<boolean> {
+    const deleted = await ignoringRaces(() => this.deps.store.delete(id, { expectStatus: DELETABLE }));
+    if (!deleted) return false;
+    this.bytesFreed += await this.deps.files.removeRecording(id);
+    return true;
+  }
+
+  private pastGrace(entry: DirectoryEntry): boolean {
+    return this.startedAt - entry.mtimeMs >= this.deps.settings.orphanGraceMs;
+  }
+
+  private pathOf(entry: DirectoryEntry): string {
+    return path.join(this.deps.files.dir, entry.name);
+  }
+
+  private checkAborted(): void {
+    this.run.signal?.throwIfAborted();
+  }
+}
+
+/**
+ * The safety valve: deletions for reasons other than age (unreadable orphans, disk pressure) are
+ * refused together when they would take more than half of all recordings, or when disk pressure
+ * cannot be relieved by deleting recordings at all (something else fills the disk). A wrong clock,
+ * a broken ffprobe or a mis-mounted disk must not wipe the archive.
+ */
+function safetyValve(
+  total: number,
+  unreadable: number,
+  pressure: DiskPressurePlan | null,
+): CleanupResult['refused'] {
+  const wouldDelete = unreadable + (pressure?.victims.length ?? 0);
+  if (wouldDelete > total / 2) {
+    return {
+      reason:
+        `${wouldDelete} of ${total} recordings would be deleted for reasons other than age ` +
+        `(disk pressure ${pressure?.victims.length ?? 0}, unreadable files ${unreadable})`,
+      would_delete: wouldDelete,
+      of_total: total,
+    };
+  }
+  if (pressure && !pressure.coversNeed) {
+    return {
+      reason:
+        `deleting all ${pressure.victims.length} finished recordings would not free the ` +
+        `${pressure.need} bytes missing under MIN_FREE_DISK_BYTES: something else fills the disk`,
+      would_delete: wouldDelete,
+      of_total: total,
+    };
+  }
+  return null;
+}
+
+/** A write that lost a race (deleted or changed meanwhile) is skipped: resolves null then. */
+async function ignoringRaces<T>(write: () => Promise<T>): Promise<T | null> {
+  try {
+    return await write();
+  } catch (err) {
+    if (err instanceof RecordingStatusConflictError || err instanceof RecordingNotFoundError) return null;
+    throw err;
+  }
+}

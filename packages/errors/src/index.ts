@@ -1,0 +1,2 @@
+export * from './recent';
+export * from './reporter';

@@ -1,0 +1,89 @@
+import type { Redis } from 'ioredis';
+import type { Config } from '@eufy-relay/config';
+import { redisKey } from '@eufy-relay/runtime';
+
+export type DeliveryOutcome = 'delivered' | 'failed' | 'rate_limited' | 'skipped';
+
+/** One attempt to deliver one webhook, as the delivery log keeps it. */
+export interface DeliveryAttempt {
+  /** 1 for the first try; a replay starts again at 1. A rate-limited try is repeated under the same number. */
+  attempt: number;
+  /** When the attempt started (ISO-8601 UTC, milliseconds). */
+  at: string;
+  event: string;
+  outcome: DeliveryOutcome;
+  /** The receiver's HTTP status; null when none came back (timeout, connection error) or none was asked. */
+  status_code: number | null;
+  latency_ms: number | null;
+  error: string | null;
+}
+
+export interface LoggedWebhook {
+  webhook_id: string;
+  /** Oldest first. */
+  attempts: DeliveryAttempt[];
+}
+
+/** Attempts kept per webhook: the whole retry schedule and a replay or two, without letting one id grow forever. */
+export const MAX_ATTEMPTS_PER_WEBHOOK = 50;
+
+// KEYS[1] index (sorted set: webhook id by last attempt), KEYS[2] this webhook's attempts (list).
+// ARGV: webhook id, attempt JSON, attempt time (ms), webhooks kept, attempts kept, key prefix of the lists.
+const RECORD = `
+redis.call('RPUSH', KEYS[2], ARGV[2])
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[5]), -1)
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[4])
+if excess > 0 then
+  local dropped = redis.call('ZPOPMIN', KEYS[1], excess)
+  for i = 1, #dropped, 2 do redis.call('DEL', ARGV[6] .. dropped[i]) end
+end
+return 1
+`;
+
+/**
+ * The capped delivery log in Redis: per webhook id its attempts (time, status code, latency, error),
+ * for the latest WEBHOOK_LOG_MAX_WEBHOOKS ids; older ids are dropped whole. Keys:
+ * `{REDIS_PREFIX}:delivery-log` (index) and `{REDIS_PREFIX}:delivery-log:{webhook id}`.
+ */
+export class DeliveryLog {
+  private readonly index: string;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly config: Pick<Config, 'REDIS_PREFIX' | 'WEBHOOK_LOG_MAX_WEBHOOKS'>,
+  ) {
+    this.index = redisKey(config, 'delivery-log');
+  }
+
+  private attemptsKey(webhookId: string): string {
+    return `${this.index}:${webhookId}`;
+  }
+
+  async record(webhookId: string, attempt: DeliveryAttempt): Promise<void> {
+    await this.redis.eval(
+      RECORD,
+      2,
+      this.index,
+      this.attemptsKey(webhookId),
+      webhookId,
+      JSON.stringify(attempt),
+      Date.parse(attempt.at),
+      this.config.WEBHOOK_LOG_MAX_WEBHOOKS,
+      MAX_ATTEMPTS_PER_WEBHOOK,
+      `${this.index}:`,
+    );
+  }
+
+  /** Every kept attempt of one webhook, oldest first; empty when the id is unknown or was dropped. */
+  async attempts(webhookId: string): Promise<DeliveryAttempt[]> {
+    const entries = await this.redis.lrange(this.attemptsKey(webhookId), 0, -1);
+    return entries.map((e) => JSON.parse(e) as DeliveryAttempt);
+  }
+
+  /** The `limit` webhooks attempted most recently, newest first, each with its attempts. */
+  async recent(limit: number): Promise<LoggedWebhook[]> {
+    const ids = await this.redis.zrevrange(this.index, 0, Math.max(limit, 1) - 1);
+    return Promise.all(ids.map(async (id) => ({ webhook_id: id, attempts: await this.attempts(id) })));
+  }
+}

@@ -1,0 +1,5 @@
+export * from './signing';
+export * from './retry';
+export * from './queue';
+export * from './delivery-log';
+export * from './sender';
