@@ -7,6 +7,7 @@ import { HttpError, errorHandler, notFound } from './errors';
 import { healthRoutes } from './health';
 import { mediaRoutes } from './media';
 import { metricsRoutes } from './metrics';
+import { operationsRoutes } from './operations';
 import { pageRoutes } from './page';
 import { recordingRoutes } from './recordings';
 import { ApiRoutes } from './routes';
@@ -62,6 +63,7 @@ export function createApp(ctx: ApiContext): Express {
   mediaRoutes(routes, { lookup: ctx.media, signing: ctx.signing });
   recordingRoutes(routes, ctx);
   deviceRoutes(routes, ctx);
+  operationsRoutes(routes, ctx);
   metricsRoutes(routes, ctx);
   pageRoutes(routes, ctx);
   const docsUi = docsRoutes(routes);

@@ -16,7 +16,7 @@ export function bullBoardRouter(ctx: ApiContext): Router {
   const adapter = new ExpressAdapter();
   adapter.setBasePath(BULL_BOARD_PATH);
   createBullBoard({
-    queues: ctx.queues.map((q) => new BullMQAdapter(q)),
+    queues: Object.values(ctx.queues).map((q) => new BullMQAdapter(q)),
     serverAdapter: adapter,
     options: { uiConfig: { boardTitle: 'eufy-relay queues' } },
   });

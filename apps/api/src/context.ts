@@ -1,10 +1,11 @@
-import type { Queue } from 'bullmq';
+import type { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '@eufy-relay/config';
-import type { UrlSigning } from '@eufy-relay/contracts';
+import type { QueueName, UrlSigning } from '@eufy-relay/contracts';
 import type { DeviceRegistry, HeartbeatStore } from '@eufy-relay/devices';
 import type { Logger } from '@eufy-relay/logger';
 import type { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
+import type { DeliveryLog } from '@eufy-relay/webhooks';
 import type { MediaLookup } from './media';
 
 /** What the api's routes read from: built once by start(), shared by every route module. */
@@ -12,8 +13,11 @@ export interface ApiContext {
   config: Config;
   logger: Logger;
   redis: Redis;
-  /** One BullMQ Queue per name in QUEUES (Bull Board, depths in /health and /metrics). */
-  queues: Queue[];
+  /** Every queue of QUEUES (Bull Board, depths in /health and /metrics, replay, POST /cleanup). */
+  queues: Record<QueueName, Queue>;
+  /** Completion events of the janitor queue: POST /cleanup waits on them. */
+  janitorEvents: QueueEvents;
+  deliveryLog: DeliveryLog;
   devices: DeviceRegistry;
   heartbeat: HeartbeatStore;
   store: RecordingStore;

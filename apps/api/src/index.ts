@@ -1,10 +1,11 @@
 import type { AddressInfo } from 'node:net';
-import { Queue } from 'bullmq';
+import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '@eufy-relay/config';
-import { QUEUES } from '@eufy-relay/contracts';
+import { QUEUES, type QueueName } from '@eufy-relay/contracts';
 import { DeviceRegistry, HeartbeatStore } from '@eufy-relay/devices';
 import { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
+import { DeliveryLog, openWebhookQueue } from '@eufy-relay/webhooks';
 import { ShutdownStack, createRedis, roleLogger, type RoleDeps, type RunningRole } from '@eufy-relay/runtime';
 import { createApp } from './app';
 import { urlSigning, type ApiContext } from './context';
@@ -55,14 +56,28 @@ export async function start(config: Config, deps?: ApiDeps): Promise<RunningApi>
     const redisProblem = await firstConnection(redis);
     if (redisProblem) logger.warn({ err: redisProblem }, 'Redis is not reachable yet: /health reports it');
 
-    const queues = Object.values(QUEUES).map(
-      (name) => new Queue(name, { connection: redis, prefix: config.REDIS_PREFIX }),
-    );
-    for (const q of queues) {
+    const queues: Record<QueueName, Queue> = {
+      motion: new Queue(QUEUES.motion, { connection: redis, prefix: config.REDIS_PREFIX }),
+      // Opened as producers open it: a job added from Bull Board carries the retry schedule too.
+      webhooks: openWebhookQueue(config, redis),
+      janitor: new Queue(QUEUES.janitor, { connection: redis, prefix: config.REDIS_PREFIX }),
+    };
+    for (const q of Object.values(queues)) {
       // Connection errors are the Redis client's, already reported by /health: keep them off stderr.
       q.on('error', (err) => logger.debug({ err, queue: q.name }, 'queue error'));
       shutdown.add(`queue ${q.name}`, () => q.close());
     }
+
+    // QueueEvents blocks on its connection: its own, waiting for Redis rather than failing fast.
+    const eventsRedis = createRedis(config, 'worker', `${config.REDIS_PREFIX}:api-events`);
+    eventsRedis.on('error', (err) => logger.debug({ err }, 'redis connection error (queue events)'));
+    shutdown.add('redis (queue events)', () => eventsRedis.disconnect());
+    const janitorEvents = new QueueEvents(QUEUES.janitor, {
+      connection: eventsRedis,
+      prefix: config.REDIS_PREFIX,
+    });
+    janitorEvents.on('error', (err) => logger.debug({ err }, 'queue events error'));
+    shutdown.add('janitor queue events', () => janitorEvents.close());
 
     const store = new RecordingStore(redis, config);
     const files = new RecordingFiles(config.RECORDINGS_DIR);
@@ -71,6 +86,8 @@ export async function start(config: Config, deps?: ApiDeps): Promise<RunningApi>
       logger,
       redis,
       queues,
+      janitorEvents,
+      deliveryLog: new DeliveryLog(redis, config),
       devices: new DeviceRegistry(redis, config),
       heartbeat: new HeartbeatStore(redis, config),
       signing: urlSigning(config),

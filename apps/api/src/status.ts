@@ -54,7 +54,8 @@ export const JOB_STATES = [
 export type JobState = (typeof JOB_STATES)[number];
 export type QueueCounts = Record<string, Record<JobState, number>>;
 
-export function readQueueCounts(queues: readonly Queue[], redis: Redis): Promise<Outcome<QueueCounts>> {
+export function readQueueCounts(byName: Record<string, Queue>, redis: Redis): Promise<Outcome<QueueCounts>> {
+  const queues = Object.values(byName);
   return outcome('queue counts', async () => {
     // BullMQ waits for the connection instead of failing: do not wait out the timeout for nothing.
     if (redis.status !== 'ready') throw new Error(`Redis connection is ${redis.status}`);

@@ -27,7 +27,9 @@ describe('GET /openapi.json', () => {
     expect(Object.keys(doc.paths).sort()).toEqual(
       [
         '/',
+        '/cleanup',
         '/devices',
+        '/errors',
         '/health',
         '/health/live',
         '/metrics',
@@ -37,6 +39,9 @@ describe('GET /openapi.json', () => {
         '/recordings/{id}.jpg',
         '/recordings/{id}.mp4',
         '/storage',
+        '/webhooks',
+        '/webhooks/{id}',
+        '/webhooks/{id}/replay',
       ].sort(),
     );
     const schemas = doc.components.schemas;
@@ -59,6 +64,14 @@ describe('GET /openapi.json', () => {
         expect.objectContaining({ name: 'id', in: 'path', required: true }),
         expect.objectContaining({ name: 'sig', in: 'query', required: false }),
       ]),
+    );
+    const cleanup = doc.paths['/cleanup'];
+    expect(Object.keys(cleanup.post.responses).sort()).toEqual(['200', '202', '401', '403', '500', '503']);
+    expect(cleanup.post.responses['200'].content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/CleanupResult',
+    });
+    expect(schemas.CleanupResult.required).toEqual(
+      expect.arrayContaining(['deleted', 'bytes_freed', 'repairs']),
     );
     const list = doc.paths['/recordings'].get;
     expect(list.parameters.map((p: { name: string }) => p.name)).toEqual([

@@ -4,7 +4,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '@eufy-relay/config';
-import { createRedis } from '@eufy-relay/runtime';
+import { createRedis, deletePrefixKeys } from '@eufy-relay/runtime';
 import { start, type RunningApi } from '../src';
 
 export const TOKEN = 'test-token-0123456789abcdef';
@@ -46,8 +46,7 @@ export async function startApi(name: string, env: Record<string, string> = {}): 
     dir,
     close: async () => {
       await api.stop();
-      const keys = await redis.keys(`${config.REDIS_PREFIX}:*`);
-      if (keys.length) await redis.del(...keys);
+      await deletePrefixKeys(redis, config.REDIS_PREFIX);
       await redis.quit();
       rmSync(dir, { recursive: true, force: true });
     },
