@@ -1,6 +1,127 @@
+import type { AddressInfo } from 'node:net';
+import { Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Config } from '@eufy-relay/config';
-import { startPlaceholderRole, type RoleDeps, type RunningRole } from '@eufy-relay/runtime';
+import { QUEUES, type QueueName } from '@eufy-relay/contracts';
+import { DeviceRegistry, HeartbeatStore } from '@eufy-relay/devices';
+import { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
+import { DeliveryLog, openWebhookQueue } from '@eufy-relay/webhooks';
+import { ShutdownStack, createRedis, roleLogger, type RoleDeps, type RunningRole } from '@eufy-relay/runtime';
+import { createApp } from './app';
+import { urlSigning, type ApiContext } from './context';
+import { indexLookup } from './recordings';
 
-export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
-  return startPlaceholderRole('api', config, deps);
+export interface ApiDeps extends RoleDeps {
+  /** Listen here instead of PORT; 0 picks a free port (tests). */
+  port?: number;
+}
+
+export interface RunningApi extends RunningRole {
+  /** Where the server listens, e.g. http://127.0.0.1:8080. */
+  readonly url: string;
+}
+
+/** Resolves once Redis is ready, or as soon as the first connection attempt fails (reported by /health). */
+function firstConnection(redis: Redis): Promise<Error | null> {
+  if (redis.status === 'ready') return Promise.resolve(null);
+  return new Promise((resolve) => {
+    const ready = () => {
+      redis.off('error', failed);
+      resolve(null);
+    };
+    const failed = (err: Error) => {
+      redis.off('ready', ready);
+      resolve(err);
+    };
+    redis.once('ready', ready);
+    redis.once('error', failed);
+  });
+}
+
+export async function start(config: Config, deps?: ApiDeps): Promise<RunningApi> {
+  const logger = roleLogger('api', config, deps);
+  if (config.NODE_ENV === 'production' && !config.API_TOKEN) {
+    throw new Error(
+      'API_TOKEN is not set: under NODE_ENV=production the api does not start without it ' +
+        '(it guards the JSON API, the page and Bull Board)',
+    );
+  }
+  const shutdown = new ShutdownStack(logger);
+  const stopAll = () => shutdown.closeAll(config.SHUTDOWN_TIMEOUT_SECONDS * 1000);
+  try {
+    // Fail fast while Redis is away: a request answers 500/503 at once instead of queueing forever.
+    const redis = createRedis(config, 'producer', `${config.REDIS_PREFIX}:api`);
+    redis.on('error', (err) => logger.debug({ err }, 'redis connection error'));
+    shutdown.add('redis', () => (redis.status === 'ready' ? redis.quit() : redis.disconnect()));
+    const redisProblem = await firstConnection(redis);
+    if (redisProblem) logger.warn({ err: redisProblem }, 'Redis is not reachable yet: /health reports it');
+
+    const queues: Record<QueueName, Queue> = {
+      motion: new Queue(QUEUES.motion, { connection: redis, prefix: config.REDIS_PREFIX }),
+      // Opened as producers open it: a job added from Bull Board carries the retry schedule too.
+      webhooks: openWebhookQueue(config, redis),
+      janitor: new Queue(QUEUES.janitor, { connection: redis, prefix: config.REDIS_PREFIX }),
+    };
+    for (const q of Object.values(queues)) {
+      // Connection errors are the Redis client's, already reported by /health: keep them off stderr.
+      q.on('error', (err) => logger.debug({ err, queue: q.name }, 'queue error'));
+      shutdown.add(`queue ${q.name}`, () => q.close());
+    }
+
+    // QueueEvents blocks on its connection: its own, waiting for Redis rather than failing fast.
+    const eventsRedis = createRedis(config, 'worker', `${config.REDIS_PREFIX}:api-events`);
+    eventsRedis.on('error', (err) => logger.debug({ err }, 'redis connection error (queue events)'));
+    shutdown.add('redis (queue events)', () => eventsRedis.disconnect());
+    const janitorEvents = new QueueEvents(QUEUES.janitor, {
+      connection: eventsRedis,
+      prefix: config.REDIS_PREFIX,
+    });
+    janitorEvents.on('error', (err) => logger.debug({ err }, 'queue events error'));
+    shutdown.add('janitor queue events', () => janitorEvents.close());
+
+    const store = new RecordingStore(redis, config);
+    const files = new RecordingFiles(config.RECORDINGS_DIR);
+    const ctx: ApiContext = {
+      config,
+      logger,
+      redis,
+      queues,
+      janitorEvents,
+      deliveryLog: new DeliveryLog(redis, config),
+      devices: new DeviceRegistry(redis, config),
+      heartbeat: new HeartbeatStore(redis, config),
+      signing: urlSigning(config),
+      startedAt: Date.now(),
+      store,
+      files,
+      media: indexLookup(store, files),
+    };
+    const app = createApp(ctx);
+    const server = app.listen(deps?.port ?? config.PORT, config.HOST);
+    shutdown.add('http server', () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Keep-alive and streaming video connections would hold close() open until they end.
+      server.closeAllConnections();
+      return closed;
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve);
+      server.once('error', reject);
+    });
+    const address = server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const url = `http://${host}:${address.port}`;
+    logger.info({ url, auth: config.API_TOKEN ? 'token' : 'open (API_TOKEN unset)' }, 'api listening');
+    return {
+      name: 'api',
+      url,
+      stop: async () => {
+        await stopAll();
+        logger.info('role api stopped');
+      },
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
 }

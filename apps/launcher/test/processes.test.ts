@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createRedis, deletePrefixKeys } from '@eufy-relay/runtime';
@@ -70,10 +71,22 @@ describe.each(['ingest', 'recorder', 'notifier', 'janitor', 'api', 'launcher'])(
   },
 );
 
+/** A port nothing listens on right now, for a process that needs a fixed PORT. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
 describe('launcher', () => {
   it('with ROLES=api,janitor starts exactly those two and stops both on SIGTERM', async () => {
+    const port = await freePort();
     const child = spawn(process.execPath, [entry('launcher')], {
-      env: { ...baseEnv, ROLES: 'api,janitor', LOG_LEVEL: 'info' },
+      env: { ...baseEnv, ROLES: 'api,janitor', LOG_LEVEL: 'info', HOST: '127.0.0.1', PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const lines: Record<string, unknown>[] = [];
@@ -97,6 +110,7 @@ describe('launcher', () => {
     // Roles start one after the other in the canonical order, each logging as it starts.
     const startedRoles = [...new Set(lines.map((l) => l.role).filter((r) => r !== 'launcher'))];
     expect(startedRoles).toEqual(['janitor', 'api']);
+    expect(lines.find((l) => l.msg === 'api listening')).toMatchObject({ url: `http://127.0.0.1:${port}` });
 
     child.kill('SIGTERM');
     expect(await exited).toBe(0);

@@ -350,6 +350,12 @@ export const settings = {
     default: '30',
     description: 'bound on one ffprobe run (the janitor probes files missing from the index)',
   }),
+  CLEANUP_WAIT_SECONDS: s({
+    schema: seconds(),
+    expected: 'expected a positive number (seconds)',
+    default: '60',
+    description: 'POST /cleanup waits this long for the run; a run still going then answers 202',
+  }),
   API_TOKEN: s({
     schema: optionalSecret(16),
     expected: 'expected at least 16 characters (or unset: admin routes refuse)',

@@ -1,0 +1,77 @@
+import express, { type Express, type RequestHandler } from 'express';
+import { bullBoardRouter } from './bullBoard';
+import type { ApiContext } from './context';
+import { deviceRoutes } from './devices';
+import { docsRoutes } from './docs';
+import { HttpError, errorHandler, notFound } from './errors';
+import { healthRoutes } from './health';
+import { mediaRoutes } from './media';
+import { metricsRoutes } from './metrics';
+import { operationsRoutes } from './operations';
+import { pageRoutes } from './page';
+import { recordingRoutes } from './recordings';
+import { ApiRoutes } from './routes';
+
+/** No route takes more than a small JSON document; anything larger is refused before it is read. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+const refuseLargeBodies: RequestHandler = (req, _res, next) => {
+  const length = Number(req.headers['content-length'] ?? 0);
+  if (length > MAX_BODY_BYTES) {
+    next(new HttpError(413, 'payload_too_large', `request body is larger than ${MAX_BODY_BYTES} bytes`));
+    return;
+  }
+  next();
+};
+
+/** Method, path (never the query: it may carry a URL signature), status and time, at debug level. */
+function requestLog(ctx: ApiContext): RequestHandler {
+  return (req, res, next) => {
+    const t0 = performance.now();
+    res.on('finish', () =>
+      ctx.logger.debug(
+        {
+          method: req.method,
+          path: req.path,
+          status: res.statusCode,
+          ms: Math.round(performance.now() - t0),
+        },
+        'request',
+      ),
+    );
+    next();
+  };
+}
+
+export function createApp(ctx: ApiContext): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('case sensitive routing', true);
+  app.set('strict routing', true);
+  app.use(requestLog(ctx));
+  app.use((_req, res, next) => {
+    // Browsers must take every response as the type it says (a JSON error is not a script).
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    next();
+  });
+  app.use(refuseLargeBodies);
+  app.use(express.json({ limit: MAX_BODY_BYTES }));
+
+  const routes = new ApiRoutes(ctx.config.API_TOKEN);
+  healthRoutes(routes, ctx);
+  // The file routes (/recordings/{id}.mp4) come before /recordings/{id}, which would match them too.
+  mediaRoutes(routes, { lookup: ctx.media, signing: ctx.signing });
+  recordingRoutes(routes, ctx);
+  deviceRoutes(routes, ctx);
+  operationsRoutes(routes, ctx);
+  metricsRoutes(routes, ctx);
+  pageRoutes(routes, ctx);
+  const docsUi = docsRoutes(routes);
+
+  app.use(routes.router);
+  app.use(docsUi);
+  app.use(bullBoardRouter(ctx));
+  app.use(notFound);
+  app.use(errorHandler(ctx.logger));
+  return app;
+}

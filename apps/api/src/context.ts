@@ -1,0 +1,35 @@
+import type { Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '@eufy-relay/config';
+import type { QueueName, UrlSigning } from '@eufy-relay/contracts';
+import type { DeviceRegistry, HeartbeatStore } from '@eufy-relay/devices';
+import type { Logger } from '@eufy-relay/logger';
+import type { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
+import type { DeliveryLog } from '@eufy-relay/webhooks';
+import type { MediaLookup } from './media';
+
+/** What the api's routes read from: built once by start(), shared by every route module. */
+export interface ApiContext {
+  config: Config;
+  logger: Logger;
+  redis: Redis;
+  /** Every queue of QUEUES (Bull Board, depths in /health and /metrics, replay, POST /cleanup). */
+  queues: Record<QueueName, Queue>;
+  /** Completion events of the janitor queue: POST /cleanup waits on them. */
+  janitorEvents: QueueEvents;
+  deliveryLog: DeliveryLog;
+  devices: DeviceRegistry;
+  heartbeat: HeartbeatStore;
+  store: RecordingStore;
+  files: RecordingFiles;
+  /** The index as the file routes ask it (status of an id, path of its file). */
+  media: MediaLookup;
+  signing: UrlSigning | undefined;
+  startedAt: number;
+}
+
+export function urlSigning(config: Config): UrlSigning | undefined {
+  return config.URL_SIGNING_SECRET
+    ? { secret: config.URL_SIGNING_SECRET, ttlSeconds: config.URL_TTL_SECONDS }
+    : undefined;
+}

@@ -1,0 +1,149 @@
+import { z } from 'zod';
+import { BRIDGE_PROBLEMS } from '@eufy-relay/devices';
+import type { ApiContext } from './context';
+import { ApiRoutes, named } from './routes';
+import { JOB_STATES, pingRedis, readDisk, readHeartbeat, readQueueCounts } from './status';
+
+const check = <T extends z.ZodRawShape>(shape: T) =>
+  z.object({ ok: z.boolean(), error: z.string().optional(), ...shape });
+
+export const healthBody = named(
+  'Health',
+  z.object({
+    status: z.enum(['ok', 'unhealthy']),
+    /** One line per reason the product is not healthy; empty when it is. */
+    problems: z.array(z.string()),
+    uptime_seconds: z.number(),
+    checks: z.object({
+      redis: check({ latency_ms: z.number().nullable() }),
+      eufy_ws: check({
+        connected: z.boolean().nullable(),
+        ingest_heartbeat_age_ms: z.number().nullable(),
+        server_version: z.string().nullable(),
+        schema_version: z.number().nullable(),
+        problems: z.array(z.enum(BRIDGE_PROBLEMS)),
+      }),
+      queues: check({
+        depths: z.record(z.string(), z.record(z.enum(JOB_STATES), z.number().int())),
+      }),
+      disk: check({
+        path: z.string(),
+        total_bytes: z.number().nullable(),
+        free_bytes: z.number().nullable(),
+        min_free_bytes: z.number(),
+      }),
+    }),
+  }),
+  'Redis, the eufy-security-ws connection (through the ingest heartbeat), queue depths and disk',
+);
+export type HealthBody = z.infer<typeof healthBody>;
+
+export async function readHealth(ctx: ApiContext): Promise<HealthBody> {
+  const [redis, heartbeat, queues, disk] = await Promise.all([
+    pingRedis(ctx.redis),
+    readHeartbeat(ctx.heartbeat),
+    readQueueCounts(ctx.queues, ctx.redis),
+    readDisk(ctx.config.RECORDINGS_DIR),
+  ]);
+  const problems: string[] = [];
+  if (!redis.ok) problems.push(`redis: ${redis.error}`);
+
+  const beat = heartbeat.ok ? heartbeat.value.heartbeat : null;
+  if (heartbeat.ok && !beat) {
+    problems.push('ingest: no heartbeat in Redis (ingest is not running or cannot reach Redis)');
+  } else if (beat) {
+    if (!beat.connected) problems.push('eufy-security-ws: ingest is not connected to it');
+    for (const p of beat.problems) problems.push(`eufy-security-ws: ${p}`);
+  }
+
+  const min = ctx.config.MIN_FREE_DISK_BYTES;
+  if (!disk.ok) problems.push(`disk: ${ctx.config.RECORDINGS_DIR}: ${disk.error}`);
+  else if (!disk.value.writable) problems.push(`disk: ${disk.value.path} is not writable`);
+  else if (disk.value.free_bytes < min) {
+    problems.push(`disk: ${disk.value.free_bytes} bytes free, under MIN_FREE_DISK_BYTES (${min})`);
+  }
+  const bridgeOk = beat !== null && beat.connected && beat.problems.length === 0;
+
+  return {
+    status: problems.length === 0 ? 'ok' : 'unhealthy',
+    problems,
+    uptime_seconds: Math.round((Date.now() - ctx.startedAt) / 1000),
+    checks: {
+      redis: redis.ok
+        ? { ok: true, latency_ms: redis.value.latency_ms }
+        : { ok: false, error: redis.error, latency_ms: null },
+      eufy_ws: {
+        ok: bridgeOk,
+        ...(heartbeat.ok ? {} : { error: heartbeat.error }),
+        connected: beat?.connected ?? null,
+        ingest_heartbeat_age_ms: heartbeat.ok ? heartbeat.value.age_ms : null,
+        server_version: beat?.server_version ?? null,
+        schema_version: beat?.schema_version ?? null,
+        problems: beat?.problems ?? [],
+      },
+      queues: queues.ok ? { ok: true, depths: queues.value } : { ok: false, error: queues.error, depths: {} },
+      disk: disk.ok
+        ? {
+            ok: disk.value.writable && disk.value.free_bytes >= min,
+            path: disk.value.path,
+            total_bytes: disk.value.total_bytes,
+            free_bytes: disk.value.free_bytes,
+            min_free_bytes: min,
+          }
+        : {
+            ok: false,
+            error: disk.error,
+            path: ctx.config.RECORDINGS_DIR,
+            total_bytes: null,
+            free_bytes: null,
+            min_free_bytes: min,
+          },
+    },
+  };
+}
+
+export function healthRoutes(routes: ApiRoutes, ctx: ApiContext): void {
+  routes.json(
+    {
+      method: 'get',
+      path: '/health',
+      tag: 'status',
+      access: 'open',
+      summary: 'Health of the product as the api sees it',
+      description:
+        '200 when Redis answers, ingest is connected to eufy-security-ws without problems and the ' +
+        'recordings disk is writable with at least MIN_FREE_DISK_BYTES free; 503 otherwise, with ' +
+        'one line per reason in `problems`.',
+      responses: {
+        200: { description: 'healthy', schema: healthBody },
+        503: { description: 'unhealthy; `problems` says why', schema: healthBody },
+      },
+    },
+    async (_input, _req, res) => {
+      const health = await readHealth(ctx);
+      res.setHeader('Cache-Control', 'no-store');
+      if (health.status !== 'ok') res.status(503);
+      return health;
+    },
+  );
+
+  routes.json(
+    {
+      method: 'get',
+      path: '/health/live',
+      tag: 'status',
+      access: 'open',
+      summary: 'Liveness: the api process answers HTTP',
+      description:
+        'Always 200 while the process serves requests. For platform probes that restart the ' +
+        'process: a camera bridge problem shows in /health but is not fixed by restarting the api.',
+      responses: {
+        200: {
+          description: 'the process is serving',
+          schema: z.object({ status: z.literal('ok'), uptime_seconds: z.number() }),
+        },
+      },
+    },
+    async () => ({ status: 'ok', uptime_seconds: Math.round((Date.now() - ctx.startedAt) / 1000) }),
+  );
+}

@@ -1,0 +1,196 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import {
+  RECORDING_ID,
+  checkRecordingSignature,
+  parseRecordingId,
+  type UrlSigning,
+} from '@eufy-relay/contracts';
+import { HttpError } from './errors';
+import { ErrorSchema, type ApiRoutes } from './routes';
+
+export type MediaKind = 'video' | 'thumbnail';
+
+/** What the recordings index says about a recording; null: the index does not know it. */
+export type RecordingState = 'recording' | 'completed' | 'failed' | 'missing';
+
+export interface MediaFile {
+  state: RecordingState | null;
+  /** Absolute path of the requested file inside RECORDINGS_DIR (it may not exist yet). */
+  path: string;
+}
+
+/**
+ * The one question the file routes ask the recordings index. It is only ever called with an id
+ * that matched the recording pattern, so the path it builds cannot leave RECORDINGS_DIR.
+ */
+export type MediaLookup = (id: string, kind: MediaKind) => Promise<MediaFile>;
+
+/** How long a receiver should wait before asking again for a recording whose first bytes are not written. */
+export const RETRY_AFTER_SECONDS = 2;
+const ONE_YEAR_SECONDS = 365 * 24 * 3600;
+
+const CONTENT_TYPES: Record<MediaKind, string> = { video: 'video/mp4', thumbnail: 'image/jpeg' };
+
+export interface MediaOptions {
+  lookup: MediaLookup;
+  signing: UrlSigning | undefined;
+  now?: () => number;
+}
+
+/**
+ * A completed (or failed) recording never changes again: cache it long and immutable, but never past
+ * its signed URL's expiry, so a cache cannot keep serving a link that has run out. A recording still
+ * being written (or one the index does not know) must be revalidated on every use.
+ */
+function cacheControl(state: RecordingState | null, signedUntil: number | null, now: number): string {
+  if (state !== 'completed' && state !== 'failed') return 'no-cache';
+  let maxAge = ONE_YEAR_SECONDS;
+  if (signedUntil !== null) maxAge = Math.max(0, Math.min(maxAge, signedUntil - Math.floor(now / 1000)));
+  return `public, max-age=${maxAge}, immutable`;
+}
+
+async function fileSize(path: string): Promise<number | null> {
+  try {
+    const s = await stat(path);
+    return s.isFile() ? s.size : null;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+const signatureQuery = z.object({
+  expires: z.string().optional().describe('unix seconds; required when URL_SIGNING_SECRET is set'),
+  sig: z
+    .string()
+    .optional()
+    .describe('signature of the id and expires; required when URL_SIGNING_SECRET is set'),
+});
+type SignatureQuery = z.infer<typeof signatureQuery>;
+
+/**
+ * The `:id` of a recording route, or a 400. The pattern admits letters, digits and "_" only (and a
+ * real date): no dot, slash, NUL or percent can reach a path built from it.
+ */
+export function recordingIdOf(req: Request): string {
+  const id = String(req.params.id);
+  if (!parseRecordingId(id)) {
+    throw new HttpError(400, 'invalid_recording_id', 'not a recording id ({device_sn}_{YYYYMMDD_HHMMSS})');
+  }
+  return id;
+}
+
+/** GET/HEAD /recordings/{id}.mp4 and .jpg: Range, ETag, Last-Modified and 304/416 come from send. */
+function serveMedia(kind: MediaKind, options: MediaOptions) {
+  return async (query: SignatureQuery, req: Request, res: Response): Promise<void> => {
+    const id = recordingIdOf(req);
+    const now = options.now?.() ?? Date.now();
+    if (options.signing) {
+      const verdict = checkRecordingSignature(id, query, options.signing.secret, now);
+      if (verdict !== 'valid') {
+        const message = {
+          missing: 'this URL needs its expires and sig parameters',
+          invalid: 'the URL signature is wrong',
+          expired: 'this URL has expired',
+        }[verdict];
+        throw new HttpError(403, `signature_${verdict}`, message);
+      }
+    }
+    const file = await options.lookup(id, kind);
+    const size = await fileSize(file.path);
+    if (size === null || size === 0) {
+      if (file.state === 'recording') {
+        // The URL went out at motion start; the receiver is early, not wrong.
+        res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
+        res.setHeader('Cache-Control', 'no-store');
+        res.status(202).json({ id, status: 'recording', retry_after_seconds: RETRY_AFTER_SECONDS });
+        return;
+      }
+      const reason =
+        file.state === null
+          ? ['recording_not_found', `no recording ${id}`]
+          : file.state === 'missing'
+            ? ['recording_missing', `recording ${id} is indexed but its files are gone`]
+            : ['file_not_found', `recording ${id} (${file.state}) has no ${kind}`];
+      throw new HttpError(404, reason[0]!, reason[1]!);
+    }
+    const signedUntil = options.signing ? Number(query.expires) : null;
+    res.setHeader('Cache-Control', cacheControl(file.state, signedUntil, now));
+    res.setHeader('X-Recording-Status', file.state ?? 'unknown');
+    res.type(CONTENT_TYPES[kind]);
+    // send stats the file again and serves exactly the bytes that exist at that moment, so a file
+    // still growing is served up to its current size, and ranges are checked against that size.
+    await new Promise<void>((resolve, reject) => {
+      // Relative to its directory: send refuses paths with a dot-directory anywhere (RECORDINGS_DIR
+      // may well sit under one), but checks only the part below `root`.
+      const options = {
+        root: path.dirname(file.path),
+        cacheControl: false,
+        lastModified: true,
+        acceptRanges: true,
+      };
+      res.sendFile(path.basename(file.path), options, (err) => {
+        const code = (err as NodeJS.ErrnoException | undefined)?.code;
+        if (!err || code === 'ECONNABORTED' || code === 'ECONNRESET') resolve();
+        else reject(err);
+      });
+    });
+  };
+}
+
+export const recordingIdParam = {
+  id: {
+    description: 'recording id {device_sn}_{YYYYMMDD_HHMMSS} (UTC start)',
+    schema: z.string().regex(RECORDING_ID),
+  },
+};
+
+export function mediaRoutes(routes: ApiRoutes, options: MediaOptions): void {
+  for (const [kind, ext] of [
+    ['video', 'mp4'],
+    ['thumbnail', 'jpg'],
+  ] as const) {
+    const serve = serveMedia(kind, options);
+    routes.raw(
+      {
+        method: 'get',
+        path: `/recordings/:id.${ext}`,
+        tag: 'recordings',
+        access: 'open',
+        summary:
+          kind === 'video' ? 'The video of a recording (fragmented MP4)' : 'The thumbnail of a recording',
+        description:
+          'Supports Range requests (206, 416), ETag / Last-Modified revalidation (304). A recording ' +
+          'still being written is served up to its current size with `Cache-Control: no-cache`; a ' +
+          'finished one is cacheable and immutable. A known recording whose file has no bytes yet ' +
+          'answers 202 with Retry-After. With URL_SIGNING_SECRET set, `expires` and `sig` are required; ' +
+          'one signature covers both the video and the thumbnail.',
+        params: recordingIdParam,
+        // Not strict: a player may add its own parameters; the signature is checked by the handler.
+        query: signatureQuery,
+        responses: {
+          200: { description: 'the whole file', contentType: CONTENT_TYPES[kind] },
+          202: {
+            description: 'recording has started but has no bytes yet',
+            headers: { 'Retry-After': 'seconds to wait' },
+            contentType: 'application/json',
+          },
+          206: { description: 'the requested range', contentType: CONTENT_TYPES[kind] },
+          304: { description: 'not modified (If-None-Match / If-Modified-Since)' },
+          400: { description: 'not a recording name', schema: ErrorSchema },
+          403: { description: 'signature missing, wrong or expired', schema: ErrorSchema },
+          404: { description: 'no such recording, or it has no such file', schema: ErrorSchema },
+          416: {
+            description: 'range outside the file',
+            headers: { 'Content-Range': 'bytes */{size}' },
+            schema: ErrorSchema,
+          },
+        },
+      },
+      (input, req, res) => serve(input.query, req, res),
+    );
+  }
+}
