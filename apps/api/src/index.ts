@@ -61,6 +61,11 @@ export async function start(config: Config, deps?: ApiDeps): Promise<RunningApi>
       // Opened as producers open it: a job added from Bull Board carries the retry schedule too.
       webhooks: openWebhookQueue(config, redis),
       janitor: new Queue(QUEUES.janitor, { connection: redis, prefix: config.REDIS_PREFIX }),
+      alerts: new Queue(QUEUES.alerts, { connection: redis, prefix: config.REDIS_PREFIX }),
+      'recording-sessions': new Queue(QUEUES.recordingSessions, {
+        connection: redis,
+        prefix: config.REDIS_PREFIX,
+      }),
     };
     for (const q of Object.values(queues)) {
       // Connection errors are the Redis client's, already reported by /health: keep them off stderr.
