@@ -60,10 +60,13 @@ function redisAnswers(url) {
 }
 
 function start(name, command, args, env = {}) {
+  // Own process group: a terminal's Ctrl-C reaches only this script, which then stops the children in
+  // order (roles before the simulator and Redis they use) instead of all of them at once.
   const child = spawn(command, args, {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   const prefix = (line) => `${name.padEnd(8)} | ${line}\n`;
   const pipe = (stream, out) => {
@@ -220,5 +223,10 @@ async function main() {
 }
 
 process.on('SIGINT', () => void stopAll(0));
+// Last resort if this script dies without stopping them (the children are in their own groups).
+process.on('exit', () => {
+  for (const { child } of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
 process.on('SIGTERM', () => void stopAll(0));
 main().catch((err) => fail(err.message));
