@@ -14,4 +14,5 @@ module.exports = {
   maxWorkers: 1,
   testTimeout: 60000,
   reporters: unit.reporters,
+  forceExit: unit.forceExit,
 };
