@@ -39,8 +39,13 @@ const MAX_CONCURRENCY = 100;
  * of one window and another at the start of the next. Whole milliseconds, rounded up: never faster.
  */
 export function deliverySpacingMs(ratePerSecond: number): number {
-  return Math.ceil(1000 / ratePerSecond);
+  // Requests leave evenly spaced but arrive with varying latency, so a receiver can see a few of them
+  // squeezed into one second (56 at 50/s seen in CI). Spacing for 15 % under the rate keeps its view
+  // under the limit too.
+  return Math.ceil(1000 / (ratePerSecond * (1 - RATE_HEADROOM)));
 }
+
+const RATE_HEADROOM = 0.15;
 
 /** A failed attempt worth retrying (5xx, 408, timeout, connection error). */
 class WebhookAttemptError extends Error {
