@@ -15,8 +15,8 @@ export interface ApiContext {
   redis: Redis;
   /** Every queue of QUEUES (Bull Board, depths in /health and /metrics, replay, POST /cleanup). */
   queues: Record<QueueName, Queue>;
-  /** Completion events of the janitor queue: POST /cleanup waits on them. */
-  janitorEvents: QueueEvents;
+  /** Completion events of the janitor queue, opened on first use: POST /cleanup waits on them. */
+  janitorEvents: () => Promise<QueueEvents>;
   deliveryLog: DeliveryLog;
   devices: DeviceRegistry;
   heartbeat: HeartbeatStore;

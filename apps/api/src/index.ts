@@ -56,33 +56,44 @@ export async function start(config: Config, deps?: ApiDeps): Promise<RunningApi>
     const redisProblem = await firstConnection(redis);
     if (redisProblem) logger.warn({ err: redisProblem }, 'Redis is not reachable yet: /health reports it');
 
-    const queues: Record<QueueName, Queue> = {
-      motion: new Queue(QUEUES.motion, { connection: redis, prefix: config.REDIS_PREFIX }),
-      // Opened as producers open it: a job added from Bull Board carries the retry schedule too.
-      webhooks: openWebhookQueue(config, redis),
-      janitor: new Queue(QUEUES.janitor, { connection: redis, prefix: config.REDIS_PREFIX }),
-      alerts: new Queue(QUEUES.alerts, { connection: redis, prefix: config.REDIS_PREFIX }),
-      'recording-sessions': new Queue(QUEUES.recordingSessions, {
-        connection: redis,
-        prefix: config.REDIS_PREFIX,
-      }),
-    };
+    const queues = Object.fromEntries(
+      Object.values(QUEUES).map((name) => [
+        name,
+        // Opened as producers open it: a job added from Bull Board carries the retry schedule too.
+        name === QUEUES.webhooks
+          ? openWebhookQueue(config, redis)
+          : new Queue(name, { connection: redis, prefix: config.REDIS_PREFIX }),
+      ]),
+    ) as Record<QueueName, Queue>;
     for (const q of Object.values(queues)) {
       // Connection errors are the Redis client's, already reported by /health: keep them off stderr.
       q.on('error', (err) => logger.debug({ err, queue: q.name }, 'queue error'));
       shutdown.add(`queue ${q.name}`, () => q.close());
     }
 
-    // QueueEvents blocks on its connection: its own, waiting for Redis rather than failing fast.
-    const eventsRedis = createRedis(config, 'worker', `${config.REDIS_PREFIX}:api-events`);
-    eventsRedis.on('error', (err) => logger.debug({ err }, 'redis connection error (queue events)'));
-    shutdown.add('redis (queue events)', () => eventsRedis.disconnect());
-    const janitorEvents = new QueueEvents(QUEUES.janitor, {
-      connection: eventsRedis,
-      prefix: config.REDIS_PREFIX,
-    });
-    janitorEvents.on('error', (err) => logger.debug({ err }, 'queue events error'));
-    shutdown.add('janitor queue events', () => janitorEvents.close());
+    // Opened on the first POST /cleanup, not at start: QueueEvents blocks on a connection of its own,
+    // and one held open while Redis is away would make every stop wait out the shutdown bound.
+    let janitorEvents: Promise<QueueEvents> | undefined;
+    let closeJanitorEvents = async () => {};
+    const openJanitorEvents = () =>
+      (janitorEvents ??= (async () => {
+        const eventsRedis = createRedis(config, 'worker', `${config.REDIS_PREFIX}:api-events`);
+        eventsRedis.on('error', (err) => logger.debug({ err }, 'redis connection error (queue events)'));
+        const events = new QueueEvents(QUEUES.janitor, {
+          connection: eventsRedis,
+          prefix: config.REDIS_PREFIX,
+          // Read from a second back, not from "now": a run finishing before the first read still counts.
+          lastEventId: `${Date.now() - 1000}-0`,
+        });
+        events.on('error', (err) => logger.debug({ err }, 'queue events error'));
+        closeJanitorEvents = async () => {
+          await events.close();
+          eventsRedis.disconnect();
+        };
+        await events.waitUntilReady();
+        return events;
+      })());
+    shutdown.add('janitor queue events', () => closeJanitorEvents());
 
     const store = new RecordingStore(redis, config);
     const files = new RecordingFiles(config.RECORDINGS_DIR);
@@ -91,7 +102,7 @@ export async function start(config: Config, deps?: ApiDeps): Promise<RunningApi>
       logger,
       redis,
       queues,
-      janitorEvents,
+      janitorEvents: openJanitorEvents,
       deliveryLog: new DeliveryLog(redis, config),
       devices: new DeviceRegistry(redis, config),
       heartbeat: new HeartbeatStore(redis, config),

@@ -114,7 +114,7 @@ export function operationsRoutes(routes: ApiRoutes, ctx: ApiContext): void {
       try {
         return await requestCleanup(
           ctx.queues.janitor,
-          ctx.janitorEvents,
+          await ctx.janitorEvents(),
           ctx.config.CLEANUP_WAIT_SECONDS * 1000,
         );
       } catch (err) {

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { request, startApi, TOKEN, type TestApi } from './helpers';
 
 let t: TestApi;
@@ -19,6 +21,23 @@ function refs(value: unknown, out: string[] = []): string[] {
 }
 
 describe('GET /openapi.json', () => {
+  it('has every documented route in the README’s API table, and the table no route the api lacks', async () => {
+    const doc = (await request(t.api.url, '/openapi.json')).json();
+    const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(
+      ([path, methods]) => Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    const readme = readFileSync(join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
+    const table = readme.slice(readme.indexOf('## API'), readme.indexOf('**Access.**'));
+    const listed = [...table.matchAll(/`(GET|POST|PUT|PATCH|DELETE) ([^`]+)`/g)].map(
+      (m) => `${m[1]} ${m[2]}`,
+    );
+    expect(listed.length).toBeGreaterThan(10);
+    expect(documented.filter((route) => !listed.includes(route))).toEqual([]);
+    // Swagger UI is the one route outside the document it shows: it must still answer.
+    expect(listed.filter((route) => !documented.includes(route))).toEqual(['GET /docs']);
+    expect((await request(t.api.url, '/docs/')).status).toBe(200);
+  });
+
   it('documents every route from the handlers’ own zod schemas, with resolvable references', async () => {
     const r = await request(t.api.url, '/openapi.json');
     expect(r.status).toBe(200);
