@@ -1,4 +1,4 @@
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { BRIDGE_PROBLEMS } from '@eufy-relay/devices';
 import type { ApiContext } from './context';
 import type { ApiRoutes } from './routes';
@@ -37,14 +37,22 @@ export function createMetrics(ctx: ApiContext) {
   const recordingBytes = gauge('eufy_relay_recordings_bytes', 'bytes of the recordings in the index');
   const diskFree = gauge('eufy_relay_disk_free_bytes', 'free bytes on the recordings disk');
   const diskTotal = gauge('eufy_relay_disk_total_bytes', 'size of the recordings disk');
+  // A counter kept in Redis by every notifier: set from there at each scrape, so it survives api restarts.
+  const deliveries = new Counter({
+    name: 'eufy_relay_webhook_deliveries_total',
+    help: 'webhook delivery attempts by every notifier, by outcome (delivered, failed, rate_limited, skipped)',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
 
   async function refresh(): Promise<void> {
-    const [redis, queues, heartbeat, disk, stats] = await Promise.all([
+    const [redis, queues, heartbeat, disk, stats, totals] = await Promise.all([
       pingRedis(ctx.redis),
       readQueueCounts(ctx.queues, ctx.redis),
       readHeartbeat(ctx.heartbeat),
       readDisk(ctx.config.RECORDINGS_DIR),
       withTimeout(ctx.store.stats(), 'recordings index').catch(() => null),
+      withTimeout(ctx.deliveryLog.totals(), 'delivery totals').catch(() => null),
     ]);
     redisUp.set(redis.ok ? 1 : 0);
     queueJobs.reset();
@@ -65,6 +73,8 @@ export function createMetrics(ctx: ApiContext) {
       for (const [status, count] of Object.entries(stats.by_status)) recordings.set({ status }, count);
       recordingBytes.set(stats.bytes);
     }
+    deliveries.reset();
+    if (totals) for (const [outcome, count] of Object.entries(totals)) deliveries.inc({ outcome }, count);
     diskFree.reset();
     diskTotal.reset();
     if (disk.ok) {
@@ -86,8 +96,8 @@ export function metricsRoutes(routes: ApiRoutes, ctx: ApiContext): void {
       access: 'token',
       summary: 'Prometheus metrics',
       description:
-        'Queue depths and failures, active recordings, eufy-security-ws connection, disk, and the ' +
-        'process metrics of this api process.',
+        'Queue depths and failures, active recordings, webhook delivery attempts by outcome, ' +
+        'eufy-security-ws connection, disk, and the process metrics of this api process.',
       responses: { 200: { description: 'Prometheus text format', contentType: 'text/plain' } },
     },
     async (_input, _req, res) => {

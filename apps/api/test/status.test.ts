@@ -2,6 +2,7 @@ import { loadConfig } from '@eufy-relay/config';
 import { addJob, motionSignalJob, QUEUES } from '@eufy-relay/contracts';
 import { DeviceRegistry, HeartbeatStore, type BridgeHeartbeat } from '@eufy-relay/devices';
 import { RecordingStore } from '@eufy-relay/recordings';
+import { DeliveryLog } from '@eufy-relay/webhooks';
 import { Queue } from 'bullmq';
 import { rmSync } from 'node:fs';
 import { start } from '../src';
@@ -214,8 +215,24 @@ describe('GET /devices', () => {
 });
 
 describe('GET /metrics', () => {
-  it('exposes queue depths, bridge state, active recordings, disk and process metrics', async () => {
+  it('exposes queue depths, bridge state, active recordings, deliveries, disk and process metrics', async () => {
     await new RecordingStore(t.redis, t.config).create({ device_sn: CAMERA, started_at: Date.now() });
+    // As a notifier records its attempts: two failures, then the delivery.
+    const log = new DeliveryLog(t.redis, t.config);
+    for (const [n, outcome] of [
+      [1, 'failed'],
+      [2, 'failed'],
+      [3, 'delivered'],
+    ] as const)
+      await log.record('motion_detected.metrics', {
+        attempt: n,
+        at: new Date().toISOString(),
+        event: 'motion_detected',
+        outcome,
+        status_code: outcome === 'delivered' ? 200 : 500,
+        latency_ms: 5,
+        error: null,
+      });
     await heartbeats.write(heartbeat({ problems: ['push_disconnected'] }), 60_000);
     const r = await get('/metrics');
     expect(r.status).toBe(200);
@@ -235,6 +252,10 @@ describe('GET /metrics', () => {
     expect(line('eufy_relay_recordings{status="recording"}')).toBe('1');
     expect(line('eufy_relay_recordings{status="completed"}')).toBe('0');
     expect(line('eufy_relay_recordings_bytes')).toBe('0');
+    expect(r.text).toContain('# TYPE eufy_relay_webhook_deliveries_total counter');
+    expect(line('eufy_relay_webhook_deliveries_total{outcome="delivered"}')).toBe('1');
+    expect(line('eufy_relay_webhook_deliveries_total{outcome="failed"}')).toBe('2');
+    expect(line('eufy_relay_webhook_deliveries_total{outcome="rate_limited"}')).toBe('0');
     expect(Number(line('eufy_relay_disk_free_bytes'))).toBeGreaterThan(0);
     expect(Number(line('process_resident_memory_bytes'))).toBeGreaterThan(0);
     expect(r.text).toContain('# TYPE nodejs_eventloop_lag_seconds gauge');

@@ -2,7 +2,8 @@ import type { Redis } from 'ioredis';
 import type { Config } from '@eufy-relay/config';
 import { redisKey } from '@eufy-relay/runtime';
 
-export type DeliveryOutcome = 'delivered' | 'failed' | 'rate_limited' | 'skipped';
+export const DELIVERY_OUTCOMES = ['delivered', 'failed', 'rate_limited', 'skipped'] as const;
+export type DeliveryOutcome = (typeof DELIVERY_OUTCOMES)[number];
 
 /** One attempt to deliver one webhook, as the delivery log keeps it. */
 export interface DeliveryAttempt {
@@ -27,9 +28,12 @@ export interface LoggedWebhook {
 /** Attempts kept per webhook: the whole retry schedule and a replay or two, without letting one id grow forever. */
 export const MAX_ATTEMPTS_PER_WEBHOOK = 50;
 
-// KEYS[1] index (sorted set: webhook id by last attempt), KEYS[2] this webhook's attempts (list).
-// ARGV: webhook id, attempt JSON, attempt time (ms), webhooks kept, attempts kept, key prefix of the lists.
+// KEYS[1] index (sorted set: webhook id by last attempt), KEYS[2] this webhook's attempts (list),
+// KEYS[3] attempts per outcome (hash, never trimmed).
+// ARGV: webhook id, attempt JSON, attempt time (ms), webhooks kept, attempts kept, key prefix of the
+// lists, outcome.
 const RECORD = `
+redis.call('HINCRBY', KEYS[3], ARGV[7], 1)
 redis.call('RPUSH', KEYS[2], ARGV[2])
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[5]), -1)
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
@@ -44,16 +48,19 @@ return 1
 /**
  * The capped delivery log in Redis: per webhook id its attempts (time, status code, latency, error),
  * for the latest WEBHOOK_LOG_MAX_WEBHOOKS ids; older ids are dropped whole. Keys:
- * `{REDIS_PREFIX}:delivery-log` (index) and `{REDIS_PREFIX}:delivery-log:{webhook id}`.
+ * `{REDIS_PREFIX}:delivery-log` (index) and `{REDIS_PREFIX}:delivery-log:{webhook id}`. Beside it,
+ * `{REDIS_PREFIX}:delivery-totals` counts every attempt by outcome, trimmed never (for /metrics).
  */
 export class DeliveryLog {
   private readonly index: string;
+  private readonly totalsKey: string;
 
   constructor(
     private readonly redis: Redis,
     private readonly config: Pick<Config, 'REDIS_PREFIX' | 'WEBHOOK_LOG_MAX_WEBHOOKS'>,
   ) {
     this.index = redisKey(config, 'delivery-log');
+    this.totalsKey = redisKey(config, 'delivery-totals');
   }
 
   private attemptsKey(webhookId: string): string {
@@ -63,16 +70,27 @@ export class DeliveryLog {
   async record(webhookId: string, attempt: DeliveryAttempt): Promise<void> {
     await this.redis.eval(
       RECORD,
-      2,
+      3,
       this.index,
       this.attemptsKey(webhookId),
+      this.totalsKey,
       webhookId,
       JSON.stringify(attempt),
       Date.parse(attempt.at),
       this.config.WEBHOOK_LOG_MAX_WEBHOOKS,
       MAX_ATTEMPTS_PER_WEBHOOK,
       `${this.index}:`,
+      attempt.outcome,
     );
+  }
+
+  /** Attempts recorded so far by every notifier, per outcome (0 for an outcome never seen). */
+  async totals(): Promise<Record<DeliveryOutcome, number>> {
+    const counts = await this.redis.hgetall(this.totalsKey);
+    return Object.fromEntries(DELIVERY_OUTCOMES.map((o) => [o, Number(counts[o] ?? 0)])) as Record<
+      DeliveryOutcome,
+      number
+    >;
   }
 
   /** Every kept attempt of one webhook, oldest first; empty when the id is unknown or was dropped. */

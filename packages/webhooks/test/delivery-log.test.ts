@@ -69,4 +69,31 @@ describe('DeliveryLog', () => {
     expect(recent.map((w) => w.webhook_id)).toEqual(['low_battery.c', 'low_battery.e']);
     expect(recent[0]!.attempts.map((a) => a.attempt)).toEqual([1, 2]);
   });
+
+  it('counts every attempt by outcome, including those of webhooks the capped log has dropped', async () => {
+    const own = loadConfig({
+      env: {
+        REDIS_URL: process.env.REDIS_URL ?? '',
+        REDIS_PREFIX: `${prefix}-totals`,
+        WEBHOOK_LOG_MAX_WEBHOOKS: '2',
+      },
+    });
+    const totalsLog = new DeliveryLog(redis, own);
+    expect(await totalsLog.totals()).toEqual({ delivered: 0, failed: 0, rate_limited: 0, skipped: 0 });
+    const t0 = Date.parse('2025-01-30T17:00:00Z');
+    for (let i = 0; i < 5; i++) {
+      await totalsLog.record(`motion_detected.t${i}`, attempt(1, t0 + i));
+      await totalsLog.record(
+        `motion_detected.t${i}`,
+        attempt(2, t0 + i, { outcome: 'rate_limited', status_code: 429 }),
+      );
+      await totalsLog.record(
+        `motion_detected.t${i}`,
+        attempt(2, t0 + i, { outcome: 'delivered', status_code: 200 }),
+      );
+    }
+    expect(await totalsLog.recent(10)).toHaveLength(2);
+    expect(await totalsLog.totals()).toEqual({ delivered: 5, failed: 5, rate_limited: 5, skipped: 0 });
+    await redis.del(...(await redis.keys(`${prefix}-totals:*`)));
+  });
 });
