@@ -119,7 +119,8 @@ describe('render.yaml', () => {
     expect(withRecordings).toHaveLength(1);
     const web = withRecordings[0]!;
     expect(web.type).toBe('web');
-    expect(web.healthCheckPath).toBe('/health');
+    // Render restarts on a failing check: it probes liveness, which a bridge problem does not fail.
+    expect(web.healthCheckPath).toBe('/health/live');
     expect(web.maxShutdownDelaySeconds).toBeGreaterThanOrEqual(60);
     const rolesByService = new Map(relayServices.map((s) => [s.name, rolesOf(s.dockerCommand!, envOf(s))]));
     expect(rolesByService.get(web.name)!.sort()).toEqual(['api', 'janitor', 'recorder']);
