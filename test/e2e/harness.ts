@@ -1,8 +1,9 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { WebhookReceiver } from '@eufy-relay/webhooks/testing';
 
 // The end-to-end harness: every part of the product as its own OS process, started from its built
 // entry point the way a user runs it, on free ports, with timings shortened only through settings.
@@ -12,24 +13,6 @@ export const ROLES = ['ingest', 'recorder', 'notifier', 'janitor', 'api'] as con
 export type Role = (typeof ROLES)[number];
 
 const entry = (app: string) => path.join(ROOT, 'apps', app, 'dist', 'main.js');
-
-/**
- * A role whose issue has not landed still runs the placeholder (connects to Redis, idles). Scenarios
- * that need it are skipped, with the reason in their title, instead of failing on a missing feature.
- */
-export function roleLanded(role: Role): boolean {
-  return !readFileSync(path.join(ROOT, 'apps', role, 'src', 'index.ts'), 'utf8').includes(
-    'startPlaceholderRole',
-  );
-}
-
-export function needs(...roles: Role[]): { run: boolean; why: string } {
-  const missing = roles.filter((r) => !roleLanded(r));
-  return {
-    run: missing.length === 0,
-    why: missing.length ? ` [skipped: ${missing.join(', ')} not landed]` : '',
-  };
-}
 
 export async function freePort(): Promise<number> {
   const server = createServer();
@@ -429,4 +412,28 @@ export async function keepMoving(
     await sleep(everyMs);
   }
   return last;
+}
+
+/** True once ffprobe reads the URL: the recording plays (while it is written, too). */
+export const playable = (url: string) => () =>
+  ffprobe(url).then(
+    () => true,
+    () => false,
+  );
+
+/** A test file's webhook receiver and stack: started before its tests, closed after them. */
+export function useStack(options: Omit<StackOptions, 'webhookUrl'> = {}): {
+  readonly receiver: WebhookReceiver;
+  readonly stack: Stack;
+} {
+  const parts = {} as { receiver: WebhookReceiver; stack: Stack };
+  beforeAll(async () => {
+    parts.receiver = await WebhookReceiver.start({ secret: WEBHOOK_SECRET });
+    parts.stack = await Stack.start({ ...options, webhookUrl: parts.receiver.url });
+  }, 60_000);
+  afterAll(async () => {
+    await parts.stack?.close();
+    await parts.receiver?.close();
+  }, 60_000);
+  return parts;
 }

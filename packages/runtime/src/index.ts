@@ -2,4 +2,3 @@ export * from './redis';
 export * from './shutdown';
 export * from './worker';
 export * from './role';
-export * from './placeholder';
