@@ -12,7 +12,7 @@ import {
 import { replayWebhook } from '@eufy-relay/webhooks';
 import type { ApiContext } from './context';
 import { HttpError } from './errors';
-import { ApiRoutes, ErrorSchema, named } from './routes';
+import { ApiRoutes, named, problem } from './routes';
 
 /** The routes over what the other roles record: recent errors, cleanup runs, webhook deliveries. */
 
@@ -106,8 +106,8 @@ export function operationsRoutes(routes: ApiRoutes, ctx: ApiContext): void {
       responses: {
         200: { description: 'what the run did', schema: cleanupResult },
         202: { description: 'the run is still going', schema: cleanupRunningBody },
-        500: { description: 'the run failed', schema: ErrorSchema },
-        503: { description: 'no janitor took the run in time (it was withdrawn)', schema: ErrorSchema },
+        500: problem('the run failed'),
+        503: problem('no janitor took the run in time (it was withdrawn)'),
       },
     },
     async (_input, _req, res) => {
@@ -174,8 +174,8 @@ export function operationsRoutes(routes: ApiRoutes, ctx: ApiContext): void {
       params: webhookIdParam,
       responses: {
         200: { description: 'the webhook', schema: webhookDeliveryView },
-        400: { description: 'not a webhook id', schema: ErrorSchema },
-        404: { description: 'neither queued nor in the delivery log', schema: ErrorSchema },
+        400: problem('not a webhook id'),
+        404: problem('neither queued nor in the delivery log'),
       },
     },
     async (_input, req) => {
@@ -201,9 +201,9 @@ export function operationsRoutes(routes: ApiRoutes, ctx: ApiContext): void {
       params: webhookIdParam,
       responses: {
         202: { description: 'queued for delivery again', schema: replayBody },
-        400: { description: 'not a webhook id', schema: ErrorSchema },
-        404: { description: 'no such webhook in the queue', schema: ErrorSchema },
-        409: { description: 'already delivered, or still being delivered', schema: ErrorSchema },
+        400: problem('not a webhook id'),
+        404: problem('no such webhook in the queue'),
+        409: problem('already delivered, or still being delivered'),
       },
     },
     async (_input, req, res) => {

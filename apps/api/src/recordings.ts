@@ -12,7 +12,7 @@ import {
 import type { ApiContext } from './context';
 import { HttpError } from './errors';
 import { recordingIdOf, recordingIdParam, type MediaLookup } from './media';
-import { ApiRoutes, ErrorSchema, named } from './routes';
+import { ApiRoutes, named, problem } from './routes';
 import { readDisk } from './status';
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -160,7 +160,7 @@ export function recordingRoutes(routes: ApiRoutes, ctx: ApiContext): void {
       query: listQuery,
       responses: {
         200: { description: 'one page; pass next_cursor as cursor for the next', schema: recordingListBody },
-        400: { description: 'invalid filter or cursor', schema: ErrorSchema },
+        400: problem('invalid filter or cursor'),
       },
     },
     async ({ query }) => {
@@ -199,8 +199,8 @@ export function recordingRoutes(routes: ApiRoutes, ctx: ApiContext): void {
       params: recordingIdParam,
       responses: {
         200: { description: 'the recording', schema: recordingView },
-        400: { description: 'not a recording id', schema: ErrorSchema },
-        404: { description: 'no such recording', schema: ErrorSchema },
+        400: problem('not a recording id'),
+        404: problem('no such recording'),
       },
     },
     async (_input, req) => {

@@ -19,6 +19,9 @@ export function named<S extends z.ZodType>(id: string, schema: S, description?: 
 
 export const ErrorSchema = named('Error', errorBody);
 
+/** An error response of a route: every error has the same JSON body. */
+export const problem = (description: string) => ({ description, schema: ErrorSchema });
+
 export interface ResponseDoc {
   description: string;
   /** JSON body schema; binary and HTML responses give `contentType` instead. */
