@@ -14,6 +14,7 @@ import {
 } from '@eufy-relay/runtime';
 import {
   DeliveryLog,
+  ReceiverRateWindow,
   WEBHOOK_BACKOFF,
   WebhookSender,
   attemptVerdict,
@@ -34,18 +35,13 @@ const MAX_CONCURRENCY = 100;
 
 /**
  * BullMQ's limiter is a fixed window shared by every worker on the queue (global across processes).
- * A window of one job every 1000/rate ms, rather than `rate` jobs per second, keeps any sliding
- * one-second span at `rate` deliveries or fewer — a per-second window would allow a burst at the end
- * of one window and another at the start of the next. Whole milliseconds, rounded up: never faster.
+ * A window of one job every 1000/rate ms, rather than `rate` jobs per second, starts deliveries evenly
+ * instead of in a burst at the start of each second. Whole milliseconds, rounded up: never faster.
+ * The promise to the receiver (never more than `rate` in any second it sees) is ReceiverRateWindow's.
  */
 export function deliverySpacingMs(ratePerSecond: number): number {
-  // Requests leave evenly spaced but arrive with varying latency, so a receiver can see a few of them
-  // squeezed into one second (56 at 50/s seen in CI). Spacing for 15 % under the rate keeps its view
-  // under the limit too.
-  return Math.ceil(1000 / (ratePerSecond * (1 - RATE_HEADROOM)));
+  return Math.ceil(1000 / ratePerSecond);
 }
-
-const RATE_HEADROOM = 0.15;
 
 /** A failed attempt worth retrying (5xx, 408, timeout, connection error). */
 class WebhookAttemptError extends Error {
@@ -93,6 +89,7 @@ export async function start(config: Config, deps?: RoleDeps): Promise<RunningRol
   const webhooks = openWebhookQueue(config, producerRedis);
   shutdown.add('webhooks queue', () => webhooks.close());
   const deliveryLog = new DeliveryLog(producerRedis, config);
+  const receiverWindow = new ReceiverRateWindow(producerRedis, config);
   const reporter = new ErrorReporter({ config, redis: producerRedis, webhooks, logger });
 
   const schedule = config.WEBHOOK_RETRY_SCHEDULE_SECONDS;
@@ -141,7 +138,7 @@ export async function start(config: Config, deps?: RoleDeps): Promise<RunningRol
       return { outcome: 'skipped' };
     }
 
-    const result = await sender.send(data.webhook_id, data.payload, signal);
+    const result = await receiverWindow.run(() => sender.send(data.webhook_id, data.payload, signal), signal);
     const verdict = attemptVerdict(result);
     const statusCode = result.outcome === 'response' ? result.statusCode : null;
     const error = result.error ?? null;

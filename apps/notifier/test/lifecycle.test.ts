@@ -65,11 +65,10 @@ describe('notifier shutdown', () => {
 });
 
 describe('deliverySpacingMs', () => {
-  it('spaces deliveries so that no second holds more than the rate', () => {
-    // 15 % headroom for latency jitter at the receiver, rounded up: never faster.
-    expect(deliverySpacingMs(20)).toBe(59);
-    expect(deliverySpacingMs(50)).toBe(24);
-    expect(deliverySpacingMs(30)).toBe(40);
+  it('starts deliveries evenly at the rate, rounded up to whole milliseconds: never faster', () => {
+    expect(deliverySpacingMs(20)).toBe(50);
+    expect(deliverySpacingMs(50)).toBe(20);
+    expect(deliverySpacingMs(30)).toBe(34);
     expect(deliverySpacingMs(5000)).toBe(1);
   });
 });

@@ -3,3 +3,4 @@ export * from './retry';
 export * from './queue';
 export * from './delivery-log';
 export * from './sender';
+export * from './rate-window';
