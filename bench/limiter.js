@@ -103,7 +103,7 @@ async function run() {
           note:
             `${m.delivered} webhooks (${m.unique} distinct, ${m.validSignatures} validly signed) at ${m.rate}/s; ` +
             `busiest one-second window ${m.busiestSecond} (${above ? 'ABOVE' : 'not above'} the limit); ` +
-            `mean gap ${m.meanGapMs} ms against the limiter's window of ${m.windowMs} ms`,
+            `mean gap ${m.meanGapMs} ms against a start spacing of ${m.windowMs} ms; each request holds its place for 1 s plus its own response time`,
           details: m,
         }),
       );

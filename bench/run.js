@@ -1,8 +1,9 @@
 // `pnpm bench` (after `pnpm build`): runs each benchmark in turn and writes bench/results/latest.json
-// and bench/results/latest.md. `node bench/run.js janitor roles` runs only the ones named (and still
-// writes the results files). A benchmark that cannot run here reports "not measured" and why.
+// and bench/results/latest.md. `node bench/run.js janitor roles` runs only the ones named and replaces
+// just their entries in the results files; each entry says when, on which commit and under what load
+// it ran. A benchmark that cannot run here reports "not measured" and why.
 const { execSync } = require('node:child_process');
-const { existsSync, mkdirSync, writeFileSync } = require('node:fs');
+const { existsSync, mkdirSync, readFileSync, writeFileSync } = require('node:fs');
 const { cpus, loadavg, totalmem } = require('node:os');
 const { join } = require('node:path');
 const { ROOT } = require('./lib');
@@ -34,9 +35,16 @@ function markdown(results) {
   const lines = [
     '# Benchmark results',
     '',
-    `Made by \`${results.command}\` on ${results.date} (commit ${results.commit ?? 'unknown'}).`,
-    `Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB RAM, Node ${m.node}, load average ${m.loadAverage1m} at the start.`,
+    `Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB RAM, Node ${m.node}.`,
     'Targets are reported, never enforced. "Miss by" is the gap relative to the target.',
+    '',
+    'Runs (the 1-minute load average before and after tells how noisy the shared machine was):',
+    '',
+    ...results.benchmarks.map(
+      (b) =>
+        `- ${b.name}: \`${b.command}\` on ${b.date}, commit ${b.commit ?? 'unknown'}, ` +
+        `${b.seconds} s, load ${b.loadAverage1mAtStart} → ${b.loadAverage1mAtEnd}`,
+    ),
     '',
     '| Benchmark | Figure | Value | Target | Met | Miss by | Cores | Command | Note |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -53,6 +61,13 @@ function markdown(results) {
   return `${lines.join('\n')}\n`;
 }
 
+/** The entries of an earlier results file for the benchmarks not run now (same machine only). */
+function previousEntries(file, rerun) {
+  const previous = JSON.parse(readFileSync(file, 'utf8'));
+  if (previous.machine?.cores !== cpus().length) return [];
+  return (previous.benchmarks ?? []).filter((b) => !rerun.includes(b.name) && b.commit);
+}
+
 async function main() {
   if (!existsSync(join(ROOT, 'apps', 'api', 'dist', 'main.js')))
     throw new Error('run `pnpm build` first: the benchmarks use the built packages and roles');
@@ -63,22 +78,24 @@ async function main() {
   }
   const selected = names.length > 0 ? names : Object.keys(BENCHMARKS);
   const command = names.length > 0 ? `node bench/run.js ${names.join(' ')}` : 'pnpm bench';
+  const commit = git('rev-parse --short HEAD');
+  const resultsFile = join(ROOT, 'bench', 'results', 'latest.json');
   const results = {
     command,
     date: new Date().toISOString(),
-    commit: git('rev-parse --short HEAD'),
+    commit,
     machine: {
       cores: cpus().length,
       cpuModel: cpus()[0]?.model ?? 'unknown',
       memoryGiB: +(totalmem() / 2 ** 30).toFixed(1),
       node: process.version,
-      // The machine may be shared: the load before the run tells how noisy the figures are.
-      loadAverage1m: +loadavg()[0].toFixed(2),
     },
-    benchmarks: [],
+    // A partial run keeps the other benchmarks' entries of the last run on this machine.
+    benchmarks: names.length > 0 && existsSync(resultsFile) ? previousEntries(resultsFile, selected) : [],
   };
   for (const name of selected) {
     const started = Date.now();
+    const loadAverage1mAtStart = +loadavg()[0].toFixed(2);
     console.error(`[bench] ${name} …`);
     let figures;
     try {
@@ -101,17 +118,21 @@ async function main() {
     results.benchmarks.push({
       name,
       command: `node bench/run.js ${name}`,
+      commit,
       cores: results.machine.cores,
       date: new Date(started).toISOString(),
+      loadAverage1mAtStart,
       loadAverage1mAtEnd: +loadavg()[0].toFixed(2),
       seconds,
       figures,
     });
     console.error(`[bench] ${name} done in ${seconds} s`);
   }
+  const order = Object.keys(BENCHMARKS);
+  results.benchmarks.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   const dir = join(ROOT, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(join(dir, 'latest.md'), markdown(results));
   console.log(markdown(results));
 }
