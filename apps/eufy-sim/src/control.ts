@@ -39,6 +39,12 @@ const bodies = {
       .optional(),
   }),
   push: z.object({ connected: z.boolean() }),
+  load: z.object({
+    rate: z.number().positive().max(100_000),
+    seconds: z.number().positive().max(3600),
+    kind: detectionKind.default('motion'),
+    devices: z.array(z.string().min(1)).min(1).optional(),
+  }),
   cut: z.object({ mode: z.enum(['stop', 'stall']).default('stop') }),
   failNext: z.object({ mode: z.enum(['ack', 'timeout']) }),
   command: z.discriminatedUnion('mode', [
@@ -137,6 +143,24 @@ const routes: [string, string, Handler][] = [
       const { connected, devices } = parse(bodies.station, body);
       sim.setStationConnected(sn!, connected, { devices });
       return { connected };
+    },
+  ],
+  [
+    'POST',
+    '/load/detections',
+    (sim, _p, body) => {
+      const options = parse(bodies.load, body);
+      for (const sn of options.devices ?? []) device(sim, sn);
+      return sim.startDetectionLoad(options);
+    },
+  ],
+  [
+    'GET',
+    '/load/detections/:id',
+    (sim, [id]) => {
+      const report = sim.detectionLoad(id!);
+      if (!report) throw new HttpError(404, `no load ${id}`);
+      return report;
     },
   ],
   ['POST', '/connections/drop', (sim) => ({ dropped: sim.dropConnections() })],

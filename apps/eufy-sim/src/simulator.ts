@@ -5,6 +5,7 @@ import { WebSocketServer, WebSocket } from 'ws';
 import { createLogger, type Logger } from '@eufy-relay/logger';
 import { startControlServer } from './control';
 import { ALSO_MOTION, DETECTIONS, type DetectionKind } from './detections';
+import { DetectionLoad, type DetectionLoadOptions, type DetectionLoadReport } from './load';
 import { AUDIO_FRAME_MS, MediaFactory, type FrameSource, type MediaFrame } from './media';
 import { parseScenario, type Scenario, type ScenarioDevice, type ScenarioInput } from './scenario';
 
@@ -110,6 +111,7 @@ export class Simulator {
   private readonly media: MediaFactory;
   private readonly commandBehaviours = new Map<string, CommandBehaviour>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly loads = new Map<string, DetectionLoad>();
   private driverConnected = true;
   /** Eufy's push channel (motion and ring notifications), apart from the cloud session. */
   private pushConnected = true;
@@ -253,6 +255,7 @@ export class Simulator {
     this.stopped = true;
     clearTimeout(this.demoTimer);
     for (const timer of this.timers) clearTimeout(timer);
+    for (const load of this.loads.values()) load.stop();
     for (const device of this.devices.values())
       for (const t of device.detectionTimers.values()) clearTimeout(t);
     for (const stream of this.streams.values()) this.endStream(stream, false);
@@ -320,6 +323,31 @@ export class Simulator {
     if (kind === 'person') this.setDeviceProperty(device, 'personName', person);
     this.setDetection(device, kind, true, person);
     if (ALSO_MOTION.has(kind)) this.setDetection(device, 'motion', true);
+  }
+
+  /**
+   * Starts a steady stream of detection events (see load.ts) over `devices` (default: every device)
+   * and returns its first report; `detectionLoad(id)` reports on it later. Loads run side by side.
+   */
+  startDetectionLoad(
+    options: Omit<DetectionLoadOptions, 'kind' | 'devices'> & { kind?: DetectionKind; devices?: string[] },
+  ): DetectionLoadReport {
+    const devices = options.devices ?? [...this.devices.keys()];
+    for (const serialNumber of devices) this.device(serialNumber);
+    const kind = options.kind ?? 'motion';
+    const load = new DetectionLoad(`load-${this.loads.size + 1}`, { ...options, kind, devices }, (sn) => {
+      const on = this.device(sn).properties[DETECTIONS[kind].property] === true;
+      if (on) this.endDetection(sn, kind);
+      else this.triggerDetection(sn, kind);
+      return !on;
+    });
+    this.loads.set(load.id, load);
+    load.start();
+    return load.report();
+  }
+
+  detectionLoad(id: string): DetectionLoadReport | undefined {
+    return this.loads.get(id)?.report();
   }
 
   endDetection(serialNumber: string, kind: DetectionKind): void {

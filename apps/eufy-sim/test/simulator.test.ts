@@ -97,6 +97,76 @@ describe('detections', () => {
   });
 });
 
+describe('detection load', () => {
+  it('toggles each device in turn at the rate: every event a real edge, each first begin timed', async () => {
+    const s = await sim({ timings: { motionResetSeconds: 60 } });
+    const c = await listeningClient(s);
+    const { status, body } = await control(s, 'POST', '/load/detections', { rate: 100, seconds: 0.2 });
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ id: 'load-1', kind: 'motion', total: 20, devices: 2 });
+    const report = await waitForLoad(s, body.id);
+    expect(report).toMatchObject({ sent: 20, begins: 10, ends: 10 });
+    // 20 events at 100/s take 190 ms from the first to the last.
+    expect(report.finishedAt - report.startedAt).toBeGreaterThanOrEqual(185);
+    await until(() => c.events('motion detected').length === 20, 'all 20 events');
+    for (const sn of [CAM_A, CAM_B]) {
+      const states = c.events('motion detected').filter((e) => e.event.serialNumber === sn);
+      expect(states.map((e) => e.event.state)).toEqual([
+        true,
+        false,
+        true,
+        false,
+        true,
+        false,
+        true,
+        false,
+        true,
+        false,
+      ]);
+    }
+    expect(Object.keys(report.firstBeginAt).sort()).toEqual([CAM_A, CAM_B].sort());
+    expect(report.firstBeginAt[CAM_A]).toBeGreaterThanOrEqual(report.startedAt);
+    expect(report.firstBeginAt[CAM_B]).toBeLessThanOrEqual(report.startedAt + 50);
+  });
+
+  it('serves only the devices named, and refuses a bad body, an unknown device and an unknown load', async () => {
+    const s = await sim({ timings: { motionResetSeconds: 60 } });
+    const c = await listeningClient(s);
+    const { body } = await control(s, 'POST', '/load/detections', {
+      rate: 50,
+      seconds: 0.1,
+      kind: 'person',
+      devices: [CAM_B],
+    });
+    const report = await waitForLoad(s, body.id);
+    expect(report).toMatchObject({ sent: 5, begins: 3, ends: 2, devices: 1, kind: 'person' });
+    await until(() => c.events('person detected').length === 5, 'five person events');
+    expect(c.events('person detected').every((e) => e.event.serialNumber === CAM_B)).toBe(true);
+    expect((await control(s, 'POST', '/load/detections', { rate: 0, seconds: 1 })).status).toBe(400);
+    expect(await control(s, 'POST', '/load/detections', { rate: 1, seconds: 1, devices: ['NOPE'] })).toEqual({
+      status: 404,
+      body: { error: 'no device NOPE' },
+    });
+    expect((await control(s, 'GET', '/load/detections/load-9')).status).toBe(404);
+  });
+});
+
+async function until(done: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function waitForLoad(s: Simulator, id: string): Promise<Json> {
+  for (;;) {
+    const { body } = await control(s, 'GET', `/load/detections/${id}`);
+    if (body.finishedAt !== null) return body;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 describe('protocol rules', () => {
   it('answers unknown commands, a missing command and bad serials with the server error codes', async () => {
     const s = await sim();
