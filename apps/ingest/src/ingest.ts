@@ -105,6 +105,7 @@ export class Ingest {
         at,
         sourceEvent: detection.kind === 'ring' ? 'rings' : `${detection.kind} detected`,
       }),
+      detection.serialNumber,
     );
   }
 
@@ -113,7 +114,8 @@ export class Ingest {
     if (!state || change.source !== 'device' || !HEALTH_PROPERTIES.has(change.name)) return;
     const device = state.devices.get(change.serialNumber);
     const battery = change.name === 'battery' || change.name === 'batteryLow';
-    if (device) this.parts.outbox.push(this.deviceWrites(device, state, at, { battery }));
+    if (device)
+      this.parts.outbox.push(this.deviceWrites(device, state, at, { battery }), device.serialNumber);
   }
 
   private onEvent(event: EufyEvent, at: number): void {
@@ -135,10 +137,13 @@ export class Ingest {
     else if (event.event === 'device removed') {
       const serial = event.device;
       this.written.delete(serial);
-      this.parts.outbox.push([
-        write(`device ${serial} removed`, () => this.parts.registry.removeDevice(serial)),
-        write(`camera ${serial} removed: outage closed`, () => this.parts.outages.close(serial, at)),
-      ]);
+      this.parts.outbox.push(
+        [
+          write(`device ${serial} removed`, () => this.parts.registry.removeDevice(serial)),
+          write(`camera ${serial} removed: outage closed`, () => this.parts.outages.close(serial, at)),
+        ],
+        serial,
+      );
     } else if (state.devices.has(event.serialNumber)) this.markSeen(event.serialNumber, at);
   }
 
@@ -159,6 +164,7 @@ export class Ingest {
           if (this.seen.get(serial) === latest) this.seen.delete(serial);
         }
       }),
+      serial,
     );
   }
 
@@ -176,6 +182,7 @@ export class Ingest {
           this.deviceWrites({ serialNumber: serial, properties, commands }, state, Date.now(), {
             sync: true,
           }),
+          serial,
         );
     } catch (err) {
       logger.warn({ serial, err }, 'could not fetch an added device: it is written at the next sync');

@@ -39,30 +39,49 @@ export function isConnectionLoss(err: unknown): boolean {
   );
 }
 
+/** Events written at the same time at most: enough to keep Redis busy with one connection. */
+const MAX_IN_FLIGHT = 64;
+/** Buffered events looked at for one whose device is free; the rest wait their turn (a long outage). */
+const MAX_LOOKAHEAD = 1024;
+
+/** One buffered event: its writes, in order, and the device whose order it keeps (none: everything's). */
+interface Entry {
+  writes: OutboxWrite[];
+  lane: string | undefined;
+}
+
 /**
- * Ingest's ordered, bounded buffer of writes to Redis. Writes run one at a time in the order events
- * arrived, so the jobs of one camera reach Redis in the order the camera produced them. While Redis
- * is unreachable the writes wait here (the WebSocket stays up and events keep coming) and the one
- * that failed is tried again when the connection is ready; nothing is lost unless more than
- * `maxPending` pile up, in which case the oldest go, are counted and reported once the backlog is
- * written.
+ * Ingest's ordered, bounded buffer of writes to Redis. The events of one device are written one at a
+ * time in the order they arrived, so the jobs of a camera reach Redis in the order the camera produced
+ * them; different devices' events are written side by side (one at a time for all of them would make
+ * a Redis round trip per event the ceiling of the whole bridge). An event without a device (a full
+ * state sync, a station's devices, a system_error) waits for everything before it and holds back
+ * everything after it. While Redis is unreachable the writes wait here (the WebSocket stays up and
+ * events keep coming) and those that failed are tried again when the connection is ready; nothing is
+ * lost unless more than `maxPending` pile up, in which case the oldest go, are counted and reported
+ * once the backlog is written.
  */
 export class Outbox {
-  /** One entry per event: the writes it needs, in order. */
-  private readonly pending: OutboxWrite[][] = [];
-  private draining: Promise<void> | undefined;
+  /** Events not started yet, oldest first. */
+  private readonly pending: Entry[] = [];
+  /** Devices with an event being written now; `null` while an event without a device is. */
+  private readonly busy = new Set<string | null>();
+  private idle: Promise<void> | undefined;
+  private becameIdle: (() => void) | undefined;
   private dropped = 0;
   /** Between a write failing for want of Redis and the next write going through. */
   private holding = false;
+  private readyWait: Promise<boolean> | undefined;
   private readonly abort = new AbortController();
 
   constructor(private readonly options: OutboxOptions) {}
 
   /**
    * Buffers the writes of one event (one entry however many writes it needs: a full state sync is one
-   * entry too). An empty list is ignored.
+   * entry too), in order with the other events of `lane` (a device serial), or, without a lane, with
+   * every other event. An empty list is ignored.
    */
-  push(writes: OutboxWrite | OutboxWrite[]): void {
+  push(writes: OutboxWrite | OutboxWrite[], lane?: string): void {
     const entry = Array.isArray(writes) ? writes : [writes];
     if (entry.length === 0) return;
     if (this.abort.signal.aborted) {
@@ -73,14 +92,13 @@ export class Outbox {
       const lost = this.pending.shift()!;
       if (this.dropped++ === 0)
         this.options.logger.error(
-          { maxPending: this.options.maxPending, first: lost[0]!.label },
+          { maxPending: this.options.maxPending, first: lost.writes[0]!.label },
           'Redis unreachable and the event buffer is full: dropping the oldest events',
         );
     }
-    this.pending.push(entry);
-    this.draining ??= this.drain().finally(() => {
-      this.draining = undefined;
-    });
+    this.pending.push({ writes: entry, lane });
+    this.idle ??= new Promise<void>((resolve) => (this.becameIdle = resolve));
+    this.pump();
   }
 
   /**
@@ -90,32 +108,64 @@ export class Outbox {
   async close(timeoutMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      this.draining,
+      this.idle,
       new Promise<void>((resolve) => {
         timer = setTimeout(resolve, timeoutMs);
       }),
     ]);
     clearTimeout(timer);
     this.abort.abort();
-    await this.draining;
+    await this.idle;
     const lost = this.pending.length + this.dropped;
     if (lost > 0) this.options.logger.error({ lost }, 'ingest stopped with events that never reached Redis');
     this.pending.length = 0;
   }
 
-  private async drain(): Promise<void> {
-    while (!this.abort.signal.aborted) {
-      const entry = this.pending.shift();
-      if (entry) {
-        // A write that fails for want of Redis is retried where it stopped, not from the entry's start.
-        for (const write of entry) if (!(await this.writeOne(write))) return;
+  /** Starts every event whose turn it is; settles the outbox when nothing is left. */
+  private pump(): void {
+    if (this.abort.signal.aborted) return this.settleIfDone();
+    const skipped = new Set<string>();
+    for (let i = 0; i < this.pending.length && i < MAX_LOOKAHEAD && this.busy.size < MAX_IN_FLIGHT;) {
+      if (this.busy.has(null)) break;
+      const entry = this.pending[i]!;
+      if (entry.lane === undefined) {
+        // Everything before it first; nothing after it until it is written.
+        if (this.busy.size === 0 && i === 0) this.start(this.pending.shift()!, null);
+        break;
+      }
+      // A device's later event waits behind its earlier one (in flight, or passed over above).
+      if (this.busy.has(entry.lane) || skipped.has(entry.lane)) {
+        skipped.add(entry.lane);
+        i++;
         continue;
       }
-      if (this.dropped === 0) return;
+      this.start(this.pending.splice(i, 1)[0]!, entry.lane);
+    }
+    if (this.busy.size === 0 && this.pending.length === 0 && this.dropped > 0) {
       const count = this.dropped;
       this.dropped = 0;
+      // Its handler pushes the resync, which keeps the outbox busy.
       this.options.onDropped(count);
     }
+    this.settleIfDone();
+  }
+
+  private start(entry: Entry, lane: string | null): void {
+    this.busy.add(lane);
+    void (async () => {
+      // A write that fails for want of Redis is retried where it stopped, not from the entry's start.
+      for (const write of entry.writes) if (!(await this.writeOne(write))) break;
+      this.busy.delete(lane);
+      this.pump();
+    })();
+  }
+
+  private settleIfDone(): void {
+    const done = this.busy.size === 0 && (this.pending.length === 0 || this.abort.signal.aborted);
+    if (!done || !this.becameIdle) return;
+    this.becameIdle();
+    this.becameIdle = undefined;
+    this.idle = undefined;
   }
 
   /** False when the outbox was closed before the write could be made. */
@@ -126,7 +176,10 @@ export class Outbox {
       if (!(await this.redisReady())) return false;
       if (this.holding) {
         this.holding = false;
-        logger.info({ held: this.pending.length + 1 }, 'Redis is back: writing the held events in order');
+        logger.info(
+          { held: this.pending.length + this.busy.size },
+          "Redis is back: writing the held events, each device's in order",
+        );
       }
       try {
         await write.run();
@@ -167,17 +220,19 @@ export class Outbox {
     const { redis } = this.options;
     if (redis.status === 'ready') return Promise.resolve(true);
     if (this.abort.signal.aborted) return Promise.resolve(false);
-    return new Promise((resolve) => {
+    // One wait shared by every write in flight: one listener on the connection, not one per write.
+    return (this.readyWait ??= new Promise<boolean>((resolve) => {
       const done = (ready: boolean) => {
         redis.off('ready', onReady);
         this.abort.signal.removeEventListener('abort', onAbort);
+        this.readyWait = undefined;
         resolve(ready);
       };
       const onReady = () => done(true);
       const onAbort = () => done(false);
       redis.on('ready', onReady);
       this.abort.signal.addEventListener('abort', onAbort);
-    });
+    }));
   }
 }
 

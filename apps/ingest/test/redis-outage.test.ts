@@ -137,10 +137,13 @@ describe('Redis outage', () => {
     await world.barrier();
 
     const signals = (await world.motionSignals()).filter((s) => CAMERAS.includes(s.device_sn));
-    // 80 signals and a few last_seen writes went into a buffer of 30: the newest survived.
-    expect(dropped).toBeGreaterThanOrEqual(80 - 30);
-    expect(signals.length).toBeLessThanOrEqual(30);
-    expect(signals.length + dropped).toBeGreaterThanOrEqual(80);
+    // 80 signals and a few last_seen writes went into a buffer of 30: the newest survived, and so did
+    // each camera's oldest, already taken for writing when Redis went (one per camera). After such a
+    // survivor a camera's next survivor may repeat its state, which is no new signal.
+    const inFlight = CAMERAS.length;
+    expect(dropped).toBeGreaterThanOrEqual(80 - 30 - inFlight);
+    expect(signals.length).toBeLessThanOrEqual(30 + inFlight);
+    expect(signals.length + dropped).toBeGreaterThanOrEqual(80 - inFlight);
     const last = signals.at(-1)!;
     expect([last.device_sn, last.state]).toEqual([CAMERAS[39 % CAMERAS.length], false]);
     // The state was written again from the bridge: the registry and the low battery are there.
