@@ -481,7 +481,7 @@ const fmt = (s) => `p50 ${s.p50} / p99 ${s.p99} / max ${s.max} ms (n ${s.n})`;
 
 const stagesText = (b) =>
   `simulator → ingest saw it ${fmt(b.simToIngest)}; ` +
-  `ingest's ordered write buffer ${fmt(b.ingestQueue)}; motion job → recorder picked it up ${fmt(b.toRecorder)}; ` +
+  `ingest's write buffer ${fmt(b.ingestQueue)}; motion job → recorder picked it up ${fmt(b.toRecorder)}; ` +
   `recorder (rules, index entry, webhook queued) ${fmt(b.recorder)}; webhook job → notifier picked it up ` +
   `${fmt(b.toNotifier)}; notifier → receiver ${fmt(b.delivery)}`;
 
@@ -497,7 +497,7 @@ function report(l, light, steps, cores) {
     `recording, and its motion_detected is timed from the simulator's send (its wall clock) to the ` +
     `receiver's arrival (same machine clock). Simulator schedule lag max ${Math.max(l.hot.maxLagMs, l.fresh.maxLagMs)} ms. ` +
     `Settings: WEBHOOK_RATE_LIMIT_PER_SECOND=${WEBHOOK_RATE_LIMIT} (above the webhook rate, so the limiter ` +
-    `queues nothing; its spacing is ${Math.ceil(1000 / (WEBHOOK_RATE_LIMIT * 0.85))} ms), RECORDER_CONCURRENCY=${RECORDER_CONCURRENCY} ` +
+    `queues nothing; its start spacing is ${Math.ceil(1000 / WEBHOOK_RATE_LIMIT)} ms), RECORDER_CONCURRENCY=${RECORDER_CONCURRENCY} ` +
     `(so ${RECORDER_CONCURRENCY} ffmpeg + livestreams at once; the other recordings wait for a recorder, as the product does; ` +
     `motion_detected goes out at start either way), simulator video ${VIDEO.width}x${VIDEO.height}@${VIDEO.fps} ` +
     `${VIDEO.bitrateKbps} kb/s in loop mode, MOTION_TIMEOUT_SECONDS=300 (no recording ends inside the run). ` +
@@ -508,23 +508,22 @@ function report(l, light, steps, cores) {
   const p99Met = l.latency.p99 !== null && l.latency.p99 < 100;
   const STAGE_NAMES = {
     simToIngest: 'the simulator → ingest hop',
-    ingestQueue: "ingest's ordered write buffer",
+    ingestQueue: "ingest's write buffer",
     toRecorder: 'the motion queue (waiting for a recorder)',
     recorder: "the recorder's start",
     toNotifier: 'the webhooks queue (waiting for a notifier)',
     delivery: 'the notifier → receiver POST',
   };
   const slowest = Object.entries(l.breakdown).sort((a, b) => (b[1].p99 ?? 0) - (a[1].p99 ?? 0))[0][0];
-  // Why the buffer is slow was established with Redis' INFO commandstats and a CPU profile of ingest.
+  // What each event costs ingest was counted with Redis' INFO commandstats and a CPU profile of ingest.
   const why =
     slowest === 'ingestQueue'
-      ? ` Why: ingest writes every event to Redis one after the other, all cameras in one line (src/outbox.ts keeps ` +
-        `them in arrival order): per motion edge an HGET, the BullMQ add script, a MULTI for the device registry ` +
-        `(last_motion_at, and last_seen_at for nearly every event: with many cameras the per-device coalescing rarely ` +
-        `applies) and an HSET, ~4–5 round trips awaited in turn. Its rate is bounded by Redis round-trip time, not ` +
-        `its CPU (ingest used ${l.cores.ingest} cores while its buffer grew): on this loaded machine ingest alone ` +
-        `sustained ${steps.filter((s) => s.sustained).pop()?.offered ?? 0} events/s, and with the recorder and ` +
-        `notifier sharing Redis and the CPUs it fell below ${l.rate}/s.`
+      ? ` Why: every motion edge costs ingest ~4–5 Redis round trips (an HGET, the BullMQ add script, a MULTI ` +
+        `for the device registry's last_motion_at / last_seen_at, an HSET), awaited in turn within each camera ` +
+        `(src/outbox.ts keeps a camera's events in order; up to 64 cameras are written side by side). Ingest used ` +
+        `${l.cores.ingest} cores while its buffer grew; alone it sustained ` +
+        `${steps.filter((s) => s.sustained).pop()?.offered ?? 0} events/s on this machine, and here it shared ` +
+        `Redis and the ${cores} cores with the recorder, the notifier and the simulator.`
       : '';
   const figures = [
     figure({
