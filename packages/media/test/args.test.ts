@@ -20,6 +20,8 @@ describe('recordingArgs', () => {
     const video = inputOptions(args, 'pipe:0');
     expect(valueOf(video, '-f')).toBe('h264');
     expect(valueOf(video, '-use_wallclock_as_timestamps')).toBe('1');
+    // A sole input is read in ffmpeg's main thread (no input thread polling every 10 ms).
+    expect(video).not.toContain('-thread_queue_size');
     expect(args).not.toContain('pipe:3');
     expect(valueOf(args, '-c')).toBe('copy');
     // Stream copy only: no encoder is named anywhere.
@@ -41,6 +43,9 @@ describe('recordingArgs', () => {
     const audio = inputOptions(args, 'pipe:3');
     expect(valueOf(audio, '-f')).toBe('aac');
     expect(valueOf(audio, '-use_wallclock_as_timestamps')).toBe('1');
+    // Two inputs: each keeps being read (and stamped) while the muxer waits for the other.
+    expect(valueOf(audio, '-thread_queue_size')).toBe('1024');
+    expect(valueOf(inputOptions(args, 'pipe:0'), '-thread_queue_size')).toBe('1024');
     expect(args.filter((_, i) => args[i - 1] === '-map')).toEqual(['0:v:0', '1:a:0']);
     expect(valueOf(args, '-bsf:a')).toBe('aac_adtstoasc');
   });
