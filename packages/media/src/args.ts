@@ -23,6 +23,9 @@ export interface RecordingArgsOptions {
   logLevel?: FfmpegLogLevel;
 }
 
+/** Largest packet ffmpeg's raw H.264/H.265 demuxer makes of what it reads (its default is 1024). */
+const RAW_VIDEO_PACKET_BYTES = 65_536;
+
 /** fd of the second input pipe (the audio); stdin is fd 0. */
 export const AUDIO_PIPE_FD = 3;
 
@@ -32,19 +35,26 @@ export const AUDIO_PIPE_FD = 3;
  *   real time, gaps included (a paused stream gives one long frame, not a jump cut);
  * - probe almost nothing, so ffmpeg writes the file header on the first keyframe instead of
  *   buffering seconds of stream first (the gate guarantees that keyframe carries its parameter sets);
- * - a deep input queue, so each input keeps being read, and stamped, on arrival while the muxer
- *   waits for the other one.
+ * - `demuxerOptions` of the input's format: raw video is demuxed in packets of up to 64 KiB (the
+ *   default is 1 KiB, so about 17 packets per frame of a 2 Mb/s 15 fps stream, each allocated,
+ *   stamped and handed to the parser); a packet is what one read returned, so each frame is still
+ *   stamped when it is read;
+ * - with `queued`, a deep input queue, so each input keeps being read, and stamped, on arrival while
+ *   the muxer waits for the other one. A sole input goes without: ffmpeg (5.x) then reads it in its
+ *   main thread, blocked in read() until a frame arrives, where an input thread makes the main
+ *   thread poll for packets every 10 ms — 100 wake-ups a second per recording, which cost more than
+ *   the stream copy itself.
  */
-function liveInput(format: string, url: string): string[] {
+function liveInput(format: string, url: string, queued: boolean, demuxerOptions: string[] = []): string[] {
   return [
+    ...demuxerOptions,
     '-use_wallclock_as_timestamps',
     '1',
     '-probesize',
     '32',
     '-analyzeduration',
     '0',
-    '-thread_queue_size',
-    '1024',
+    ...(queued ? ['-thread_queue_size', '1024'] : []),
     '-f',
     format,
     '-i',
@@ -65,8 +75,14 @@ export function recordingArgs(options: RecordingArgsOptions): string[] {
   if (!(fragmentMicros > 0))
     throw new Error(`fragmentSeconds must be positive, got ${options.fragmentSeconds}`);
   const args = ['-hide_banner', '-nostats', '-loglevel', options.logLevel ?? 'warning'];
-  args.push(...liveInput(options.codec === 'h264' ? 'h264' : 'hevc', 'pipe:0'));
-  if (options.audio) args.push(...liveInput('aac', `pipe:${AUDIO_PIPE_FD}`));
+  const audio = options.audio === true;
+  args.push(
+    ...liveInput(options.codec === 'h264' ? 'h264' : 'hevc', 'pipe:0', audio, [
+      '-raw_packet_size',
+      String(RAW_VIDEO_PACKET_BYTES),
+    ]),
+  );
+  if (audio) args.push(...liveInput('aac', `pipe:${AUDIO_PIPE_FD}`, audio));
   args.push('-map', '0:v:0');
   if (options.audio) args.push('-map', '1:a:0');
   args.push('-c', 'copy');

@@ -20,6 +20,10 @@ describe('recordingArgs', () => {
     const video = inputOptions(args, 'pipe:0');
     expect(valueOf(video, '-f')).toBe('h264');
     expect(valueOf(video, '-use_wallclock_as_timestamps')).toBe('1');
+    // A sole input is read in ffmpeg's main thread (no input thread polling every 10 ms).
+    expect(video).not.toContain('-thread_queue_size');
+    // Packets of up to 64 KiB, not ffmpeg's 1 KiB: one per read frame instead of ~17.
+    expect(valueOf(video, '-raw_packet_size')).toBe('65536');
     expect(args).not.toContain('pipe:3');
     expect(valueOf(args, '-c')).toBe('copy');
     // Stream copy only: no encoder is named anywhere.
@@ -41,6 +45,10 @@ describe('recordingArgs', () => {
     const audio = inputOptions(args, 'pipe:3');
     expect(valueOf(audio, '-f')).toBe('aac');
     expect(valueOf(audio, '-use_wallclock_as_timestamps')).toBe('1');
+    // Two inputs: each keeps being read (and stamped) while the muxer waits for the other.
+    expect(valueOf(audio, '-thread_queue_size')).toBe('1024');
+    expect(audio).not.toContain('-raw_packet_size'); // not an option of the aac demuxer
+    expect(valueOf(inputOptions(args, 'pipe:0'), '-thread_queue_size')).toBe('1024');
     expect(args.filter((_, i) => args[i - 1] === '-map')).toEqual(['0:v:0', '1:a:0']);
     expect(valueOf(args, '-bsf:a')).toBe('aac_adtstoasc');
   });
