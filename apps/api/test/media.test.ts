@@ -1,9 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import http from 'node:http';
 import path from 'node:path';
 import { parseRecordingId, recordingUrl } from '@eufy-relay/contracts';
 import { RecordingStore } from '@eufy-relay/recordings';
+import { READ_CHUNK_BYTES } from '../src/media';
 import { makeThumbnail, makeVideo, request, startApi, type TestApi } from './helpers';
 
 const CAMERA = 'T8113P0223000002';
@@ -115,6 +117,20 @@ describe('serving a video', () => {
     const stale = await get(`/recordings/${DONE}.mp4`, { Range: 'bytes=0-9', 'If-Range': 'W/"stale"' });
     expect(stale.status).toBe(200);
     expect(stale.body.length).toBe(video.length);
+  });
+
+  it('serves a file of many read chunks whole and in ranges across chunk boundaries', async () => {
+    const big = `${CAMERA}_20250130_143500`;
+    const bytes = randomBytes(3 * READ_CHUNK_BYTES + 12_345);
+    await index(t, big, 'completed');
+    writeFileSync(path.join(t.config.RECORDINGS_DIR, `${big}.mp4`), bytes);
+    const whole = await get(`/recordings/${big}.mp4`);
+    expect(whole.status).toBe(200);
+    expect(whole.body.equals(bytes)).toBe(true);
+    const [first, last] = [READ_CHUNK_BYTES - 100, 2 * READ_CHUNK_BYTES + 100];
+    const r = await get(`/recordings/${big}.mp4`, { Range: `bytes=${first}-${last}` });
+    expect(r.status).toBe(206);
+    expect(r.body.equals(bytes.subarray(first, last + 1))).toBe(true);
   });
 
   it('serves the JPEG thumbnail', async () => {
