@@ -231,6 +231,28 @@ describe('recordings without their file', () => {
     });
   });
 
+  it('sees at once that the file of a recording it just served is gone, and that it is back', async () => {
+    const id = `${CAMERA}_20250130_000005`;
+    const file = path.join(t.config.RECORDINGS_DIR, `${id}.mp4`);
+    await index(t, id, 'completed');
+    writeFileSync(file, video);
+    expect((await get(`/recordings/${id}.mp4`, { Range: 'bytes=0-9' })).status).toBe(206);
+    // What the janitor does when it finds the file gone, and again when a remounted disk brings it back.
+    const store = new RecordingStore(t.redis, t.config);
+    rmSync(file);
+    await store.markMissing(id);
+    expect((await get(`/recordings/${id}.mp4`)).json().error.code).toBe('recording_missing');
+    writeFileSync(file, video);
+    await store.markFound(id, video.length);
+    const back = await get(`/recordings/${id}.mp4`);
+    expect(back.status).toBe(200);
+    expect(back.headers['x-recording-status']).toBe('completed');
+    // Deleted from the index and the disk (retention): unknown again.
+    await store.delete(id);
+    rmSync(file);
+    expect((await get(`/recordings/${id}.mp4`)).json().error.code).toBe('recording_not_found');
+  });
+
   it('serves a file the index does not know (yet) without letting caches keep it', async () => {
     const orphan = `${CAMERA}_20250130_000004`;
     makeThumbnail(path.join(t.config.RECORDINGS_DIR, `${orphan}.jpg`));
