@@ -24,7 +24,11 @@ const refuseLargeBodies: RequestHandler = (req, _res, next) => {
   next();
 };
 
-/** Method, path (never the query: it may carry a URL signature), status and time, at debug level. */
+/**
+ * Method, path (never the query: it may carry a URL signature), status and time, at debug level.
+ * Installed only when debug is on: otherwise every request (a video view is many Range requests)
+ * would time itself and add a listener for a line nobody writes.
+ */
 function requestLog(ctx: ApiContext): RequestHandler {
   return (req, res, next) => {
     const t0 = performance.now();
@@ -48,7 +52,7 @@ export function createApp(ctx: ApiContext): Express {
   app.disable('x-powered-by');
   app.set('case sensitive routing', true);
   app.set('strict routing', true);
-  app.use(requestLog(ctx));
+  if (ctx.logger.isLevelEnabled('debug')) app.use(requestLog(ctx));
   app.use((_req, res, next) => {
     // Browsers must take every response as the type it says (a JSON error is not a script).
     res.setHeader('X-Content-Type-Options', 'nosniff');

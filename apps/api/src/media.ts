@@ -1,3 +1,4 @@
+import type { Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Request, Response } from 'express';
@@ -34,6 +35,14 @@ const ONE_YEAR_SECONDS = 365 * 24 * 3600;
 
 const CONTENT_TYPES: Record<MediaKind, string> = { video: 'video/mp4', thumbnail: 'image/jpeg' };
 
+/**
+ * How much of a file one read takes (send hands it to fs.createReadStream, whose default is 64 KiB).
+ * Each read is a trip through libuv's thread pool and one socket write: a player's 1 MiB range
+ * costs 2 of each rather than 16. The stream still honours backpressure: a slow client holds about
+ * two chunks in memory (one read ahead, one in the socket's buffer).
+ */
+export const READ_CHUNK_BYTES = 512 * 1024;
+
 export interface MediaOptions {
   lookup: MediaLookup;
   signing: UrlSigning | undefined;
@@ -52,13 +61,66 @@ function cacheControl(state: RecordingState | null, signedUntil: number | null, 
   return `public, max-age=${maxAge}, immutable`;
 }
 
-async function fileSize(path: string): Promise<number | null> {
+async function fileStats(path: string): Promise<Stats | null> {
   try {
     const s = await stat(path);
-    return s.isFile() ? s.size : null;
+    return s.isFile() ? s : null;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
+  }
+}
+
+/** How long a finished recording's index state is reused without asking the index again. */
+const FINISHED_STATE_TTL_MS = 5000;
+const FINISHED_STATES_MAX = 1000;
+
+interface Remembered {
+  file: MediaFile;
+  dev: number;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  until: number;
+}
+
+/**
+ * The index state of finished (completed, failed) recordings, so that serving one does not ask Redis
+ * on every request: a player sends many Range requests for one view. A finished recording's state
+ * changes only when its file goes away or comes back (missing, deleted, found again), so an entry is
+ * used only while the file on disk is the very one it was remembered with (device, inode, size,
+ * mtime), and for FINISHED_STATE_TTL_MS at most: that bounds how long a change the file does not show
+ * goes unseen (the janitor deletes the index entry a moment before the file). A recording in progress,
+ * a missing or unknown one, or one without its file is asked on every request, as before.
+ */
+class FinishedStates {
+  private readonly entries = new Map<string, Remembered>();
+
+  /** The remembered file of `id` if it is still the one on disk. */
+  async current(id: string, now: number): Promise<MediaFile | null> {
+    const known = this.entries.get(id);
+    if (!known) return null;
+    if (known.until > now) {
+      const stats = await fileStats(known.file.path);
+      if (
+        stats &&
+        stats.dev === known.dev &&
+        stats.ino === known.ino &&
+        stats.size === known.size &&
+        stats.mtimeMs === known.mtimeMs
+      )
+        return known.file;
+    }
+    this.entries.delete(id);
+    return null;
+  }
+
+  remember(id: string, file: MediaFile, stats: Stats, now: number): void {
+    if (file.state !== 'completed' && file.state !== 'failed') return;
+    // Oldest first (insertion order): past the bound the oldest entry makes room.
+    if (this.entries.size >= FINISHED_STATES_MAX) this.entries.delete(this.entries.keys().next().value!);
+    const { dev, ino, size, mtimeMs } = stats;
+    this.entries.set(id, { file, dev, ino, size, mtimeMs, until: now + FINISHED_STATE_TTL_MS });
   }
 }
 
@@ -83,8 +145,27 @@ export function recordingIdOf(req: Request): string {
   return id;
 }
 
+/** A recording whose file has no bytes: 202 while it is being recorded, else a 404 that says why. */
+function unavailable(id: string, kind: MediaKind, state: RecordingState | null, res: Response): void {
+  if (state === 'recording') {
+    // The URL went out at motion start; the receiver is early, not wrong.
+    res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
+    res.setHeader('Cache-Control', 'no-store');
+    res.status(202).json({ id, status: 'recording', retry_after_seconds: RETRY_AFTER_SECONDS });
+    return;
+  }
+  const reason =
+    state === null
+      ? ['recording_not_found', `no recording ${id}`]
+      : state === 'missing'
+        ? ['recording_missing', `recording ${id} is indexed but its files are gone`]
+        : ['file_not_found', `recording ${id} (${state}) has no ${kind}`];
+  throw new HttpError(404, reason[0]!, reason[1]!);
+}
+
 /** GET/HEAD /recordings/{id}.mp4 and .jpg: Range, ETag, Last-Modified and 304/416 come from send. */
 function serveMedia(kind: MediaKind, options: MediaOptions) {
+  const finished = new FinishedStates();
   return async (query: SignatureQuery, req: Request, res: Response): Promise<void> => {
     const id = recordingIdOf(req);
     const now = options.now?.() ?? Date.now();
@@ -99,23 +180,12 @@ function serveMedia(kind: MediaKind, options: MediaOptions) {
         throw new HttpError(403, `signature_${verdict}`, message);
       }
     }
-    const file = await options.lookup(id, kind);
-    const size = await fileSize(file.path);
-    if (size === null || size === 0) {
-      if (file.state === 'recording') {
-        // The URL went out at motion start; the receiver is early, not wrong.
-        res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
-        res.setHeader('Cache-Control', 'no-store');
-        res.status(202).json({ id, status: 'recording', retry_after_seconds: RETRY_AFTER_SECONDS });
-        return;
-      }
-      const reason =
-        file.state === null
-          ? ['recording_not_found', `no recording ${id}`]
-          : file.state === 'missing'
-            ? ['recording_missing', `recording ${id} is indexed but its files are gone`]
-            : ['file_not_found', `recording ${id} (${file.state}) has no ${kind}`];
-      throw new HttpError(404, reason[0]!, reason[1]!);
+    let file = await finished.current(id, now);
+    if (!file) {
+      file = await options.lookup(id, kind);
+      const stats = await fileStats(file.path);
+      if (stats === null || stats.size === 0) return unavailable(id, kind, file.state, res);
+      finished.remember(id, file, stats, now);
     }
     const signedUntil = options.signing ? Number(query.expires) : null;
     res.setHeader('Cache-Control', cacheControl(file.state, signedUntil, now));
@@ -131,6 +201,7 @@ function serveMedia(kind: MediaKind, options: MediaOptions) {
         cacheControl: false,
         lastModified: true,
         acceptRanges: true,
+        highWaterMark: READ_CHUNK_BYTES,
       };
       res.sendFile(path.basename(file.path), options, (err) => {
         const code = (err as NodeJS.ErrnoException | undefined)?.code;

@@ -1,9 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import http from 'node:http';
 import path from 'node:path';
 import { parseRecordingId, recordingUrl } from '@eufy-relay/contracts';
 import { RecordingStore } from '@eufy-relay/recordings';
+import { READ_CHUNK_BYTES } from '../src/media';
 import { makeThumbnail, makeVideo, request, startApi, type TestApi } from './helpers';
 
 const CAMERA = 'T8113P0223000002';
@@ -117,6 +119,20 @@ describe('serving a video', () => {
     expect(stale.body.length).toBe(video.length);
   });
 
+  it('serves a file of many read chunks whole and in ranges across chunk boundaries', async () => {
+    const big = `${CAMERA}_20250130_143500`;
+    const bytes = randomBytes(3 * READ_CHUNK_BYTES + 12_345);
+    await index(t, big, 'completed');
+    writeFileSync(path.join(t.config.RECORDINGS_DIR, `${big}.mp4`), bytes);
+    const whole = await get(`/recordings/${big}.mp4`);
+    expect(whole.status).toBe(200);
+    expect(whole.body.equals(bytes)).toBe(true);
+    const [first, last] = [READ_CHUNK_BYTES - 100, 2 * READ_CHUNK_BYTES + 100];
+    const r = await get(`/recordings/${big}.mp4`, { Range: `bytes=${first}-${last}` });
+    expect(r.status).toBe(206);
+    expect(r.body.equals(bytes.subarray(first, last + 1))).toBe(true);
+  });
+
   it('serves the JPEG thumbnail', async () => {
     const r = await get(`/recordings/${DONE}.jpg`);
     expect(r.status).toBe(200);
@@ -213,6 +229,28 @@ describe('recordings without their file', () => {
       code: 'file_not_found',
       message: `recording ${failed} (failed) has no thumbnail`,
     });
+  });
+
+  it('sees at once that the file of a recording it just served is gone, and that it is back', async () => {
+    const id = `${CAMERA}_20250130_000005`;
+    const file = path.join(t.config.RECORDINGS_DIR, `${id}.mp4`);
+    await index(t, id, 'completed');
+    writeFileSync(file, video);
+    expect((await get(`/recordings/${id}.mp4`, { Range: 'bytes=0-9' })).status).toBe(206);
+    // What the janitor does when it finds the file gone, and again when a remounted disk brings it back.
+    const store = new RecordingStore(t.redis, t.config);
+    rmSync(file);
+    await store.markMissing(id);
+    expect((await get(`/recordings/${id}.mp4`)).json().error.code).toBe('recording_missing');
+    writeFileSync(file, video);
+    await store.markFound(id, video.length);
+    const back = await get(`/recordings/${id}.mp4`);
+    expect(back.status).toBe(200);
+    expect(back.headers['x-recording-status']).toBe('completed');
+    // Deleted from the index and the disk (retention): unknown again.
+    await store.delete(id);
+    rmSync(file);
+    expect((await get(`/recordings/${id}.mp4`)).json().error.code).toBe('recording_not_found');
   });
 
   it('serves a file the index does not know (yet) without letting caches keep it', async () => {
