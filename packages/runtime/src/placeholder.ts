@@ -1,33 +1,15 @@
 import type { Config } from '@eufy-relay/config';
-import { createRedis } from './redis';
-import { roleLogger, type RoleDeps, type RunningRole } from './role';
-import { ShutdownStack } from './shutdown';
+import type { RoleDeps, RunningRole } from './role';
+import { startRole } from './scope';
 
 /**
  * The stand-in for a role whose issue has not landed: it connects to Redis, says plainly that it
  * does nothing yet, and stops cleanly. It never pretends to do the role's work.
  */
-export async function startPlaceholderRole(
-  name: string,
-  config: Config,
-  deps?: RoleDeps,
-): Promise<RunningRole> {
-  const logger = roleLogger(name, config, deps);
-  const shutdown = new ShutdownStack(logger);
-  const redis = createRedis(config, 'worker', `${config.REDIS_PREFIX}:${name}`);
-  shutdown.add('redis', () => redis.quit());
-  try {
-    await redis.ping();
-  } catch (err) {
-    await shutdown.closeAll(1000);
-    throw err;
-  }
-  logger.warn(`role ${name} is not implemented yet: connected to Redis and idle`);
-  return {
-    name,
-    stop: async () => {
-      await shutdown.closeAll(config.SHUTDOWN_TIMEOUT_SECONDS * 1000);
-      logger.info(`role ${name} stopped`);
-    },
-  };
+export function startPlaceholderRole(name: string, config: Config, deps?: RoleDeps): Promise<RunningRole> {
+  return startRole(name, config, deps, async (scope) => {
+    await scope.redis('worker').ping();
+    scope.logger.warn(`role ${name} is not implemented yet: connected to Redis and idle`);
+    return scope.running();
+  });
 }
