@@ -7,13 +7,11 @@ import { closeWorker, redisReady, startRole, type RoleDeps, type RunningRole } f
 import {
   DeliveryLog,
   WEBHOOK_BACKOFF,
-  WebhookSender,
-  attemptVerdict,
   openWebhookQueue,
   webhookRetryDelayMs,
-  type AttemptResult,
   type DeliveryAttempt,
 } from '@eufy-relay/webhooks';
+import { WebhookSender, attemptVerdict, type AttemptResult } from '@eufy-relay/webhooks/sender';
 
 /** The operation name of delivery failures in system_error webhooks and the recent-errors list. */
 export const DELIVER_OPERATION = 'deliver_webhook';

@@ -2,4 +2,3 @@ export * from './signing';
 export * from './retry';
 export * from './queue';
 export * from './delivery-log';
-export * from './sender';
