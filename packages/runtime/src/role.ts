@@ -1,5 +1,6 @@
 import { ConfigError, ROLE_NAMES, loadConfig, type Config, type RoleName } from '@eufy-relay/config';
 import { createLogger, endLogger, type Logger } from '@eufy-relay/logger';
+import { releaseYoungGeneration } from './heap';
 
 export interface RoleDeps {
   /** The parent logger; a role makes its own child. Defaults to a new logger at LOG_LEVEL. */
@@ -100,6 +101,7 @@ export async function runMain(name: string, start: RoleStarter): Promise<void> {
     return;
   }
   logger.info({ startupMs: Date.now() - startedAt }, 'ready');
+  releaseYoungGeneration();
 }
 
 /**
