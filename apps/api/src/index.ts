@@ -6,7 +6,7 @@ import { QUEUES, type QueueName } from '@eufy-relay/contracts';
 import { DeviceRegistry, HeartbeatStore } from '@eufy-relay/devices';
 import { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
 import { DeliveryLog, openWebhookQueue } from '@eufy-relay/webhooks';
-import { ShutdownStack, createRedis, roleLogger, type RoleDeps, type RunningRole } from '@eufy-relay/runtime';
+import { createRedis, startRole, type RoleDeps, type RunningRole } from '@eufy-relay/runtime';
 import { createApp } from './app';
 import { urlSigning, type ApiContext } from './context';
 import { indexLookup } from './recordings';
@@ -38,21 +38,17 @@ function firstConnection(redis: Redis): Promise<Error | null> {
   });
 }
 
-export async function start(config: Config, deps?: ApiDeps): Promise<RunningApi> {
-  const logger = roleLogger('api', config, deps);
-  if (config.NODE_ENV === 'production' && !config.API_TOKEN) {
-    throw new Error(
-      'API_TOKEN is not set: under NODE_ENV=production the api does not start without it ' +
-        '(it guards the JSON API, the page and Bull Board)',
-    );
-  }
-  const shutdown = new ShutdownStack(logger);
-  const stopAll = () => shutdown.closeAll(config.SHUTDOWN_TIMEOUT_SECONDS * 1000);
-  try {
+export function start(config: Config, deps?: ApiDeps): Promise<RunningApi> {
+  return startRole('api', config, deps, async (scope) => {
+    const { logger, shutdown } = scope;
+    if (config.NODE_ENV === 'production' && !config.API_TOKEN) {
+      throw new Error(
+        'API_TOKEN is not set: under NODE_ENV=production the api does not start without it ' +
+          '(it guards the JSON API, the page and Bull Board)',
+      );
+    }
     // Fail fast while Redis is away: a request answers 500/503 at once instead of queueing forever.
-    const redis = createRedis(config, 'producer', `${config.REDIS_PREFIX}:api`);
-    redis.on('error', (err) => logger.debug({ err }, 'redis connection error'));
-    shutdown.add('redis', () => (redis.status === 'ready' ? redis.quit() : redis.disconnect()));
+    const redis = scope.redis('producer');
     const redisProblem = await firstConnection(redis);
     if (redisProblem) logger.warn({ err: redisProblem }, 'Redis is not reachable yet: /health reports it');
 
@@ -65,11 +61,8 @@ export async function start(config: Config, deps?: ApiDeps): Promise<RunningApi>
           : new Queue(name, { connection: redis, prefix: config.REDIS_PREFIX }),
       ]),
     ) as Record<QueueName, Queue>;
-    for (const q of Object.values(queues)) {
-      // Connection errors are the Redis client's, already reported by /health: keep them off stderr.
-      q.on('error', (err) => logger.debug({ err, queue: q.name }, 'queue error'));
-      shutdown.add(`queue ${q.name}`, () => q.close());
-    }
+    // Connection errors are the Redis client's, already reported by /health: kept off stderr.
+    for (const q of Object.values(queues)) scope.queue(q);
 
     // Opened on the first POST /cleanup, not at start: QueueEvents blocks on a connection of its own,
     // and one held open while Redis is away would make every stop wait out the shutdown bound.
@@ -128,16 +121,6 @@ export async function start(config: Config, deps?: ApiDeps): Promise<RunningApi>
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const url = `http://${host}:${address.port}`;
     logger.info({ url, auth: config.API_TOKEN ? 'token' : 'open (API_TOKEN unset)' }, 'api listening');
-    return {
-      name: 'api',
-      url,
-      stop: async () => {
-        await stopAll();
-        logger.info('role api stopped');
-      },
-    };
-  } catch (err) {
-    await stopAll();
-    throw err;
-  }
+    return scope.running({ url });
+  });
 }

@@ -4,15 +4,7 @@ import { InvalidJobPayloadError, QUEUES, offlineCheckJob, validatedProcessor } f
 import { DeviceRegistry, HeartbeatStore } from '@eufy-relay/devices';
 import { ErrorReporter } from '@eufy-relay/errors';
 import { EufyClient } from '@eufy-relay/eufy-client';
-import {
-  ShutdownStack,
-  closeWorker,
-  createRedis,
-  redisReady,
-  roleLogger,
-  type RoleDeps,
-  type RunningRole,
-} from '@eufy-relay/runtime';
+import { closeWorker, redisReady, startRole, type RoleDeps, type RunningRole } from '@eufy-relay/runtime';
 import { openWebhookQueue } from '@eufy-relay/webhooks';
 import { BatteryAlerts } from './battery';
 import { BridgeMonitor } from './bridge';
@@ -29,28 +21,18 @@ export { EventsDroppedError } from './outbox';
  * camera_offline / camera_online / low_battery webhooks and system_errors for bridge problems, all
  * written to Redis in order through a bounded buffer that rides out a Redis outage.
  */
-export async function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
-  const logger = roleLogger('ingest', config, deps);
-  const shutdown = new ShutdownStack(logger);
-  const bound = config.SHUTDOWN_TIMEOUT_SECONDS * 1000;
-  try {
+export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
+  return startRole('ingest', config, deps, async (scope) => {
+    const { logger, shutdown, shutdownMs: bound } = scope;
     // Producer: fails fast while Redis is away, so events wait in the outbox instead of piling up in ioredis.
-    const producer = createRedis(config, 'producer', `${config.REDIS_PREFIX}:ingest`);
-    producer.on('error', (err) => logger.debug({ err }, 'redis (producer) connection error'));
-    shutdown.add('redis producer', () => producer.quit().catch(() => producer.disconnect()));
+    const producer = scope.redis('producer');
     await redisReady(producer);
-    const workerRedis = createRedis(config, 'worker', `${config.REDIS_PREFIX}:ingest-alerts`);
-    workerRedis.on('error', (err) => logger.debug({ err }, 'redis (worker) connection error'));
-    shutdown.add('redis worker', () => workerRedis.quit().catch(() => workerRedis.disconnect()));
+    const workerRedis = scope.redis('worker', 'ingest-alerts');
 
     const queueOptions = { connection: producer, prefix: config.REDIS_PREFIX };
-    const motionQueue = new Queue(QUEUES.motion, queueOptions);
-    const alertsQueue = new Queue(QUEUES.alerts, queueOptions);
-    const webhooks = openWebhookQueue(config, producer);
-    for (const queue of [motionQueue, alertsQueue, webhooks]) {
-      queue.on('error', (err) => logger.debug({ err, queue: queue.name }, 'queue error'));
-      shutdown.add(`queue ${queue.name}`, () => queue.close());
-    }
+    const motionQueue = scope.queue(new Queue(QUEUES.motion, queueOptions));
+    const alertsQueue = scope.queue(new Queue(QUEUES.alerts, queueOptions));
+    const webhooks = scope.queue(openWebhookQueue(config, producer));
 
     const reporter = new ErrorReporter({ config, redis: producer, webhooks, logger });
     const registry = new DeviceRegistry(producer, config);
@@ -138,15 +120,6 @@ export async function start(config: Config, deps?: RoleDeps): Promise<RunningRol
     client.start().catch((err: unknown) => logger.debug({ err }, 'eufy client stopped before it was ready'));
     logger.info({ eufyWsUrl: config.EUFY_WS_URL }, 'ingest started');
 
-    return {
-      name: 'ingest',
-      stop: async () => {
-        await shutdown.closeAll(bound);
-        logger.info('role ingest stopped');
-      },
-    };
-  } catch (err) {
-    await shutdown.closeAll(1000);
-    throw err;
-  }
+    return scope.running();
+  });
 }

@@ -8,15 +8,7 @@ import { ErrorReporter } from '@eufy-relay/errors';
 import { jobLogger } from '@eufy-relay/logger';
 import { RecordingFiles, RecordingStore, diskUsage, type DiskUsage } from '@eufy-relay/recordings';
 import { openWebhookQueue } from '@eufy-relay/webhooks';
-import {
-  ShutdownStack,
-  closeWorker,
-  createRedis,
-  redisReady,
-  roleLogger,
-  type RoleDeps,
-  type RunningRole,
-} from '@eufy-relay/runtime';
+import { closeWorker, redisReady, startRole, type RoleDeps, type RunningRole } from '@eufy-relay/runtime';
 import { runCleanup } from './cleanup';
 import { probeVideo } from './probe';
 import { sharedSystemErrorReporter, type SystemErrorReporter } from './report';
@@ -48,28 +40,19 @@ export interface JanitorDeps extends RoleDeps {
  * CLEANUP_INTERVAL_SECONDS and by POST /cleanup. The queue's global concurrency is 1, so however
  * many janitors run, one cleanup runs at a time and each scheduled job is processed once.
  */
-export async function start(config: Config, deps: JanitorDeps = {}): Promise<RunningRole> {
-  const logger = roleLogger('janitor', config, deps);
-  const shutdown = new ShutdownStack(logger);
-  const stop = async () => {
-    await shutdown.closeAll(config.SHUTDOWN_TIMEOUT_SECONDS * 1000);
-    logger.info('role janitor stopped');
-  };
-  const instance = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-  const prefix = config.REDIS_PREFIX;
-  try {
-    const redis = createRedis(config, 'worker', `${prefix}:janitor`);
-    shutdown.add('redis', () => redis.quit());
+export function start(config: Config, deps: JanitorDeps = {}): Promise<RunningRole> {
+  return startRole('janitor', config, deps, async (scope) => {
+    const { logger, shutdown } = scope;
+    const instance = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    const prefix = config.REDIS_PREFIX;
+    const redis = scope.redis('worker');
     await redis.ping();
     await mkdir(config.RECORDINGS_DIR, { recursive: true });
 
-    const janitorQueue = new Queue(QUEUES.janitor, { connection: redis, prefix });
-    shutdown.add('janitor queue', () => janitorQueue.close());
-    const producer = createRedis(config, 'producer', `${prefix}:janitor-producer`);
-    shutdown.add('producer redis', () => producer.quit());
+    const janitorQueue = scope.queue(new Queue(QUEUES.janitor, { connection: redis, prefix }));
+    const producer = scope.redis('producer', 'janitor-producer');
     await redisReady(producer);
-    const webhooks = openWebhookQueue(config, producer);
-    shutdown.add('webhooks queue', () => webhooks.close());
+    const webhooks = scope.queue(openWebhookQueue(config, producer));
 
     const reporter =
       deps.reporter ??
@@ -126,8 +109,7 @@ export async function start(config: Config, deps: JanitorDeps = {}): Promise<Run
       }
     });
 
-    const workerRedis = createRedis(config, 'worker', `${prefix}:janitor-worker`);
-    shutdown.add('janitor worker redis', () => workerRedis.quit());
+    const workerRedis = scope.redis('worker', 'janitor-worker');
     const worker = new Worker(QUEUES.janitor, processor, {
       connection: workerRedis,
       prefix,
@@ -136,7 +118,7 @@ export async function start(config: Config, deps: JanitorDeps = {}): Promise<Run
     });
     worker.on('error', (err) => logger.error({ err }, 'janitor worker error'));
     // Half the shutdown bound for a running cleanup to finish; then it is aborted between steps.
-    shutdown.add('janitor worker', closeWorker(worker, config.SHUTDOWN_TIMEOUT_SECONDS * 500));
+    shutdown.add('janitor worker', closeWorker(worker, scope.shutdownMs / 2));
 
     await janitorQueue.setGlobalConcurrency(1);
     await janitorQueue.upsertJobScheduler(
@@ -152,9 +134,6 @@ export async function start(config: Config, deps: JanitorDeps = {}): Promise<Run
       { instance, everySeconds: config.CLEANUP_INTERVAL_SECONDS, dir: files.dir },
       'janitor scheduled cleanup',
     );
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { name: 'janitor', stop };
+    return scope.running();
+  });
 }

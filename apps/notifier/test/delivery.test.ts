@@ -1,5 +1,6 @@
 import { SEED_WEBHOOK_EXAMPLES, systemErrorPayload, type WebhookPayload } from '@eufy-relay/contracts';
-import { USER_AGENT, replayWebhook, verifyWebhookSignature } from '@eufy-relay/webhooks';
+import { replayWebhook, verifyWebhookSignature } from '@eufy-relay/webhooks';
+import { USER_AGENT } from '@eufy-relay/webhooks/sender';
 import { SECRET, gaps, lowBattery, startHarness, until, type Harness } from './harness';
 
 const seed: Record<string, WebhookPayload> = {

@@ -7,15 +7,7 @@ import { ErrorReporter } from '@eufy-relay/errors';
 import { EufyClient, SchemaIncompatibleError } from '@eufy-relay/eufy-client';
 import { jobLogger } from '@eufy-relay/logger';
 import { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
-import {
-  ShutdownStack,
-  closeWorker,
-  createRedis,
-  redisReady,
-  roleLogger,
-  type RoleDeps,
-  type RunningRole,
-} from '@eufy-relay/runtime';
+import { closeWorker, redisReady, startRole, type RoleDeps, type RunningRole } from '@eufy-relay/runtime';
 import { openWebhookQueue } from '@eufy-relay/webhooks';
 import { CameraStates, recordingRules } from './camera-state';
 import type { RecorderContext } from './context';
@@ -54,120 +46,106 @@ export function recordingSessionJobOptions(
  * death of their recorder (BullMQ hands the job to another within about two RECORDING_TAKEOVER_SECONDS)
  * and a shutdown (ffmpeg is stopped in order and the job goes back to the queue).
  */
-export async function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
-  const logger = roleLogger('recorder', config, deps);
-  const shutdown = new ShutdownStack(logger);
-  const stop = () => shutdown.closeAll(config.SHUTDOWN_TIMEOUT_SECONDS * 1000);
+export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
+  return startRole('recorder', config, deps, async (scope) => {
+    const { logger, shutdown } = scope;
+    // A worker connection: a Redis blip pauses recordings rather than failing them.
+    const redis = scope.redis('worker');
+    const subscriber = scope.redis('worker', 'recorder-subscriber');
+    const webhooks = scope.queue(openWebhookQueue(config, redis));
+    const recordingSessions = scope.queue(
+      new Queue(QUEUES.recordingSessions, {
+        connection: redis,
+        prefix: config.REDIS_PREFIX,
+        defaultJobOptions: recordingSessionJobOptions(config),
+      }),
+    );
 
-  // A worker connection: a Redis blip pauses recordings rather than failing them.
-  const redis = createRedis(config, 'worker', `${config.REDIS_PREFIX}:recorder`);
-  shutdown.add('redis', () => redis.quit());
-  const subscriber = createRedis(config, 'worker', `${config.REDIS_PREFIX}:recorder-subscriber`);
-  shutdown.add('redis (subscriber)', () => subscriber.quit());
-  const webhooks = openWebhookQueue(config, redis);
-  shutdown.add('webhooks queue', () => webhooks.close());
-  const recordingSessions = new Queue(QUEUES.recordingSessions, {
-    connection: redis,
-    prefix: config.REDIS_PREFIX,
-    defaultJobOptions: recordingSessionJobOptions(config),
-  });
-  shutdown.add('recording-sessions queue', () => recordingSessions.close());
+    const client = new EufyClient({
+      url: config.EUFY_WS_URL,
+      logger,
+      livestreamStartTimeoutMs: config.LIVESTREAM_START_TIMEOUT_SECONDS * 1000,
+    });
+    shutdown.add('eufy-security-ws connection', () => client.close());
 
-  const client = new EufyClient({
-    url: config.EUFY_WS_URL,
-    logger,
-    livestreamStartTimeoutMs: config.LIVESTREAM_START_TIMEOUT_SECONDS * 1000,
-  });
-  shutdown.add('eufy-security-ws connection', () => client.close());
+    const takeoverMs = config.RECORDING_TAKEOVER_SECONDS * 1000;
+    const ctx: RecorderContext = {
+      config,
+      logger,
+      redis,
+      store: new RecordingStore(redis, config),
+      files: new RecordingFiles(config.RECORDINGS_DIR),
+      registry: new DeviceRegistry(redis, config),
+      cameras: new CameraStates(redis, config, recordingRules(config)),
+      sessions: new SessionRecords(redis, config),
+      slots: new StationSlots(redis, subscriber, config, takeoverMs, logger),
+      client,
+      webhooks,
+      recordingSessions,
+      reporter: new ErrorReporter({ config, redis, webhooks, logger }),
+    };
 
-  const takeoverMs = config.RECORDING_TAKEOVER_SECONDS * 1000;
-  const ctx: RecorderContext = {
-    config,
-    logger,
-    redis,
-    store: new RecordingStore(redis, config),
-    files: new RecordingFiles(config.RECORDINGS_DIR),
-    registry: new DeviceRegistry(redis, config),
-    cameras: new CameraStates(redis, config, recordingRules(config)),
-    sessions: new SessionRecords(redis, config),
-    slots: new StationSlots(redis, subscriber, config, takeoverMs, logger),
-    client,
-    webhooks,
-    recordingSessions,
-    reporter: new ErrorReporter({ config, redis, webhooks, logger }),
-  };
+    const motionWorker = new Worker(
+      QUEUES.motion,
+      validatedProcessor(motionSignalJob, (data, job) => handleMotion(ctx, data, jobLogger(logger, job))),
+      {
+        connection: redis,
+        prefix: config.REDIS_PREFIX,
+        concurrency: MOTION_CONCURRENCY,
+        removeOnComplete: { age: 3600, count: 1000 },
+        removeOnFail: { age: 7 * 24 * 3600 },
+      },
+    );
+    motionWorker.on('error', (err) => logger.error({ err }, 'motion worker error'));
 
-  const motionWorker = new Worker(
-    QUEUES.motion,
-    validatedProcessor(motionSignalJob, (data, job) => handleMotion(ctx, data, jobLogger(logger, job))),
-    {
-      connection: redis,
-      prefix: config.REDIS_PREFIX,
-      concurrency: MOTION_CONCURRENCY,
-      removeOnComplete: { age: 3600, count: 1000 },
-      removeOnFail: { age: 7 * 24 * 3600 },
-    },
-  );
-  motionWorker.on('error', (err) => logger.error({ err }, 'motion worker error'));
-
-  const sessionWorker = new Worker(
-    QUEUES.recordingSessions,
-    validatedProcessor(recordingSessionJob, (data, job, signal) =>
-      runRecordingSession(
-        ctx,
-        data,
-        job,
-        signal,
-        jobLogger(logger, job).child({ recording_id: data.recording_id, device_sn: data.device_sn }),
+    const sessionWorker = new Worker(
+      QUEUES.recordingSessions,
+      validatedProcessor(recordingSessionJob, (data, job, signal) =>
+        runRecordingSession(
+          ctx,
+          data,
+          job,
+          signal,
+          jobLogger(logger, job).child({ recording_id: data.recording_id, device_sn: data.device_sn }),
+        ),
       ),
-    ),
-    {
-      connection: redis,
-      prefix: config.REDIS_PREFIX,
-      concurrency: config.RECORDER_CONCURRENCY,
-      lockDuration: takeoverMs,
-      stalledInterval: takeoverMs,
-      maxStalledCount: MAX_TAKEOVERS,
-    },
-  );
-  sessionWorker.on('error', (err) => logger.error({ err }, 'recording-sessions worker error'));
-  // A lock that could not be renewed (Redis away longer than the lock) may already be another
-  // recorder's: stop writing that recording here.
-  sessionWorker.on('lockRenewalFailed', (jobIds) => {
-    for (const id of jobIds) sessionWorker.cancelJob(id, LOCK_LOST);
-  });
+      {
+        connection: redis,
+        prefix: config.REDIS_PREFIX,
+        concurrency: config.RECORDER_CONCURRENCY,
+        lockDuration: takeoverMs,
+        stalledInterval: takeoverMs,
+        maxStalledCount: MAX_TAKEOVERS,
+      },
+    );
+    sessionWorker.on('error', (err) => logger.error({ err }, 'recording-sessions worker error'));
+    // A lock that could not be renewed (Redis away longer than the lock) may already be another
+    // recorder's: stop writing that recording here.
+    sessionWorker.on('lockRenewalFailed', (jobIds) => {
+      for (const id of jobIds) sessionWorker.cancelJob(id, LOCK_LOST);
+    });
 
-  // Closed first (added last): sessions are aborted at once, stop their ffmpeg in order and hand
-  // their jobs back; then the motion worker finishes its short jobs.
-  shutdown.add('motion worker', closeWorker(motionWorker, (config.SHUTDOWN_TIMEOUT_SECONDS * 1000) / 2));
-  shutdown.add('recording sessions', closeWorker(sessionWorker, 0));
+    // Closed first (added last): sessions are aborted at once, stop their ffmpeg in order and hand
+    // their jobs back; then the motion worker finishes its short jobs.
+    shutdown.add('motion worker', closeWorker(motionWorker, scope.shutdownMs / 2));
+    shutdown.add('recording sessions', closeWorker(sessionWorker, 0));
 
-  client.on('fatal', (err) => logger.fatal({ err }, 'eufy-security-ws cannot be used: no livestreams'));
-  try {
+    client.on('fatal', (err) => logger.fatal({ err }, 'eufy-security-ws cannot be used: no livestreams'));
     await mkdir(ctx.files.dir, { recursive: true });
     await Promise.all([redisReady(redis), motionWorker.waitUntilReady(), sessionWorker.waitUntilReady()]);
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  // Connecting (and reconnecting) runs in the background: a bridge that is down delays video, not the role.
-  client.start().catch((err: unknown) => {
-    if (err instanceof SchemaIncompatibleError) return; // reported by the 'fatal' listener
-    logger.debug({ err }, 'eufy-security-ws client stopped before it was ready');
+    // Connecting (and reconnecting) runs in the background: a bridge that is down delays video, not the role.
+    client.start().catch((err: unknown) => {
+      if (err instanceof SchemaIncompatibleError) return; // reported by the 'fatal' listener
+      logger.debug({ err }, 'eufy-security-ws client stopped before it was ready');
+    });
+    logger.info(
+      {
+        recordings_dir: ctx.files.dir,
+        concurrency: config.RECORDER_CONCURRENCY,
+        takeover_seconds: config.RECORDING_TAKEOVER_SECONDS,
+      },
+      'recording on motion',
+    );
+    return scope.running();
   });
-  logger.info(
-    {
-      recordings_dir: ctx.files.dir,
-      concurrency: config.RECORDER_CONCURRENCY,
-      takeover_seconds: config.RECORDING_TAKEOVER_SECONDS,
-    },
-    'recording on motion',
-  );
-  return {
-    name: 'recorder',
-    stop: async () => {
-      await stop();
-      logger.info('role recorder stopped');
-    },
-  };
 }

@@ -85,3 +85,37 @@ export function logCapture(): { lines: Record<string, unknown>[]; destination: D
   });
   return { lines, destination };
 }
+
+interface EndableDestination {
+  end(): void;
+  once(event: 'close' | 'error', listener: () => void): unknown;
+  destroyed?: boolean;
+}
+
+function endable(stream: unknown): stream is EndableDestination {
+  const s = stream as Partial<EndableDestination> | undefined;
+  return typeof s?.end === 'function' && typeof s.once === 'function';
+}
+
+/**
+ * Resolves once every line logged so far has been written (or after `timeoutMs`): what a process
+ * waits for right before process.exit. pino's default stdout destination writes asynchronously and
+ * its `logger.flush(cb)` calls back at once (minLength 0) even while a write is still in flight, so
+ * the last lines before an exit could be lost; ending the destination waits for that write. Call it
+ * last: the destination takes no lines once it has closed. Streams passed as `destination` (tests)
+ * are left alone.
+ */
+export function endLogger(logger: Logger, timeoutMs: number): Promise<void> {
+  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym];
+  if (!endable(stream) || stream instanceof Writable || stream.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    stream.once('close', done);
+    stream.once('error', done);
+    stream.end();
+  });
+}

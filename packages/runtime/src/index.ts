@@ -2,3 +2,4 @@ export * from './redis';
 export * from './shutdown';
 export * from './worker';
 export * from './role';
+export * from './scope';

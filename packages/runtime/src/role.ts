@@ -1,5 +1,6 @@
 import { ConfigError, ROLE_NAMES, loadConfig, type Config, type RoleName } from '@eufy-relay/config';
-import { createLogger, type Logger } from '@eufy-relay/logger';
+import { createLogger, endLogger, type Logger } from '@eufy-relay/logger';
+import { releaseYoungGeneration } from './heap';
 
 export interface RoleDeps {
   /** The parent logger; a role makes its own child. Defaults to a new logger at LOG_LEVEL. */
@@ -36,10 +37,14 @@ export function loadConfigOrExit(): Config {
   }
 }
 
+/** How long the exit waits for the last log lines to be written. */
+const LOG_FLUSH_TIMEOUT_MS = 2000;
+
 /**
  * The whole of a role's main.ts: config, logger, start, then stop on SIGTERM/SIGINT within
  * SHUTDOWN_TIMEOUT_SECONDS. A second signal exits at once. An uncaught error is logged as fatal and
- * the role is stopped, never swallowed: the exit code says the process failed.
+ * the role is stopped, never swallowed: the exit code says the process failed. Every exit waits for
+ * the log lines before it to be written, so the last one ("stopped", or why it exits) is never lost.
  */
 export async function runMain(name: string, start: RoleStarter): Promise<void> {
   const config = loadConfigOrExit();
@@ -49,18 +54,22 @@ export async function runMain(name: string, start: RoleStarter): Promise<void> {
   const startedAt = Date.now();
   let running: RunningRole | undefined;
   let stopping = false;
+  let exiting: Promise<never> | undefined;
+
+  const exit = (code: number) =>
+    (exiting ??= endLogger(baseLogger, LOG_FLUSH_TIMEOUT_MS).then(() => process.exit(code)));
 
   const stopAndExit = async (code: number, why: string) => {
     if (stopping) {
       logger.warn({ why }, 'second stop request: exiting now');
-      process.exit(code || 1);
+      return exit(code || 1);
     }
     stopping = true;
     logger.info({ why }, 'stopping');
     const bound = config.SHUTDOWN_TIMEOUT_SECONDS * 1000;
     const force = setTimeout(() => {
       logger.error({ timeoutMs: bound }, 'shutdown took too long: exiting');
-      process.exit(code || 1);
+      void exit(code || 1);
     }, bound + 1000);
     force.unref();
     try {
@@ -70,7 +79,7 @@ export async function runMain(name: string, start: RoleStarter): Promise<void> {
       logger.error({ err }, 'stop failed');
       code = code || 1;
     }
-    process.exit(code);
+    return exit(code);
   };
 
   process.on('SIGTERM', () => void stopAndExit(0, 'SIGTERM'));
@@ -92,6 +101,7 @@ export async function runMain(name: string, start: RoleStarter): Promise<void> {
     return;
   }
   logger.info({ startupMs: Date.now() - startedAt }, 'ready');
+  releaseYoungGeneration();
 }
 
 /**

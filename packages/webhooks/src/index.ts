@@ -2,5 +2,4 @@ export * from './signing';
 export * from './retry';
 export * from './queue';
 export * from './delivery-log';
-export * from './sender';
 export * from './rate-window';

@@ -1,7 +1,8 @@
 import type { WebhookPayload } from '@eufy-relay/contracts';
 import { loadConfig } from '@eufy-relay/config';
 import { createRedis, deletePrefixKeys, redisReady } from '@eufy-relay/runtime';
-import { ReceiverRateWindow, WebhookSender } from '../src';
+import { ReceiverRateWindow } from '../src';
+import { WebhookSender } from '../src/sender';
 import { WebhookReceiver } from '../src/testing';
 
 const prefix = `eufy-relay-test-webhooks-window-${process.pid}`;

@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import type { WebhookPayload } from '@eufy-relay/contracts';
-import { USER_AGENT, WebhookSender, attemptVerdict, type AttemptResult } from '../src';
+import { USER_AGENT, WebhookSender, attemptVerdict, type AttemptResult } from '../src/sender';
 import { WebhookReceiver } from '../src/testing';
 
 const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
