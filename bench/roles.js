@@ -64,8 +64,7 @@ async function measureRole(role, redisUrl) {
       }
     }
     await sleep(IDLE_MS);
-    const placeholder = /is not implemented yet/.test(proc.output());
-    return { role, readyMs, healthyMs, rss: rssBytes(proc.child.pid), placeholder };
+    return { role, readyMs, healthyMs, rss: rssBytes(proc.child.pid) };
   } finally {
     await proc.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -107,9 +106,6 @@ async function run() {
         );
         continue;
       }
-      const stand = m.placeholder
-        ? ' The role is still the placeholder on this commit (connects to Redis, idles).'
-        : '';
       figures.push(
         figure({
           name: `${role}: idle RSS`,
@@ -117,7 +113,7 @@ async function run() {
           unit: 'MB',
           target: '< 80',
           note:
-            `VmRSS ${IDLE_MS / 1000} s after ready.${stand}` +
+            `VmRSS ${IDLE_MS / 1000} s after ready.` +
             (role === 'ingest' ? ' No eufy-security-ws listens: ingest keeps retrying the connection.' : ''),
         }),
       );
@@ -131,8 +127,7 @@ async function run() {
           note:
             (role === 'api' && !health
               ? 'GET /health did not answer 200, so this is the ready log line. '
-              : '') +
-            `From spawn of node to the role's ready log line${health ? ' and then /health' : ''}.${stand}`,
+              : '') + `From spawn of node to the role's ready log line${health ? ' and then /health' : ''}.`,
         }),
       );
     }
