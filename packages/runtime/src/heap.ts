@@ -16,7 +16,7 @@ let holding = false;
  * to 16 MB of semi-spaces that then sit unused while the role idles, until V8's memory reducer
  * returns them many seconds later. Holding growth while the code loads keeps them at 1 MB; what
  * survives goes to the old generation as it would anyway. Called from a role's main.ts before
- * anything else loads (`import '@eufy-relay/runtime/heap'` does it); runMain lets go once the role
+ * anything else loads (`import '@eufy-relay/runtime/lean-start'` does it); runMain lets go once the role
  * is ready.
  */
 export function holdYoungGeneration(): void {
