@@ -8,6 +8,7 @@ const { loadConfig } = require('../packages/config/dist');
 const { createRedis, redisReady } = require('../packages/runtime/dist');
 const { enqueueWebhook, openWebhookQueue } = require('../packages/webhooks/dist');
 const { WebhookReceiver } = require('../packages/webhooks/dist/testing');
+const { deliveryStarts } = require('../apps/notifier/dist');
 const { ROOT, figure, managed, startRedis, waitFor } = require('./lib');
 
 const LIMITS = [10, 20, 50, 100];
@@ -76,7 +77,7 @@ async function measure(limit, redisUrl) {
       errorPercent: +(((rate - limit) / limit) * 100).toFixed(2),
       busiestSecond: busiestSecond(times),
       meanGapMs: +((times[times.length - 1] - times[0]) / (times.length - 1)).toFixed(2),
-      windowMs: Math.ceil(1000 / limit),
+      starts: deliveryStarts(limit),
     };
   } finally {
     await notifier.stop();
@@ -103,7 +104,7 @@ async function run() {
           note:
             `${m.delivered} webhooks (${m.unique} distinct, ${m.validSignatures} validly signed) at ${m.rate}/s; ` +
             `busiest one-second window ${m.busiestSecond} (${above ? 'ABOVE' : 'not above'} the limit); ` +
-            `mean gap ${m.meanGapMs} ms against a start spacing of ${m.windowMs} ms; each request holds its place for 1 s plus its own response time`,
+            `mean gap ${m.meanGapMs} ms; starts paced ${m.starts.max} per ${m.starts.duration} ms; each request holds its place at the receiver for 1 s plus its own response time`,
           details: m,
         }),
       );

@@ -23,14 +23,20 @@ const MAX_RETRY_AFTER_MS = 24 * 3600 * 1000;
 /** Most webhooks one notifier process sends at the same time (each waits up to WEBHOOK_TIMEOUT_MS). */
 const MAX_CONCURRENCY = 100;
 
+/** Starts are paced in slices of this length: a tenth of a second. */
+const START_SLICE_MS = 100;
+
 /**
- * BullMQ's limiter is a fixed window shared by every worker on the queue (global across processes).
- * A window of one job every 1000/rate ms, rather than `rate` jobs per second, starts deliveries evenly
- * instead of in a burst at the start of each second. Whole milliseconds, rounded up: never faster.
- * The promise to the receiver (never more than `rate` in any second it sees) is ReceiverRateWindow's.
+ * BullMQ's limiter (global across processes): how many deliveries may start per window. Windows of a
+ * tenth of a second (`rate / 10` starts each, at least one) spread starts over the second instead of
+ * a burst at its start; a window per delivery would cost BullMQ's limiter a round of Redis calls per
+ * job, which at 100/s is several milliseconds of a 10 ms spacing. Whole milliseconds, rounded up:
+ * never faster. The promise to the receiver (never more than `rate` in any second it sees) is
+ * ReceiverRateWindow's.
  */
-export function deliverySpacingMs(ratePerSecond: number): number {
-  return Math.ceil(1000 / ratePerSecond);
+export function deliveryStarts(ratePerSecond: number): { max: number; duration: number } {
+  const max = Math.max(1, Math.floor((ratePerSecond * START_SLICE_MS) / 1000));
+  return { max, duration: Math.ceil((max * 1000) / ratePerSecond) };
 }
 
 /** A failed attempt worth retrying (5xx, 408, timeout, connection error). */
@@ -178,7 +184,7 @@ export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
       connection: workerRedis,
       prefix: config.REDIS_PREFIX,
       concurrency,
-      limiter: { max: 1, duration: deliverySpacingMs(config.WEBHOOK_RATE_LIMIT_PER_SECOND) },
+      limiter: deliveryStarts(config.WEBHOOK_RATE_LIMIT_PER_SECOND),
       settings: {
         backoffStrategy: (attemptsMade, type) =>
           type === WEBHOOK_BACKOFF ? webhookRetryDelayMs(schedule, attemptsMade) : -1,
@@ -233,7 +239,7 @@ export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
         receiver: config.WORKATO_WEBHOOK_URL ? new URL(config.WORKATO_WEBHOOK_URL).origin : null,
         signed: config.WEBHOOK_SECRET !== undefined,
         rate_per_second: config.WEBHOOK_RATE_LIMIT_PER_SECOND,
-        spacing_ms: deliverySpacingMs(config.WEBHOOK_RATE_LIMIT_PER_SECOND),
+        starts: deliveryStarts(config.WEBHOOK_RATE_LIMIT_PER_SECOND),
         retry_schedule_seconds: schedule,
       },
       sender

@@ -3,7 +3,7 @@ import { readRecentErrors } from '@eufy-relay/errors';
 import { createLogger } from '@eufy-relay/logger';
 import { createRedis, redisReady } from '@eufy-relay/runtime';
 import { DeliveryLog, enqueueWebhook, openWebhookQueue } from '@eufy-relay/webhooks';
-import { deliverySpacingMs, start } from '../src';
+import { deliveryStarts, start } from '../src';
 import { lowBattery, startHarness, until } from './harness';
 
 describe('notifier without a receiver', () => {
@@ -64,11 +64,15 @@ describe('notifier shutdown', () => {
   });
 });
 
-describe('deliverySpacingMs', () => {
-  it('starts deliveries evenly at the rate, rounded up to whole milliseconds: never faster', () => {
-    expect(deliverySpacingMs(20)).toBe(50);
-    expect(deliverySpacingMs(50)).toBe(20);
-    expect(deliverySpacingMs(30)).toBe(34);
-    expect(deliverySpacingMs(5000)).toBe(1);
+describe('deliveryStarts', () => {
+  it('paces starts in tenths of a second at the rate, rounded to whole milliseconds: never faster', () => {
+    expect(deliveryStarts(20)).toEqual({ max: 2, duration: 100 });
+    expect(deliveryStarts(100)).toEqual({ max: 10, duration: 100 });
+    expect(deliveryStarts(25)).toEqual({ max: 2, duration: 80 });
+    // Under 10/s, one start per window of 1/rate s.
+    expect(deliveryStarts(3)).toEqual({ max: 1, duration: 334 });
+    expect(deliveryStarts(5000)).toEqual({ max: 500, duration: 100 });
+    for (const rate of [1, 3, 7, 10, 13, 20, 33, 50, 99, 100, 1000])
+      expect(deliveryStarts(rate).max / deliveryStarts(rate).duration).toBeLessThanOrEqual(rate / 1000);
   });
 });
