@@ -106,9 +106,9 @@ function hasCommand(name) {
 /**
  * One reported figure. `target` is a comparison such as `>= 150` or `< 80`; `met` says whether the
  * value meets it and `missBy` by how much (relative) it misses. `value: null` means not measured,
- * and `note` says why.
+ * and `note` says why. `why` explains a miss and leads the note when the target is missed.
  */
-function figure({ name, value, unit, target, note, details }) {
+function figure({ name, value, unit, target, note, why, details }) {
   const result = { name, value, unit, target: target ?? null, met: null, missBy: null, note: note ?? null };
   if (details) result.details = details;
   if (value === null || value === undefined || !target) return result;
@@ -129,6 +129,8 @@ function figure({ name, value, unit, target, note, details }) {
       op === '±'
         ? `${(Math.abs(value) - limit).toFixed(2)} ${unit} beyond`
         : `${((Math.abs(value - limit) / limit) * 100).toFixed(1)} %`;
+    // What was found out about the miss, with the measurement's own note.
+    if (why) result.note = `MISSED — why: ${why}${result.note ? ` ${result.note}` : ''}`;
   }
   return result;
 }

@@ -101,6 +101,10 @@ async function run() {
           value: m.errorPercent,
           unit: '%',
           target: '± 5',
+          why:
+            'a delivery holds its place at the receiver for 1 s plus its own response time (that is what keeps ' +
+            'any second at the receiver at the limit or under), so the rate is the limit × 1 s / (1 s + the ' +
+            'response time); a slow receiver or a loaded machine lowers it.',
           note:
             `${m.delivered} webhooks (${m.unique} distinct, ${m.validSignatures} validly signed) at ${m.rate}/s; ` +
             `busiest one-second window ${m.busiestSecond} (${above ? 'ABOVE' : 'not above'} the limit); ` +

@@ -179,6 +179,12 @@ function report(steps, cores) {
       value: perStream,
       unit: '% of a core',
       target: '<= 0.667',
+      why:
+        'most of it is the Node process: eufy-security-ws sends each frame as JSON with the bytes as a ' +
+        'number array, and decoding that is ~40 % of the Node profile, garbage collection ~15 %, the ' +
+        'keyframe gate ~7 %; a stream copy in ffmpeg is near its floor. Batching frames per pipe write would ' +
+        'stamp them together (ffmpeg times frames on read). Reaching the target needs a cheaper frame path ' +
+        '(a native or WebAssembly decoder, or a timestamped container on the pipe).',
       note: best
         ? `measured at ${best.streams} streams: ${best.nodeCpuPercentPerStream} % in the Node process ` +
           '(WebSocket receive and decode, Annex-B parse in the gate, one pipe write per frame; the decode ' +
@@ -190,6 +196,7 @@ function report(steps, cores) {
       value: perCore,
       unit: 'streams/core',
       target: '>= 150',
+      why: 'CPU per livestream misses its bound (see that figure).',
       note: best ? `100 / CPU % per stream at ${best.streams} streams` : 'no step sustained',
     }),
   ];

@@ -112,6 +112,11 @@ async function run() {
           value: +(m.rss / 2 ** 20).toFixed(1),
           unit: 'MB',
           target: '< 80',
+          // From require.cache and heap snapshots of each role (issue 11's investigation).
+          why:
+            'the code it loads: every role carries ~30 MB above a bare node for bullmq, ioredis, zod (with ' +
+            'its locales) and its own modules; the api adds express, Bull Board, prom-client with ' +
+            '@opentelemetry/api and the OpenAPI document built from the zod schemas.',
           note:
             `VmRSS ${IDLE_MS / 1000} s after ready.` +
             (role === 'ingest' ? ' No eufy-security-ws listens: ingest keeps retrying the connection.' : ''),

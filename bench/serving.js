@@ -240,6 +240,14 @@ async function run() {
         value: median.percent,
         unit: '%',
         target: '>= 60',
+        // From CPU profiles of the api under this load and trial variants (issue 11's investigation).
+        why:
+          `nginx hands the file to the kernel with sendfile (${median.nginx.cpuMicrosecondsPerRequest} µs of CPU per 1 MiB request); ` +
+          'Node 20 has no sendfile, so the api reads each range through the thread pool into buffers and ' +
+          'copies them to the socket: reading the file is about half of its CPU per request, socket writes ' +
+          'about a quarter, the rest the Range/ETag handling and GC. The same api sending 1 MiB from memory ' +
+          'reached only ~1500 req/s. Behind nginx, X-Accel-Redirect (the api checks, nginx sends) is the way ' +
+          'to nginx-like throughput; not built.',
         note:
           `wrk -t${THREADS} -c${CONNECTIONS} -d${SECONDS}s, Range ${RANGE} of the same ${(bytes / 2 ** 20).toFixed(1)} MiB ` +
           `fragmented 1080p file under the same signed URL, median of ${ROUNDS} rounds (nginx, then the api): ` +
