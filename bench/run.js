@@ -78,7 +78,9 @@ async function main() {
   }
   const selected = names.length > 0 ? names : Object.keys(BENCHMARKS);
   const command = names.length > 0 ? `node bench/run.js ${names.join(' ')}` : 'pnpm bench';
-  const commit = git('rev-parse --short HEAD');
+  // Uncommitted changes outside the results make the commit a lie: say so.
+  const changed = git('status --porcelain --untracked-files=no -- . :!bench/results');
+  const commit = `${git('rev-parse --short HEAD')}${changed ? ' + uncommitted changes' : ''}`;
   const resultsFile = join(ROOT, 'bench', 'results', 'latest.json');
   const results = {
     command,
