@@ -123,10 +123,10 @@ export class Outbox {
 
   /** Starts every event whose turn it is; settles the outbox when nothing is left. */
   private pump(): void {
-    if (this.abort.signal.aborted) return this.settleIfDone();
+    // While an event without a device is written nothing else may start; its end pumps again.
+    if (this.abort.signal.aborted || this.busy.has(null)) return this.settleIfDone();
     const skipped = new Set<string>();
     for (let i = 0; i < this.pending.length && i < MAX_LOOKAHEAD && this.busy.size < MAX_IN_FLIGHT;) {
-      if (this.busy.has(null)) break;
       const entry = this.pending[i]!;
       if (entry.lane === undefined) {
         // Everything before it first; nothing after it until it is written.
