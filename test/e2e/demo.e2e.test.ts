@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ROOT, ffprobe, freePort, sleep, waitFor } from './harness';
+import { ROOT, alive, ffprobe, freePort, sleep, waitFor } from './harness';
 
 // `pnpm demo` is the README's first command: the script (after the build) must bring up a private
 // Redis, the simulator, the inbox and the relay, deliver a signed motion_detected whose video plays,
@@ -33,15 +33,6 @@ function descendants(pid: number): number[] {
   }
   return found;
 }
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 test('pnpm demo: a signed motion_detected reaches the inbox, its video plays, and Ctrl-C stops everything', async () => {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'eufy-relay-demo-'));

@@ -1,19 +1,10 @@
 import { existsSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { WebhookReceiver } from '@eufy-relay/webhooks/testing';
-import { ROLES, Stack, WEBHOOK_SECRET } from './harness';
+import { ROLES, Stack, WEBHOOK_SECRET, alive } from './harness';
 
 // The harness itself: every part starts as its own process and gets ready, a role survives SIGKILL
 // and a restart, and closing leaves no process and no temp directory behind.
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 const accepts = (port: number) =>
   new Promise<boolean>((resolve) => {
