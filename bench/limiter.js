@@ -7,25 +7,13 @@ const { join } = require('node:path');
 const { loadConfig } = require('../packages/config/dist');
 const { createRedis, redisReady } = require('../packages/runtime/dist');
 const { enqueueWebhook, openWebhookQueue } = require('../packages/webhooks/dist');
-const { WebhookReceiver } = require('../packages/webhooks/dist/testing');
+const { WebhookReceiver, busiestSecond } = require('../packages/webhooks/dist/testing');
 const { deliveryStarts } = require('../apps/notifier/dist');
 const { ROOT, figure, managed, startRedis, waitFor } = require('./lib');
 
 const LIMITS = [10, 20, 50, 100];
 const RUN_SECONDS = 8;
 const SECRET = `whsec_${Buffer.from('eufy-relay bench limiter').toString('base64')}`;
-
-/** The most arrivals inside any one-second span that starts at an arrival. */
-function busiestSecond(times) {
-  const sorted = [...times].sort((a, b) => a - b);
-  let most = 0;
-  let end = 0;
-  for (let start = 0; start < sorted.length; start++) {
-    while (end < sorted.length && sorted[end] < sorted[start] + 1000) end++;
-    most = Math.max(most, end - start);
-  }
-  return most;
-}
 
 async function measure(limit, redisUrl) {
   const receiver = await WebhookReceiver.start({ secret: SECRET });

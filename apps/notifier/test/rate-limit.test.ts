@@ -1,16 +1,5 @@
+import { busiestSecond } from '@eufy-relay/webhooks/testing';
 import { lowBattery, startHarness, type Harness } from './harness';
-
-/** The most arrivals inside any one-second span [t, t + 1000 ms) that starts at an arrival. */
-function busiestSecond(times: number[]): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let most = 0;
-  let end = 0;
-  for (let start = 0; start < sorted.length; start++) {
-    while (end < sorted.length && sorted[end]! < sorted[start]! + 1000) end++;
-    most = Math.max(most, end - start);
-  }
-  return most;
-}
 
 let h: Harness;
 beforeAll(async () => {
@@ -20,11 +9,6 @@ beforeAll(async () => {
 afterAll(() => h.close());
 
 describe('global rate limit', () => {
-  it('counts windows correctly', () => {
-    expect(busiestSecond([0, 999, 1000, 1500, 1999.5])).toBe(3);
-    expect(busiestSecond([])).toBe(0);
-  });
-
   it('300 queued webhooks at 50/s: no one-second window holds more than 50, and all 300 arrive', async () => {
     const ids = Array.from({ length: 300 }, (_, i) => `low_battery.rate${i}`);
     await Promise.all(ids.map((id, i) => h.enqueue(lowBattery(i % 101), id)));

@@ -31,6 +31,21 @@ export type ReplyPolicy = (request: ReceivedWebhook, earlier: number) => Reply;
 
 export const ACCEPT_ALL: ReplyPolicy = () => ({ status: 200, body: '{"ok":true}' });
 
+/**
+ * The most arrivals inside any one-second span [t, t + 1000 ms) that starts at an arrival: what a
+ * receiver with a per-second limit counts. Times in milliseconds, in any order.
+ */
+export function busiestSecond(times: number[]): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let most = 0;
+  let end = 0;
+  for (let start = 0; start < sorted.length; start++) {
+    while (end < sorted.length && sorted[end]! < sorted[start]! + 1000) end++;
+    most = Math.max(most, end - start);
+  }
+  return most;
+}
+
 export class WebhookReceiver {
   readonly received: ReceivedWebhook[] = [];
   reply: ReplyPolicy = ACCEPT_ALL;

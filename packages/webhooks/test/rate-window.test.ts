@@ -3,7 +3,7 @@ import { loadConfig } from '@eufy-relay/config';
 import { createRedis, deletePrefixKeys, redisReady } from '@eufy-relay/runtime';
 import { ReceiverRateWindow } from '../src';
 import { WebhookSender } from '../src/sender';
-import { WebhookReceiver } from '../src/testing';
+import { WebhookReceiver, busiestSecond } from '../src/testing';
 
 const prefix = `eufy-relay-test-webhooks-window-${process.pid}`;
 const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -43,16 +43,12 @@ beforeEach(async () => {
   await deletePrefixKeys(redis, prefix);
 });
 
-/** The most arrivals at the receiver in any one-second span. */
-function busiestSecond(times: number[]): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let most = 0;
-  for (let i = 0, j = 0; j < sorted.length; j++) {
-    while (sorted[j]! - sorted[i]! >= 1000) i++;
-    most = Math.max(most, j - i + 1);
-  }
-  return most;
-}
+describe('busiestSecond', () => {
+  it('counts windows correctly', () => {
+    expect(busiestSecond([0, 999, 1000, 1500, 1999.5])).toBe(3);
+    expect(busiestSecond([])).toBe(0);
+  });
+});
 
 describe('ReceiverRateWindow', () => {
   it('never lets the receiver see more than the limit in a second, across processes, however latency varies', async () => {
