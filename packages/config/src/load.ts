@@ -136,3 +136,8 @@ export function describeConfig(config: Config): Record<string, unknown> {
   }
   return out;
 }
+
+/** The secret values that are set: a logger masks them wherever they appear in a line. */
+export function secretValues(config: Config): string[] {
+  return SECRET_SETTINGS.map((name) => config[name]).filter((v): v is string => typeof v === 'string');
+}
