@@ -150,9 +150,10 @@ describe('start', () => {
       HOST: '127.0.0.1',
       LOG_LEVEL: 'silent',
       NODE_ENV: 'production',
+      URL_SIGNING_SECRET: 'url-signing-secret-0123456789',
     };
     await expect(start(loadConfig({ env }), { port: 0 })).rejects.toThrow(
-      /API_TOKEN is not set: under NODE_ENV=production the api does not start without it/,
+      /^API_TOKEN is not set: under NODE_ENV=production the api does not start without it \(it guards/,
     );
     const api = await start(loadConfig({ env: { ...env, API_TOKEN: TOKEN } }), { port: 0 });
     expect((await request(api.url, '/devices')).status).toBe(401);

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { Queue, Worker, type JobsOptions } from 'bullmq';
-import type { Config } from '@eufy-relay/config';
+import { requireInProduction, type Config } from '@eufy-relay/config';
 import { QUEUES, motionSignalJob, recordingSessionJob, validatedProcessor } from '@eufy-relay/contracts';
 import { DeviceRegistry } from '@eufy-relay/devices';
 import { ErrorReporter } from '@eufy-relay/errors';
@@ -49,6 +49,9 @@ export function recordingSessionJobOptions(
 export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
   return startRole('recorder', config, deps, async (scope) => {
     const { logger, shutdown } = scope;
+    requireInProduction(config, 'recorder', {
+      URL_SIGNING_SECRET: 'the video URLs it sends in webhooks must be signed, else the api refuses them',
+    });
     // A worker connection: a Redis blip pauses recordings rather than failing them.
     const redis = scope.redis('worker');
     const subscriber = scope.redis('worker', 'recorder-subscriber');
