@@ -121,6 +121,33 @@ export function request(
   });
 }
 
+/** Starts a download and holds it unread: once the socket buffers are full, the server's writes stall. */
+export function holdDownload(baseUrl: string, rawPath: string): Promise<http.IncomingMessage> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: hostname, port, path: rawPath, agent: false }, (res) => {
+        res.pause();
+        resolve(res);
+      })
+      .on('error', reject);
+  });
+}
+
+/**
+ * Reads what is left of a held download. A paused client learns that the server cut it only once it
+ * reads again: the download then ends short (`complete` false) instead of running to its end.
+ */
+export async function readRest(res: http.IncomingMessage): Promise<{ received: number; complete: boolean }> {
+  let received = 0;
+  res.on('data', (c: Buffer) => (received += c.length));
+  res.on('error', () => {});
+  const closed = new Promise((resolve) => res.on('close', resolve));
+  res.resume();
+  await closed;
+  return { received, complete: res.complete };
+}
+
 export const bearer = (token = TOKEN) => ({ Authorization: `Bearer ${token}` });
 export const basic = (password = TOKEN, user = 'admin') => ({
   Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,
