@@ -1,4 +1,11 @@
-import { ConfigError, ROLE_NAMES, loadConfig, secretValues, type Config, type RoleName } from '@eufy-relay/config';
+import {
+  ConfigError,
+  ROLE_NAMES,
+  loadConfig,
+  secretValues,
+  type Config,
+  type RoleName,
+} from '@eufy-relay/config';
 import { createLogger, endLogger, type Logger } from '@eufy-relay/logger';
 import { releaseYoungGeneration } from './heap';
 
