@@ -33,7 +33,7 @@ interface RenderService {
   image?: { url: string };
 }
 
-/** The env vars eufy-security-ws itself reads (shared/reference/eufy-security-ws-protocol.md §1). */
+/** The env vars eufy-security-ws itself reads (bropat/eufy-security-ws README, "Docker"). */
 const BRIDGE_ENV = [
   'USERNAME',
   'PASSWORD',

@@ -1,5 +1,5 @@
 /**
- * The webhook examples of the seed (shared/seed/PROJECT_SUMMARY.md), verbatim: the shapes Workato
+ * The webhook examples of the original design (docs/design.md, "Contracts"), verbatim: the shapes Workato
  * recipes were built against. For documentation (OpenAPI examples) and tests.
  */
 export const SEED_WEBHOOK_EXAMPLES = {

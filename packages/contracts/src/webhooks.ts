@@ -3,7 +3,7 @@ import { DEVICE_SN } from './recording';
 import { UTC_TIMESTAMP } from './time';
 
 /**
- * The webhook payloads of the seed (shared/seed/PROJECT_SUMMARY.md), field for field. Objects are
+ * The webhook payloads of the original design (docs/design.md, "Contracts"), field for field. Objects are
  * strict: a producer cannot send a field a Workato recipe does not expect by accident.
  */
 const timestamp = z.string().regex(UTC_TIMESTAMP, 'expected a UTC timestamp like 2025-01-30T14:30:22Z');

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { bufferFromJson } from './buffer-json';
 
 /**
- * The messages eufy-security-ws sends at API schema 13..21 (shared/reference/eufy-security-ws-protocol.md,
- * bropat/eufy-security-ws docs/api_events.md). Objects are not strict: newer servers add fields, and
+ * The messages eufy-security-ws sends at API schema 13..21 (bropat/eufy-security-ws
+ * docs/api_events.md and docs/api_commands.md). Objects are not strict: newer servers add fields, and
  * an extra field must never turn a known event into a dropped one.
  */
 
