@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { zodIssueLines } from '@eufy-relay/config';
 import { bufferFromJson } from './buffer-json';
 
 /**
@@ -145,10 +146,7 @@ export type ServerMessage =
   | { kind: 'malformed'; problem: string };
 
 function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 3)
-    .map((issue) => `${issue.path.join('.') || '(message)'}: ${issue.message}`)
-    .join('; ');
+  return zodIssueLines(error, { root: '(message)', limit: 3 }).join('; ');
 }
 
 /** Classifies one decoded frame (see decodeMessage); never throws. */
