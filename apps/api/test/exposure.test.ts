@@ -71,7 +71,7 @@ describe('NODE_ENV=production', () => {
       const answers = async (query: string) => {
         const seen = new Set<string>();
         for (const id of [DONE, LIVE, UNKNOWN]) {
-          for (const ext of ['mp4', 'jpg']) {
+          for (const ext of ['mp4', 'jpg', 'm3u8']) {
             const r = await request(t.api.url, `/recordings/${id}.${ext}${query}`);
             const { date: _date, ...headers } = r.headers;
             seen.add(JSON.stringify({ status: r.status, headers, body: r.text }));
