@@ -166,8 +166,9 @@ export const settings = {
   HTTP_MAX_CONNECTIONS: s({
     schema: positiveInt(),
     expected: 'expected a whole number, 1 or more',
-    default: '128',
-    description: 'connections the api holds at once; further ones are closed as they arrive',
+    default: '512',
+    description:
+      'connections the api holds at once (players following live recordings count); further ones are closed as they arrive',
   }),
   RECORDINGS_DIR: s({
     schema: z.string().min(1),
