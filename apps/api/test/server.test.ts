@@ -9,6 +9,7 @@ import { start } from '../src';
 import { createServer } from '../src/server';
 import {
   TOKEN,
+  bearer,
   eventually,
   holdDownload,
   readRest,
@@ -141,6 +142,24 @@ describe('responses that do not move', () => {
     });
     expect(received).toBe(SIZE);
     expect(Date.now() - started).toBeGreaterThan(2000);
+  });
+});
+
+describe('a request whose answer takes longer than the idle timeout', () => {
+  it('is not cut while POST /cleanup waits for the janitor in silence', async () => {
+    // No janitor runs: the api waits CLEANUP_WAIT_SECONDS, twice the idle timeout, then answers 503.
+    const t = await startApi('idle-cleanup', {
+      API_TOKEN: TOKEN,
+      HTTP_IDLE_TIMEOUT_SECONDS: '1',
+      CLEANUP_WAIT_SECONDS: '2',
+    });
+    try {
+      const r = await request(t.api.url, '/cleanup', { method: 'POST', headers: bearer() });
+      expect(r.status).toBe(503);
+      expect(r.json().error.code).toBe('janitor_unavailable');
+    } finally {
+      await t.close();
+    }
   });
 });
 
