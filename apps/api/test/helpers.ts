@@ -3,8 +3,9 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadConfig, type Config } from '@eufy-relay/config';
+import type { Config } from '@eufy-relay/config';
 import { createRedis, deletePrefixKeys } from '@eufy-relay/runtime';
+import { testConfig } from '@eufy-relay/testing';
 import { start, type RunningApi } from '../src';
 
 export const TOKEN = 'test-token-0123456789abcdef';
@@ -23,18 +24,14 @@ export interface TestApi {
  */
 export async function startApi(name: string, env: Record<string, string> = {}): Promise<TestApi> {
   const dir = mkdtempSync(path.join(tmpdir(), `eufy-relay-api-${name}-`));
-  const config = loadConfig({
-    env: {
-      REDIS_URL: process.env.REDIS_URL ?? '',
-      REDIS_PREFIX: `eufy-relay-test-api-${name}-${process.pid}`,
-      RECORDINGS_DIR: path.join(dir, 'recordings'),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'silent',
-      NODE_ENV: 'test',
-      MIN_FREE_DISK_BYTES: '0',
-      PUBLIC_BASE_URL: 'https://relay.example.com',
-      ...env,
-    },
+  const config = testConfig(`eufy-relay-test-api-${name}-${process.pid}`, {
+    RECORDINGS_DIR: path.join(dir, 'recordings'),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'silent',
+    NODE_ENV: 'test',
+    MIN_FREE_DISK_BYTES: '0',
+    PUBLIC_BASE_URL: 'https://relay.example.com',
+    ...env,
   });
   mkdirSync(config.RECORDINGS_DIR, { recursive: true });
   const api = await start(config, { port: 0 });
