@@ -84,7 +84,7 @@ describe('POST /cleanup', () => {
     expect(r.status).toBe(503);
     expect(r.json().error.code).toBe('janitor_unavailable');
     // Withdrawn: no janitor starting later runs a stale request.
-    const health = (await request(t.api.url, '/health')).json();
+    const health = (await request(t.api.url, '/health', { headers: bearer() })).json();
     expect(health.checks.queues.depths.janitor).toMatchObject({ waiting: 0, active: 0 });
   });
 
@@ -139,8 +139,10 @@ describe('POST /cleanup', () => {
     expect({ status: r.status, body: r.json() }).toMatchObject({ status: 500 });
     expect(r.json().error).toMatchObject({
       code: 'cleanup_failed',
-      message: expect.stringMatching(/^cleanup run .* failed: /),
+      message: expect.stringMatching(/^cleanup run .* failed: GET \/errors and the janitor's log say why$/),
     });
+    // The janitor's reason names the missing directory: it goes to the log, never into the answer.
+    expect(r.text).not.toContain(t.config.RECORDINGS_DIR);
   });
 });
 
