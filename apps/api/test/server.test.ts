@@ -8,16 +8,7 @@ import { createLogger, logCapture } from '@eufy-relay/logger';
 import { waitFor } from '@eufy-relay/testing';
 import { start } from '../src';
 import { createServer } from '../src/server';
-import {
-  TOKEN,
-  bearer,
-  holdDownload,
-  readRest,
-  request,
-  startApi,
-  testEnv,
-  type TestApi,
-} from './helpers';
+import { TOKEN, bearer, holdDownload, readRest, request, startApi, testEnv, type TestApi } from './helpers';
 
 // The api's HTTP server on the public internet (issue 17): where it listens, and what a client that
 // is slow, stalled or one of too many can hold.
