@@ -9,6 +9,7 @@ import {
   parseRecordingId,
   type UrlSigning,
 } from '@eufy-relay/contracts';
+import { sendThroughNginx } from './accel';
 import { HttpError } from './errors';
 import { ErrorSchema, type ApiRoutes } from './routes';
 
@@ -46,6 +47,8 @@ export const READ_CHUNK_BYTES = 512 * 1024;
 export interface MediaOptions {
   lookup: MediaLookup;
   signing: UrlSigning | undefined;
+  /** ACCEL_REDIRECT=nginx: finished recordings' files are sent by nginx in front (accel.ts). */
+  accelRedirect?: boolean;
   now?: () => number;
 }
 
@@ -191,6 +194,8 @@ function serveMedia(kind: MediaKind, options: MediaOptions) {
     res.setHeader('Cache-Control', cacheControl(file.state, signedUntil, now));
     res.setHeader('X-Recording-Status', file.state ?? 'unknown');
     res.type(CONTENT_TYPES[kind]);
+    if (options.accelRedirect && (file.state === 'completed' || file.state === 'failed'))
+      return sendThroughNginx(res, file.path);
     // send stats the file again and serves exactly the bytes that exist at that moment, so a file
     // still growing is served up to its current size, and ranges are checked against that size.
     await new Promise<void>((resolve, reject) => {
