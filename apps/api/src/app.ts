@@ -67,6 +67,8 @@ export function createApp(ctx: ApiContext): Express {
   mediaRoutes(routes, {
     lookup: ctx.media,
     signing: ctx.signing,
+    live: ctx.live,
+    fragments: ctx.fragments,
     accelRedirect: ctx.config.ACCEL_REDIRECT === 'nginx',
   });
   recordingRoutes(routes, ctx);
