@@ -1,14 +1,23 @@
 import type { AddressInfo } from 'node:net';
-import { Queue, QueueEvents } from 'bullmq';
+import { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '@eufy-relay/config';
-import { QUEUES, type QueueName } from '@eufy-relay/contracts';
+import {
+  QUEUES,
+  cleanupJob,
+  motionSignalJob,
+  offlineCheckJob,
+  openQueue,
+  recordingSessionJob,
+  urlSigning,
+  type QueueHandles,
+} from '@eufy-relay/contracts';
 import { DeviceRegistry, HeartbeatStore } from '@eufy-relay/devices';
 import { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
 import { DeliveryLog, openWebhookQueue } from '@eufy-relay/webhooks';
 import { createRedis, startRole, type RoleDeps, type RunningRole } from '@eufy-relay/runtime';
 import { createApp } from './app';
-import { urlSigning, type ApiContext } from './context';
+import type { ApiContext } from './context';
 import { FragmentIndexes } from './hls';
 import { LiveRecordings } from './live';
 import { READ_CHUNK_BYTES } from './media';
@@ -55,15 +64,15 @@ export function start(config: Config, deps?: ApiDeps): Promise<RunningApi> {
     const redisProblem = await firstConnection(redis);
     if (redisProblem) logger.warn({ err: redisProblem }, 'Redis is not reachable yet: /health reports it');
 
-    const queues = Object.fromEntries(
-      Object.values(QUEUES).map((name) => [
-        name,
-        // Opened as producers open it: a job added from Bull Board carries the retry schedule too.
-        name === QUEUES.webhooks
-          ? openWebhookQueue(config, redis)
-          : new Queue(name, { connection: redis, prefix: config.REDIS_PREFIX }),
-      ]),
-    ) as Record<QueueName, Queue>;
+    const queueOptions = { connection: redis, prefix: config.REDIS_PREFIX };
+    const queues: QueueHandles = {
+      [QUEUES.motion]: openQueue(motionSignalJob, queueOptions),
+      // Opened as producers open it: a job added from Bull Board carries the retry schedule too.
+      [QUEUES.webhooks]: openWebhookQueue(config, redis),
+      [QUEUES.janitor]: openQueue(cleanupJob, queueOptions),
+      [QUEUES.alerts]: openQueue(offlineCheckJob, queueOptions),
+      [QUEUES.recordingSessions]: openQueue(recordingSessionJob, queueOptions),
+    };
     // Connection errors are the Redis client's, already reported by /health: kept off stderr.
     for (const q of Object.values(queues)) scope.queue(q);
 

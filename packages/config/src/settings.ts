@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * Every setting of eufy-relay, keyed by its environment name (design.md: the names are fixed).
+ * Every setting of eufy-relay, keyed by its environment name (docs/design.md, "Contracts": the names are fixed).
  * Each entry carries what a person needs when a value is wrong: what is expected, in words.
  * The same table feeds the schema, the README's configuration table and config/default.yaml checks.
  */
