@@ -131,9 +131,13 @@ async function run() {
           unit: 's',
           target: '< 1.5',
           note:
-            (role === 'api' && !m.health ? 'GET /health did not answer, so this is the ready log line. ' : '') +
+            (role === 'api' && !m.health
+              ? 'GET /health did not answer, so this is the ready log line. '
+              : '') +
             `From spawn of node to the role's ready log line` +
-            (m.health ? ` and then the first answer of /health (${m.health.status}: no ingest runs here).` : '.'),
+            (m.health
+              ? ` and then the first answer of /health (${m.health.status}: no ingest runs here).`
+              : '.'),
         }),
       );
     }

@@ -82,8 +82,9 @@ it('loads Bull Board and prom-client at their first use, not at start', async ()
   const loadedPackages = async () => {
     const before = stderr.length;
     child.kill('SIGUSR2');
-    const line = await until('the loaded packages', () =>
-      /loaded-packages (.*)\n/.exec(stderr.slice(before))?.[1],
+    const line = await until(
+      'the loaded packages',
+      () => /loaded-packages (.*)\n/.exec(stderr.slice(before))?.[1],
     );
     return JSON.parse(line) as string[];
   };
