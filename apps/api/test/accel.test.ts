@@ -128,7 +128,7 @@ describe('ACCEL_REDIRECT=nginx', () => {
     expect(r.headers['content-range']).toBe(`bytes 100-1123/${video.length}`);
     expect(r.body.equals(video.subarray(100, 1124))).toBe(true);
     expect(r.headers['content-type']).toBe('video/mp4');
-    expect(r.headers['cache-control']).toMatch(/^public, max-age=\d+, immutable$/);
+    expect(r.headers['cache-control']).toMatch(/^private, max-age=\d+, immutable$/);
     expect(r.headers['x-recording-status']).toBe('completed');
     expect(r.headers['x-content-type-options']).toBe('nosniff');
     expect(r.headers['x-accel-redirect']).toBeUndefined();

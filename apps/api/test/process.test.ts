@@ -59,6 +59,7 @@ it('loads Bull Board and prom-client at their first use, not at start', async ()
         RECORDINGS_DIR: tmpdir(),
         NODE_ENV: 'production',
         API_TOKEN: token,
+        URL_SIGNING_SECRET: 'process-test-url-secret-0123456789',
         HOST: '127.0.0.1',
         PORT: String(port),
         LOG_LEVEL: 'info',
