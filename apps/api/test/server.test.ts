@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '@eufy-relay/config';
 import { createLogger, logCapture } from '@eufy-relay/logger';
+import { waitFor } from '@eufy-relay/testing';
 import { start } from '../src';
 import { createServer } from '../src/server';
 import {
   TOKEN,
   bearer,
-  eventually,
   holdDownload,
   readRest,
   request,
@@ -81,7 +81,7 @@ describe('HTTP request deadlines', () => {
 
   it('answers 408 and closes a connection whose headers do not arrive in time', async () => {
     const slow = rawExchange(t.api.url, 'GET /health HTTP/1.1\r\nHost: relay\r\n');
-    await eventually(slow.closed, Boolean, 'the slow-headers connection closed');
+    await waitFor('the slow-headers connection closed', slow.closed);
     expect(slow.received()).toMatch(/^HTTP\/1\.1 408 /);
   });
 
@@ -90,7 +90,7 @@ describe('HTTP request deadlines', () => {
       t.api.url,
       'POST /health HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":',
     );
-    await eventually(slow.closed, Boolean, 'the slow-body connection closed');
+    await waitFor('the slow-body connection closed', slow.closed);
     expect(slow.received()).toMatch(/^HTTP\/1\.1 408 /);
   });
 });
@@ -172,14 +172,13 @@ describe('connection cap', () => {
       await new Promise((r) => first.socket.once('connect', r));
       await new Promise((r) => second.socket.once('connect', r));
       const third = rawExchange(t.api.url, 'GET /health/live HTTP/1.1\r\nHost: relay\r\n\r\n');
-      await eventually(third.closed, Boolean, 'the third connection closed');
+      await waitFor('the third connection closed', third.closed);
       expect(third.received()).toBe('');
       first.socket.destroy();
-      const again = await eventually(
-        () => request(t.api.url, '/health/live').catch(() => null),
-        (r) => r?.status === 200,
-        'a request served after one connection ended',
-      );
+      const again = await waitFor('a request served after one connection ended', async () => {
+        const r = await request(t.api.url, '/health/live').catch(() => null);
+        return r?.status === 200 && r;
+      });
       expect(again!.json()).toMatchObject({ status: 'ok' });
       second.socket.destroy();
     } finally {

@@ -20,14 +20,14 @@ import {
   removeDir,
   smallDisk,
   tempDir,
-  testConfig,
+  janitorConfig,
 } from './helpers';
 
 const prefix = `eufy-relay-test-janitor-cleanup-${process.pid}`;
 const HOUR = 3_600_000;
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 // Every run's report reaches the queue: folding of repeats is the reporter's concern, tested there.
-const reporterConfig = testConfig(prefix, os.tmpdir(), { ERROR_FOLD_SECONDS: '0' });
+const reporterConfig = janitorConfig(prefix, os.tmpdir(), { ERROR_FOLD_SECONDS: '0' });
 const webhooks = openWebhookQueue(reporterConfig, redis);
 let dir: string;
 let store: RecordingStore;
@@ -43,7 +43,7 @@ beforeAll(async () => {
 
 beforeEach(async () => {
   dir = await tempDir();
-  store = new RecordingStore(redis, testConfig(prefix, dir));
+  store = new RecordingStore(redis, janitorConfig(prefix, dir));
   files = new RecordingFiles(dir);
 });
 

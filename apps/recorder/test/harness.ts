@@ -20,6 +20,7 @@ import { probe, type MediaInfo } from '@eufy-relay/media';
 import { RecordingFiles, RecordingStore, type Recording } from '@eufy-relay/recordings';
 import { createRedis, redisReady, type RunningRole } from '@eufy-relay/runtime';
 import { openWebhookQueue } from '@eufy-relay/webhooks';
+import { waitFor } from '@eufy-relay/testing';
 import { start } from '../src';
 
 /** A small picture keeps a shared machine's CPU for the recorder, not for the simulated camera. */
@@ -63,21 +64,6 @@ export interface HarnessOptions {
   /** Recorder roles started in this process (0: the test starts its own, e.g. as child processes). */
   recorders?: number;
   logger?: Logger;
-}
-
-/** Polls until `check` holds; a hang guard, not a speed target. */
-export async function until<T>(
-  check: () => T | undefined | false | null | Promise<T | undefined | false | null>,
-  timeoutMs = 30_000,
-  what = 'condition',
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 export interface QueuedWebhook {
@@ -213,7 +199,9 @@ export async function startHarness(name: string, options: HarnessOptions) {
     },
 
     async waitForRecording(sn: string, timeoutMs = 10_000): Promise<Recording> {
-      return until(async () => (await harness.recordings(sn)).at(-1), timeoutMs, `a recording of ${sn}`);
+      return waitFor(`a recording of ${sn}`, async () => (await harness.recordings(sn)).at(-1), {
+        timeoutMs: timeoutMs,
+      });
     },
 
     /** Waits until the recording's index entry satisfies `check`, and returns it. */
@@ -223,13 +211,13 @@ export async function startHarness(name: string, options: HarnessOptions) {
       what: string,
       timeoutMs = 15_000,
     ): Promise<Recording> {
-      return until(
+      return waitFor(
+        `${what} (${id})`,
         async () => {
           const r = await store.get(id);
           return r && check(r) ? r : undefined;
         },
-        timeoutMs,
-        `${what} (${id})`,
+        { timeoutMs: timeoutMs },
       );
     },
 

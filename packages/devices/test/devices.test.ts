@@ -1,10 +1,8 @@
-import { loadConfig } from '@eufy-relay/config';
 import { createRedis } from '@eufy-relay/runtime';
+import { testConfig } from '@eufy-relay/testing';
 import { DeviceRegistry, HeartbeatStore } from '../src';
 
-const config = loadConfig({
-  env: { REDIS_PREFIX: `eufy-relay-test-devices-${process.pid}`, REDIS_URL: process.env.REDIS_URL ?? '' },
-});
+const config = testConfig(`eufy-relay-test-devices-${process.pid}`);
 const redis = createRedis(config, 'worker');
 
 afterAll(async () => {

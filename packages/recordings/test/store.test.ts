@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis';
-import { loadConfig } from '@eufy-relay/config';
+
 import { recordingId } from '@eufy-relay/contracts';
 import { deletePrefixKeys } from '@eufy-relay/runtime';
+import { testConfig } from '@eufy-relay/testing';
 import {
   CorruptRecordingError,
   InvalidRecordingInputError,
@@ -13,7 +14,7 @@ import {
 } from '../src';
 
 const prefix = `eufy-relay-test-recordings-store-${process.pid}`;
-const config = loadConfig({ env: { REDIS_URL: process.env.REDIS_URL ?? '', REDIS_PREFIX: prefix } });
+const config = testConfig(prefix);
 const redis = new Redis(config.REDIS_URL);
 const store = new RecordingStore(redis, config);
 
