@@ -71,6 +71,7 @@ export function createApp(ctx: ApiContext): Express {
     signing: ctx.signing,
     live: ctx.live,
     fragments: ctx.fragments,
+    accelRedirect: ctx.config.ACCEL_REDIRECT === 'nginx',
   });
   recordingRoutes(routes, ctx);
   deviceRoutes(routes, ctx);

@@ -223,17 +223,13 @@ class CleanupRun {
     return true;
   }
 
-  /** Deletes every finished or missing recording that started before the retention cutoff. */
+  /** Deletes every finished or missing recording that started before the retention cutoff, a page at a time. */
   private async expire(): Promise<void> {
     const cutoff = this.startedAt - this.deps.settings.retentionMs;
-    for await (const ref of this.deps.store.refs({
-      status: DELETABLE,
-      to: cutoff,
-      order: 'asc',
-      limit: PAGE,
-    })) {
+    const expired = this.deps.store.refs({ status: DELETABLE, to: cutoff, order: 'asc', limit: PAGE });
+    for await (const page of pages(expired, PAGE)) {
       this.checkAborted();
-      if (await this.deleteRecording(ref.id)) this.deleted.retention += 1;
+      this.deleted.retention += (await this.deleteRecordings(page.map((ref) => ref.id))).length;
     }
   }
 
@@ -365,10 +361,25 @@ class CleanupRun {
 
   /** Index entry first (only if not in progress), then the files: a crash in between leaves an orphan file, which repair handles. */
   private async deleteRecording(id: string): Promise<boolean> {
-    const deleted = await ignoringRaces(() => this.deps.store.delete(id, { expectStatus: DELETABLE }));
-    if (!deleted) return false;
-    this.bytesFreed += await this.deps.files.removeRecording(id);
-    return true;
+    return (await this.deleteRecordings([id])).length === 1;
+  }
+
+  /**
+   * deleteRecording of many: their index entries in one round trip (each still only if not in
+   * progress), then the files of those deleted, a few at a time. Returns the ids deleted.
+   */
+  private async deleteRecordings(ids: string[]): Promise<string[]> {
+    const outcomes = await this.deps.store.deleteMany(ids, { expectStatus: DELETABLE });
+    const deleted: string[] = [];
+    for (const [i, outcome] of outcomes.entries()) {
+      const removed = await ignoringRaces(async () => {
+        if (outcome.status === 'rejected') throw outcome.reason;
+        return outcome.value;
+      });
+      if (removed) deleted.push(ids[i]!);
+    }
+    this.bytesFreed += await this.deps.files.removeRecordings(deleted);
+    return deleted;
   }
 
   private pastGrace(entry: DirectoryEntry): boolean {
@@ -415,6 +426,19 @@ function safetyValve(
     };
   }
   return null;
+}
+
+/** The items of `items` in arrays of `size` (the last one may be shorter). */
+async function* pages<T>(items: AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
+  let page: T[] = [];
+  for await (const item of items) {
+    page.push(item);
+    if (page.length === size) {
+      yield page;
+      page = [];
+    }
+  }
+  if (page.length > 0) yield page;
 }
 
 /** A write that lost a race (deleted or changed meanwhile) is skipped: resolves null then. */

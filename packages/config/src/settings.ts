@@ -419,6 +419,13 @@ export const settings = {
     default: '604800',
     description: 'lifetime of a signed video URL',
   }),
+  ACCEL_REDIRECT: s({
+    schema: z.enum(['off', 'nginx']),
+    expected: 'expected off or nginx',
+    default: 'off',
+    description:
+      'nginx: the api checks access to a finished recording file and nginx in front of it sends the file (X-Accel-Redirect to /internal/recordings/, deploy/nginx); off: the api sends every file',
+  }),
   LOG_LEVEL: s({
     schema: z.enum(LOG_LEVELS),
     expected: `expected one of ${LOG_LEVELS.join(', ')}`,

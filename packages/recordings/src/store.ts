@@ -221,6 +221,44 @@ export class RecordingStore {
     return this.expectWritten(id, result);
   }
 
+  /**
+   * delete() of many recordings in one round trip (a pipeline of the same atomic script, so each
+   * entry is still checked and removed on its own). One outcome per id, in order: whether there was
+   * an entry to delete (fulfilled; the entry itself is not decoded), or the error delete() would have
+   * thrown (rejected). A failing entry does not stop the others.
+   */
+  async deleteMany(
+    ids: readonly string[],
+    options: { expectStatus?: readonly RecordingStatus[] } = {},
+  ): Promise<PromiseSettledResult<boolean>[]> {
+    const expectStatus = options.expectStatus ?? [];
+    // A bad id is that id's outcome, as delete() would throw it; the others go ahead.
+    const calls = ids.map((id) => {
+      try {
+        return { ok: true as const, ...this.writeCall('delete', id, {}, expectStatus) };
+      } catch (error) {
+        return { ok: false as const, error };
+      }
+    });
+    const pipeline = this.redis.pipeline();
+    for (const call of calls) {
+      if (call.ok) pipeline.evalsha(WRITE.sha, call.keys.length, ...call.keys, ...call.args);
+    }
+    const replies = pipeline.length > 0 ? ((await pipeline.exec()) ?? []) : [];
+    let next = 0;
+    return Promise.allSettled(
+      ids.map(async (id, i) => {
+        const call = calls[i]!;
+        if (!call.ok) throw call.error;
+        const [err, reply] = replies[next++]!;
+        // Not cached (a SCRIPT FLUSH, a restarted Redis): this entry takes delete()'s way, which sends it.
+        if (err && isNoScript(err)) return (await this.delete(id, options)) !== null;
+        if (err) throw err;
+        return writeResult(id, reply, expectStatus).kind === 'ok';
+      }),
+    );
+  }
+
   async get(id: string): Promise<Recording | null> {
     if (!RECORDING_ID.test(id)) return null;
     const hash = await this.redis.hgetall(this.keys.item(id));
@@ -375,6 +413,17 @@ export class RecordingStore {
     fields: Record<string, unknown>,
     expectStatus: readonly RecordingStatus[],
   ): Promise<WriteResult> {
+    const { keys, args } = this.writeCall(mode, id, fields, expectStatus);
+    return writeResult(id, await WRITE.run(this.redis, keys, args), expectStatus);
+  }
+
+  /** The keys and arguments of one WRITE call. */
+  private writeCall(
+    mode: 'create' | 'update' | 'delete',
+    id: string,
+    fields: Record<string, unknown>,
+    expectStatus: readonly RecordingStatus[],
+  ): { keys: string[]; args: string[] } {
     const parsed = parseRecordingId(id);
     if (!parsed)
       throw new InvalidRecordingInputError('recording id', [
@@ -400,10 +449,7 @@ export class RecordingStore {
       ...set,
       ...clear,
     ];
-    const reply = await WRITE.run(this.redis, keys, args);
-    const [kind, payload] = reply as [WriteResult['kind'] | 'conflict', string[] | string | undefined];
-    if (kind === 'conflict') throw new RecordingStatusConflictError(id, String(payload), expectStatus);
-    return kind === 'ok' ? { kind, hash: pairsToObject(payload as string[]) } : { kind };
+    return { keys, args };
   }
 
   private expectWritten(id: string, result: WriteResult): Recording {
@@ -414,6 +460,17 @@ export class RecordingStore {
 }
 
 type WriteResult = { kind: 'ok'; hash: Record<string, string> } | { kind: 'exists' } | { kind: 'not_found' };
+
+function writeResult(id: string, reply: unknown, expectStatus: readonly RecordingStatus[]): WriteResult {
+  const [kind, payload] = reply as [WriteResult['kind'] | 'conflict', string[] | string | undefined];
+  if (kind === 'conflict') throw new RecordingStatusConflictError(id, String(payload), expectStatus);
+  return kind === 'ok' ? { kind, hash: pairsToObject(payload as string[]) } : { kind };
+}
+
+/** Redis has not (or no longer) cached the script: it is sent whole once. */
+function isNoScript(err: unknown): boolean {
+  return String((err as Error | null)?.message).startsWith('NOSCRIPT');
+}
 
 function parseCursor(cursor: string): RecordingRef {
   const m = CURSOR.exec(cursor)!;
