@@ -18,6 +18,8 @@ import type { CleanupResult } from './result';
 
 export interface CleanupSettings {
   retentionMs: number;
+  /** Cameras with their own retention (`retention_days` under `cameras:`), in ms. */
+  retentionMsByCamera: ReadonlyMap<string, number>;
   minFreeBytes: number;
   orphanGraceMs: number;
 }
@@ -224,16 +226,32 @@ class CleanupRun {
     return true;
   }
 
-  /** Deletes every finished or missing recording that started before the retention cutoff. */
+  /**
+   * Deletes every finished or missing recording that started before its camera's retention cutoff:
+   * the global one, or the camera's own (walked on that camera's index alone).
+   */
   private async expire(): Promise<void> {
-    const cutoff = this.startedAt - this.deps.settings.retentionMs;
+    const { retentionMs, retentionMsByCamera } = this.deps.settings;
+    await this.expireBefore(this.startedAt - retentionMs, (id) =>
+      retentionMsByCamera.has(parseRecordingId(id)?.deviceSn ?? ''),
+    );
+    for (const [sn, ms] of retentionMsByCamera) await this.expireBefore(this.startedAt - ms, () => false, sn);
+  }
+
+  private async expireBefore(
+    cutoff: number,
+    skip: (id: string) => boolean,
+    deviceSn?: string,
+  ): Promise<void> {
     for await (const ref of this.deps.store.refs({
       status: DELETABLE,
       to: cutoff,
       order: 'asc',
       limit: PAGE,
+      ...(deviceSn ? { device_sn: deviceSn } : {}),
     })) {
       this.checkAborted();
+      if (skip(ref.id)) continue;
       if (await this.deleteRecording(ref.id)) this.deleted.retention += 1;
     }
   }

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Config } from '@eufy-relay/config';
+import { cameraSettings, type CameraConfigKeys, type Config } from '@eufy-relay/config';
 import { redisKey } from '@eufy-relay/runtime';
 
 /**
@@ -112,19 +112,22 @@ export interface RecordingRules {
   abandonGraceMs: number;
 }
 
+/** The rules of each camera: the global settings, or the camera's own (`cameras:` in the config). */
+export type RulesOf = (sn: string) => RecordingRules;
+
 export function recordingRules(
-  config: Pick<
-    Config,
-    'MOTION_TIMEOUT_SECONDS' | 'MAX_RECORDING_SECONDS' | 'SNOOZE_SECONDS' | 'RECORDING_TAKEOVER_SECONDS'
-  >,
-): RecordingRules {
-  return {
-    motionTimeoutMs: config.MOTION_TIMEOUT_SECONDS * 1000,
-    maxRecordingMs: config.MAX_RECORDING_SECONDS * 1000,
-    snoozeMs: config.SNOOZE_SECONDS * 1000,
-    // A live session stops at the cap; one whose recorder died is taken over within two takeover
-    // intervals. Past four, nobody runs it: a new recording may replace it.
-    abandonGraceMs: config.RECORDING_TAKEOVER_SECONDS * 4000,
+  config: Pick<Config, CameraConfigKeys | 'RECORDING_TAKEOVER_SECONDS'>,
+): RulesOf {
+  return (sn) => {
+    const camera = cameraSettings(config, sn);
+    return {
+      motionTimeoutMs: camera.motion_timeout_seconds * 1000,
+      maxRecordingMs: camera.max_recording_seconds * 1000,
+      snoozeMs: camera.snooze_seconds * 1000,
+      // A live session stops at the cap; one whose recorder died is taken over within two takeover
+      // intervals. Past four, nobody runs it: a new recording may replace it.
+      abandonGraceMs: config.RECORDING_TAKEOVER_SECONDS * 4000,
+    };
   };
 }
 
@@ -137,7 +140,7 @@ export class CameraStates {
   constructor(
     private readonly redis: Redis,
     private readonly config: Pick<Config, 'REDIS_PREFIX'>,
-    private readonly rules: RecordingRules,
+    private readonly rules: RulesOf,
   ) {}
 
   cameraKey(sn: string): string {
@@ -152,6 +155,7 @@ export class CameraStates {
     at: number,
     now = Date.now(),
   ): Promise<MotionResult> {
+    const rules = this.rules(sn);
     const reply = (await this.redis.eval(
       MOTION,
       1,
@@ -160,8 +164,8 @@ export class CameraStates {
       startedAt,
       now,
       at,
-      this.rules.maxRecordingMs,
-      this.rules.abandonGraceMs,
+      rules.maxRecordingMs,
+      rules.abandonGraceMs,
     )) as string[];
     switch (reply[0]) {
       case 'started':
@@ -210,6 +214,7 @@ export class CameraStates {
     force?: StopReason,
     now = Date.now(),
   ): Promise<Decision> {
+    const rules = this.rules(sn);
     const reply = (await this.redis.eval(
       DECIDE,
       2,
@@ -217,9 +222,9 @@ export class CameraStates {
       sessionKey(this.config, recordingId),
       recordingId,
       now,
-      this.rules.motionTimeoutMs,
-      this.rules.maxRecordingMs,
-      this.rules.snoozeMs,
+      rules.motionTimeoutMs,
+      rules.maxRecordingMs,
+      rules.snoozeMs,
       force ?? '',
       startedAt,
     )) as string[];
