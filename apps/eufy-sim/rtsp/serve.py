@@ -26,6 +26,9 @@ gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 
+ANONYMOUS = "anonymous"
+
+
 class Mount:
     def __init__(self, path, role):
         self.path = path
@@ -51,6 +54,10 @@ def main():
     auth.set_supported_methods(
         GstRtsp.RTSPAuthMethod.DIGEST if args.auth == "digest" else GstRtsp.RTSPAuthMethod.BASIC
     )
+    # A client without (valid) credentials gets this token: its role decides per mount.
+    anonymous = GstRtspServer.RTSPToken()
+    anonymous.set_string("media.factory.role", ANONYMOUS)
+    auth.set_default_token(anonymous)
     server.set_auth(auth)
     mounts = {}
     client_paths = {}
@@ -98,6 +105,7 @@ def main():
         )
         factory.set_shared(False)
         factory.connect("media-configure", media_configure, mount)
+        permissions = GstRtspServer.RTSPPermissions()
         if command.get("user"):
             token = GstRtspServer.RTSPToken()
             token.set_string("media.factory.role", mount.role)
@@ -107,19 +115,15 @@ def main():
                 auth.add_basic(
                     GstRtspServer.RTSPAuth.make_basic(command["user"], command.get("password", "")), token
                 )
-            permissions = GstRtspServer.RTSPPermissions()
             permissions.add_permission_for_role(mount.role, "media.factory.access", True)
             permissions.add_permission_for_role(mount.role, "media.factory.construct", True)
-            factory.set_permissions(permissions)
+            # Seen but not playable without credentials: 401 with a challenge, as a camera answers.
+            permissions.add_permission_for_role(ANONYMOUS, "media.factory.access", True)
+            permissions.add_permission_for_role(ANONYMOUS, "media.factory.construct", False)
         else:
-            # Without credentials anyone may play it.
-            anonymous = GstRtspServer.RTSPToken()
-            anonymous.set_string("media.factory.role", "anonymous")
-            auth.set_default_token(anonymous)
-            permissions = GstRtspServer.RTSPPermissions()
-            permissions.add_permission_for_role("anonymous", "media.factory.access", True)
-            permissions.add_permission_for_role("anonymous", "media.factory.construct", True)
-            factory.set_permissions(permissions)
+            permissions.add_permission_for_role(ANONYMOUS, "media.factory.access", True)
+            permissions.add_permission_for_role(ANONYMOUS, "media.factory.construct", True)
+        factory.set_permissions(permissions)
         mount.factory = factory
         if mount.mode != "refuse":
             server.get_mount_points().add_factory(path, factory)

@@ -110,10 +110,9 @@ describe('the simulator serves RTSP through a real RTSP server', () => {
     expect(info.durationSeconds).toBeGreaterThan(1.8);
 
     const url = String(device(LOCKED).rtspStreamUrl);
-    // Without credentials gst-rtsp-server does not even admit the mount exists.
     expect(await pull(url, path.join(dir, 'anonymous.mp4'), 1)).toMatchObject({
       code: 1,
-      stderr: expect.stringMatching(/401|404/),
+      stderr: expect.stringContaining('401'),
     });
     expect(await pull(withCredentials(url, 'admin', 'wrong'), path.join(dir, 'wrong.mp4'), 1)).toMatchObject({
       code: 1,
