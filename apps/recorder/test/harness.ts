@@ -57,11 +57,11 @@ async function warmUp(sim: Simulator, logger: Logger): Promise<void> {
 
 export interface HarnessOptions {
   /** Devices and stations of the simulated bridge. */
-  scenario: Pick<SimulatorOptions, 'devices' | 'stations'>;
+  scenario: Pick<SimulatorOptions, 'devices' | 'stations' | 'rtsp'>;
   /** Settings over the test defaults below. */
   env?: Record<string, string>;
   /** A CONFIG_FILE for the test (e.g. a `cameras:` map), written into the test's directory. */
-  configYaml?: string;
+  configYaml?: string | ((sim: Simulator) => string);
   /** Recorder roles started in this process (0: the test starts its own, e.g. as child processes). */
   recorders?: number;
   logger?: Logger;
@@ -127,7 +127,10 @@ export async function startHarness(name: string, options: HarnessOptions) {
   };
   if (options.configYaml !== undefined) {
     env.CONFIG_FILE = path.join(dir, 'config.yaml');
-    await writeFile(env.CONFIG_FILE, options.configYaml);
+    await writeFile(
+      env.CONFIG_FILE,
+      typeof options.configYaml === 'function' ? options.configYaml(sim) : options.configYaml,
+    );
   }
   const config: Config = loadConfig({ env });
   const redis: Redis = createRedis(config, 'worker', `${config.REDIS_PREFIX}:test`);
