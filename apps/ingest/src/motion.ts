@@ -1,7 +1,7 @@
-import type { JobsOptions, Queue } from 'bullmq';
+import type { JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { cameraSettings, type CameraConfigKeys, type Config, type MotionKind } from '@eufy-relay/config';
-import { addJob, motionSignalJob } from '@eufy-relay/contracts';
+import { addJob, motionSignalJob, type JobQueue } from '@eufy-relay/contracts';
 import type { DeviceRegistry } from '@eufy-relay/devices';
 import type { DetectionKind, DeviceState } from '@eufy-relay/eufy-client';
 import { redisKey } from '@eufy-relay/runtime';
@@ -58,7 +58,7 @@ export class MotionSignals {
   constructor(
     private readonly redis: Redis,
     private readonly config: Pick<Config, 'REDIS_PREFIX' | CameraConfigKeys>,
-    private readonly queue: Queue,
+    private readonly queue: JobQueue<typeof motionSignalJob>,
     private readonly registry: DeviceRegistry,
   ) {}
 

@@ -24,30 +24,30 @@ export type MotionOutcome =
  */
 export async function handleMotion(
   ctx: RecorderContext,
-  signal: JobData<typeof motionSignalJob>,
+  motion: JobData<typeof motionSignalJob>,
   log: Logger,
 ): Promise<MotionOutcome> {
   const { cameras } = ctx;
-  const camera = cameraSettings(ctx.config, signal.device_sn);
-  if (!signal.state) return { outcome: 'ignored', why: 'flag_cleared' };
+  const camera = cameraSettings(ctx.config, motion.device_sn);
+  if (!motion.state) return { outcome: 'ignored', why: 'flag_cleared' };
   // A camera switched off in the config records nothing and so announces no recording.
   if (!camera.enabled) return { outcome: 'ignored', why: 'disabled' };
-  if (!camera.triggers.includes(signal.kind)) return { outcome: 'ignored', why: 'not_a_trigger' };
+  if (!camera.triggers.includes(motion.kind)) return { outcome: 'ignored', why: 'not_a_trigger' };
   const now = Date.now();
   // Another host's clock may run ahead: motion is never later than now.
-  const at = Math.min(Date.parse(signal.at), now);
+  const at = Math.min(Date.parse(motion.at), now);
   // A signal that waited in the queue longer than the timeout would start a recording that is already over.
   if (now - at >= camera.motion_timeout_seconds * 1000) return { outcome: 'ignored', why: 'stale' };
 
   let startedAt = now;
   for (;;) {
-    const result = await cameras.motion(
-      signal.device_sn,
-      recordingId(signal.device_sn, startedAt),
+    const result = await cameras.motion({
+      deviceSn: motion.device_sn,
+      candidateId: recordingId(motion.device_sn, startedAt),
       startedAt,
-      at,
+      motionAt: at,
       now,
-    );
+    });
     switch (result.kind) {
       case 'bump':
         // The previous recording started in this same second: ids have one-second precision.
@@ -56,19 +56,19 @@ export async function handleMotion(
       case 'snoozed':
         return { outcome: 'snoozed', until: result.until };
       case 'extended':
-        // A start whose recorder died half-way is completed by the next motion signal.
+        // A start whose recorder died half-way is completed by the next motion motion.
         if (!result.setup)
-          await setUpRecording(ctx, signal.device_sn, result.recordingId, result.startedAt, log);
+          await setUpRecording(ctx, motion.device_sn, result.recordingId, result.startedAt, log);
         return { outcome: 'extended', recording_id: result.recordingId };
       case 'started':
         if (result.replaced)
           log.warn(
-            { device_sn: signal.device_sn, replaced: result.replaced },
+            { device_sn: motion.device_sn, replaced: result.replaced },
             'a recording past its cap was never stopped (no recorder ran it): starting a new one',
           );
-        await setUpRecording(ctx, signal.device_sn, result.recordingId, result.startedAt, log);
+        await setUpRecording(ctx, motion.device_sn, result.recordingId, result.startedAt, log);
         log.info(
-          { device_sn: signal.device_sn, recording_id: result.recordingId, kind: signal.kind },
+          { device_sn: motion.device_sn, recording_id: result.recordingId, kind: motion.kind },
           'recording started',
         );
         return { outcome: 'started', recording_id: result.recordingId };
