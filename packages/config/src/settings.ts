@@ -257,14 +257,7 @@ export const settings = {
     expected: 'expected a number of seconds, 0 or more',
     default: '0',
     description:
-      'seconds of video before the motion a recording starts with (an always-open stream; not for battery cameras); 0 = off',
-  }),
-  PREBUFFER_MAX_BYTES: s({
-    schema: positiveInt(),
-    expected: 'expected a positive whole number of bytes',
-    default: '16777216',
-    description:
-      "bound on one camera's pre-motion buffer in memory; beyond it the oldest whole GOPs are dropped",
+      'seconds of video before the motion a recording should start with; validated, not built yet (the recorder warns); 0 = off',
   }),
   RTSP_TIMEOUT_SECONDS: s({
     schema: seconds(),
