@@ -80,7 +80,12 @@ async function run({ total = 100_000 } = {}) {
         },
         reporter: { report: async (problem) => reported.push(problem) },
         logger: createLogger({ level: 'silent' }),
-        settings: { retentionMs: RETENTION_DAYS * DAY, minFreeBytes: 0, orphanGraceMs: DAY },
+        settings: {
+          retentionMs: RETENTION_DAYS * DAY,
+          retentionMsByCamera: new Map(),
+          minFreeBytes: 0,
+          orphanGraceMs: DAY,
+        },
       },
       { jobId: 'bench', instance: 'bench', trigger: 'manual' },
     );

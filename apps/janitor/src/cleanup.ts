@@ -17,6 +17,8 @@ import type { CleanupResult } from './result';
 
 export interface CleanupSettings {
   retentionMs: number;
+  /** Cameras with their own retention (`retention_days` under `cameras:`), in ms. */
+  retentionMsByCamera: ReadonlyMap<string, number>;
   minFreeBytes: number;
   orphanGraceMs: number;
 }
@@ -223,13 +225,34 @@ class CleanupRun {
     return true;
   }
 
-  /** Deletes every finished or missing recording that started before the retention cutoff, a page at a time. */
+  /**
+   * Deletes every finished or missing recording that started before its camera's retention cutoff:
+   * the global one, or the camera's own (walked on that camera's index alone), a page at a time.
+   */
   private async expire(): Promise<void> {
-    const cutoff = this.startedAt - this.deps.settings.retentionMs;
-    const expired = this.deps.store.refs({ status: DELETABLE, to: cutoff, order: 'asc', limit: PAGE });
+    const { retentionMs, retentionMsByCamera } = this.deps.settings;
+    await this.expireBefore(this.startedAt - retentionMs, (id) =>
+      retentionMsByCamera.has(parseRecordingId(id)?.deviceSn ?? ''),
+    );
+    for (const [sn, ms] of retentionMsByCamera) await this.expireBefore(this.startedAt - ms, () => false, sn);
+  }
+
+  private async expireBefore(
+    cutoff: number,
+    skip: (id: string) => boolean,
+    deviceSn?: string,
+  ): Promise<void> {
+    const expired = this.deps.store.refs({
+      status: DELETABLE,
+      to: cutoff,
+      order: 'asc',
+      limit: PAGE,
+      ...(deviceSn ? { device_sn: deviceSn } : {}),
+    });
     for await (const page of pages(expired, PAGE)) {
       this.checkAborted();
-      this.deleted.retention += (await this.deleteRecordings(page.map((ref) => ref.id))).length;
+      const ids = page.map((ref) => ref.id).filter((id) => !skip(id));
+      this.deleted.retention += (await this.deleteRecordings(ids)).length;
     }
   }
 

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Config } from '@eufy-relay/config';
+import { cameraSettings, type CameraConfigKeys, type Config } from '@eufy-relay/config';
 import { RedisScript, redisKey } from '@eufy-relay/runtime';
 
 /**
@@ -56,19 +56,22 @@ export interface RecordingRules {
   abandonGraceMs: number;
 }
 
+/** The rules of each camera: the global settings, or the camera's own (`cameras:` in the config). */
+export type RulesOf = (sn: string) => RecordingRules;
+
 export function recordingRules(
-  config: Pick<
-    Config,
-    'MOTION_TIMEOUT_SECONDS' | 'MAX_RECORDING_SECONDS' | 'SNOOZE_SECONDS' | 'RECORDING_TAKEOVER_SECONDS'
-  >,
-): RecordingRules {
-  return {
-    motionTimeoutMs: config.MOTION_TIMEOUT_SECONDS * 1000,
-    maxRecordingMs: config.MAX_RECORDING_SECONDS * 1000,
-    snoozeMs: config.SNOOZE_SECONDS * 1000,
-    // A live session stops at the cap; one whose recorder died is taken over within two takeover
-    // intervals. Past four, nobody runs it: a new recording may replace it.
-    abandonGraceMs: config.RECORDING_TAKEOVER_SECONDS * 4000,
+  config: Pick<Config, CameraConfigKeys | 'RECORDING_TAKEOVER_SECONDS'>,
+): RulesOf {
+  return (sn) => {
+    const camera = cameraSettings(config, sn);
+    return {
+      motionTimeoutMs: camera.motion_timeout_seconds * 1000,
+      maxRecordingMs: camera.max_recording_seconds * 1000,
+      snoozeMs: camera.snooze_seconds * 1000,
+      // A live session stops at the cap; one whose recorder died is taken over within two takeover
+      // intervals. Past four, nobody runs it: a new recording may replace it.
+      abandonGraceMs: config.RECORDING_TAKEOVER_SECONDS * 4000,
+    };
   };
 }
 
@@ -81,7 +84,7 @@ export class CameraStates {
   constructor(
     private readonly redis: Redis,
     private readonly config: Pick<Config, 'REDIS_PREFIX'>,
-    private readonly rules: RecordingRules,
+    private readonly rules: RulesOf,
   ) {}
 
   cameraKey(sn: string): string {
@@ -99,6 +102,7 @@ export class CameraStates {
     motionAt: number;
     now?: number;
   }): Promise<MotionResult> {
+    const rules = this.rules(motion.deviceSn);
     const reply = (await MOTION.run(
       this.redis,
       [this.cameraKey(motion.deviceSn)],
@@ -107,8 +111,8 @@ export class CameraStates {
         motion.startedAt,
         motion.now ?? Date.now(),
         motion.motionAt,
-        this.rules.maxRecordingMs,
-        this.rules.abandonGraceMs,
+        rules.maxRecordingMs,
+        rules.abandonGraceMs,
       ],
     )) as string[];
     switch (reply[0]) {
@@ -153,15 +157,16 @@ export class CameraStates {
     force?: StopReason,
     now = Date.now(),
   ): Promise<Decision> {
+    const rules = this.rules(sn);
     const reply = (await DECIDE.run(
       this.redis,
       [this.cameraKey(sn), sessionKey(this.config, recordingId)],
       [
         recordingId,
         now,
-        this.rules.motionTimeoutMs,
-        this.rules.maxRecordingMs,
-        this.rules.snoozeMs,
+        rules.motionTimeoutMs,
+        rules.maxRecordingMs,
+        rules.snoozeMs,
         force ?? '',
         startedAt,
       ],

@@ -21,6 +21,7 @@ import { handleMotion } from './motion';
 import { LOCK_LOST, runRecordingSession } from './session';
 import { SessionRecords } from './session-records';
 import { StationSlots } from './station-slots';
+import { warnPrebufferNotBuilt } from './video-source';
 
 export { LOCK_LOST } from './session';
 
@@ -147,6 +148,7 @@ export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
       if (err instanceof SchemaIncompatibleError) return; // reported by the 'fatal' listener
       logger.debug({ err }, 'eufy-security-ws client stopped before it was ready');
     });
+    warnPrebufferNotBuilt(config, logger);
     logger.info(
       {
         recordings_dir: ctx.files.dir,

@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
@@ -58,9 +58,11 @@ async function warmUp(sim: Simulator, logger: Logger): Promise<void> {
 
 export interface HarnessOptions {
   /** Devices and stations of the simulated bridge. */
-  scenario: Pick<SimulatorOptions, 'devices' | 'stations'>;
+  scenario: Pick<SimulatorOptions, 'devices' | 'stations' | 'rtsp'>;
   /** Settings over the test defaults below. */
   env?: Record<string, string>;
+  /** A CONFIG_FILE for the test (e.g. a `cameras:` map), written into the test's directory. */
+  configYaml?: string | ((sim: Simulator) => string);
   /** Recorder roles started in this process (0: the test starts its own, e.g. as child processes). */
   recorders?: number;
   logger?: Logger;
@@ -109,6 +111,13 @@ export async function startHarness(name: string, options: HarnessOptions) {
     LOG_LEVEL: 'silent',
     ...options.env,
   };
+  if (options.configYaml !== undefined) {
+    env.CONFIG_FILE = path.join(dir, 'config.yaml');
+    await writeFile(
+      env.CONFIG_FILE,
+      typeof options.configYaml === 'function' ? options.configYaml(sim) : options.configYaml,
+    );
+  }
   const config: Config = loadConfig({ env });
   const redis: Redis = createRedis(config, 'worker', `${config.REDIS_PREFIX}:test`);
   await redisReady(redis);

@@ -41,6 +41,8 @@ describe('DeviceRegistry', () => {
       last_seen_at: null,
       recording_id: 'T8113P0223000002_20250130_143022',
       snoozed_until: null,
+      video_source: null,
+      video_source_reason: null,
       updated_at: 3000,
     });
     expect(await redis.hget(`${config.REDIS_PREFIX}:device:T8113P0223000002`, 'battery')).toBe('18');

@@ -51,6 +51,12 @@ const mutableFields = {
   video_started_at: epochMs.nullable(),
   /** When the janitor found the video file gone. */
   missing_since: epochMs.nullable(),
+  /** Where the video comes from now: `rtsp` (ffmpeg pulls the camera) or `p2p` (the eufy livestream). */
+  video_source: z.enum(['rtsp', 'p2p']).nullable(),
+  /** Why that source, in words: RTSP chosen, or why not (none, configured p2p, RTSP failed and the recording fell back). */
+  video_source_reason: z.string().min(1).max(1000).nullable(),
+  /** Seconds of video before the motion the file starts with (the pre-motion buffer); null: none. */
+  preroll_seconds: z.number().nonnegative().nullable(),
 };
 
 /** One recording as the index holds it. `video_file` and `thumbnail_file` are derived from the id. */
@@ -110,6 +116,9 @@ const FIELD_KINDS: Record<string, FieldKind> = {
   slot_blocked_by: 'string',
   video_started_at: 'int',
   missing_since: 'int',
+  video_source: 'string',
+  video_source_reason: 'string',
+  preroll_seconds: 'number',
 };
 const ABSENT_VALUES: Record<string, unknown> = { bytes: 0, restarts: 0, source: 'recorder' };
 
