@@ -97,7 +97,10 @@ async function locateSegments(
     .flatMap((segment) => {
       const file = files.ownVideoPath(id, segment.file);
       if (file) return [{ segment, path: file }];
-      logger.warn({ recording_id: id, file: segment.file }, 'a segment name in Redis is not this recording\'s: ignored');
+      logger.warn(
+        { recording_id: id, file: segment.file },
+        "a segment name in Redis is not this recording's: ignored",
+      );
       return [];
     });
 }
@@ -132,7 +135,10 @@ export async function assembleVideo(id: string, deps: AssembleDeps): Promise<Med
   const announcedName = await sessions.merge(id);
   const announced = announcedName === null ? null : files.ownVideoPath(id, announcedName);
   if (announcedName !== null && announced === null)
-    logger.warn({ recording_id: id, file: announcedName }, 'the merge name in Redis is not this recording\'s: ignored');
+    logger.warn(
+      { recording_id: id, file: announcedName },
+      "the merge name in Redis is not this recording's: ignored",
+    );
   if (announced) {
     // A previous run stitched the file; it may have been interrupted before or after the rename.
     await rename(announced, target).catch((err: NodeJS.ErrnoException) => {

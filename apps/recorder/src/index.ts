@@ -15,6 +15,7 @@ import { handleMotion } from './motion';
 import { LOCK_LOST, runRecordingSession } from './session';
 import { SessionRecords } from './session-records';
 import { StationSlots } from './station-slots';
+import { sweepOrphans } from './sweep';
 
 export { LOCK_LOST } from './session';
 
@@ -129,6 +130,18 @@ export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
     // their jobs back; then the motion worker finishes its short jobs.
     shutdown.add('motion worker', closeWorker(motionWorker, scope.shutdownMs / 2));
     shutdown.add('recording sessions', closeWorker(sessionWorker, 0));
+
+    // Recordings whose owner is gone for good are ended here; a takeover period is their grace.
+    let sweeping: Promise<unknown> | undefined;
+    const sweeper = setInterval(() => {
+      sweeping ??= sweepOrphans(ctx, takeoverMs, logger)
+        .catch((err: unknown) => logger.warn({ err }, 'could not sweep recordings without owner'))
+        .finally(() => (sweeping = undefined));
+    }, takeoverMs);
+    shutdown.add('orphan sweep', async () => {
+      clearInterval(sweeper);
+      await sweeping;
+    });
 
     client.on('fatal', (err) => logger.fatal({ err }, 'eufy-security-ws cannot be used: no livestreams'));
     await mkdir(ctx.files.dir, { recursive: true });

@@ -60,7 +60,7 @@ export async function sendMotionStopped(
       video_url: videoUrl(config, recording.id),
       video_status: recording.video_status,
       duration_seconds: recording.duration_seconds,
-      ...(recording.reason ? { reason: recording.reason.slice(0, 1000) } : {}),
+      ...(recording.reason ? { reason: recording.reason } : {}),
     },
     { webhookId: motionStoppedId(recording.id) },
   );

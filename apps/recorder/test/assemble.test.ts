@@ -120,7 +120,7 @@ describe('assembleVideo', () => {
     expect(existsSync(files.videoPath(empty))).toBe(false);
   });
 
-  it('touches no file whose name in Redis is not one of the recording\'s own', async () => {
+  it("touches no file whose name in Redis is not one of the recording's own", async () => {
     const id = await recordingWith([
       { seconds: 2, at: 0, main: true },
       { seconds: 2, at: 2000 },

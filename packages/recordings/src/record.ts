@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEVICE_SN, RECORDING_ID } from '@eufy-relay/contracts';
+import { DEVICE_SN, REASON_MAX_LENGTH, RECORDING_ID } from '@eufy-relay/contracts';
 
 /**
  * Where a recording is in its life. `missing`: the index still knows it but its video file is gone
@@ -37,7 +37,7 @@ const mutableFields = {
   /** Why the recording ended: motion_timeout, max_duration, stream_failed, shutdown, … */
   stop_reason: z.string().min(1).max(200).nullable(),
   /** With video_status failed / no_video: what went wrong, in words (the webhook's `reason`). */
-  failure_reason: z.string().min(1).max(1000).nullable(),
+  failure_reason: z.string().min(1).max(REASON_MAX_LENGTH).nullable(),
   /** How many times the livestream was restarted into this file. */
   restarts: z.number().int().nonnegative(),
   /** The station (HomeBase) whose single P2P stream slot this camera needs. */
