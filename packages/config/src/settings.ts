@@ -321,8 +321,9 @@ export const settings = {
       'WebSocket ping cadence to eufy-security-ws; a connection silent for two pings is dropped and reopened',
   }),
   RETENTION_DAYS: s({
-    schema: seconds(),
-    expected: 'expected a positive number of days',
+    // Below a day, one typo (0.01 for 1) deletes nearly every recording on the next run.
+    schema: numeric((n) => n >= 1),
+    expected: 'expected a number of days, at least 1',
     default: '90',
     description: 'recordings older than this are deleted',
   }),
@@ -339,8 +340,9 @@ export const settings = {
     description: 'below this much free space the janitor deletes oldest recordings first',
   }),
   ORPHAN_GRACE_SECONDS: s({
-    schema: nonNegativeSeconds(),
-    expected: 'expected a number of seconds, 0 or more',
+    // 0 would remove a file between its writer's index entry and its first bytes, or mid-rename.
+    schema: numeric((n) => n >= 60),
+    expected: 'expected a number of seconds, at least 60',
     default: '3600',
     description: 'janitor removes unreadable unindexed files and temp files unchanged this long',
   }),

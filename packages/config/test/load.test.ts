@@ -182,6 +182,15 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('refuses deletion settings that would wipe the archive, saying the lower bound', () => {
+    expect(errorLines({ RETENTION_DAYS: '0.01', ORPHAN_GRACE_SECONDS: '0' })).toEqual([
+      'config: RETENTION_DAYS="0.01": expected a number of days, at least 1',
+      'config: ORPHAN_GRACE_SECONDS="0": expected a number of seconds, at least 60',
+    ]);
+    const config = loadConfig({ env: { RETENTION_DAYS: '1', ORPHAN_GRACE_SECONDS: '60' } });
+    expect([config.RETENTION_DAYS, config.ORPHAN_GRACE_SECONDS]).toEqual([1, 60]);
+  });
+
   it('never prints a secret value, even when it is the bad one', () => {
     const lines = errorLines({ API_TOKEN: 'short-secret', URL_SIGNING_SECRET: 'tiny' });
     expect(lines).toEqual([

@@ -148,8 +148,12 @@ return {'ok', redis.call('HGETALL', KEYS[1])}
 `;
 const WRITE_SCRIPT_SHA = createHash('sha1').update(WRITE_SCRIPT).digest('hex');
 
-/** Where a listing continues: the (started_at, id) of the last item returned. Opaque to callers. */
-const CURSOR = /^(\d{1,15}):([A-Za-z0-9]{1,40}_\d{8}_\d{6})$/;
+/**
+ * Where a listing continues: the (started_at, member) of the last item returned. Opaque to callers.
+ * The member is whatever the sorted set holds (a bad entry is still a place to continue from); it
+ * is only compared, never used as a key.
+ */
+const CURSOR = /^(\d{1,15}):(.{1,256})$/;
 
 export interface RecordingQuery {
   device_sn?: string;
