@@ -202,7 +202,7 @@ export const settings = {
     expected: 'expected a whole number of webhooks, at least 1',
     default: '10000',
     description:
-      'webhooks whose delivery attempts are kept in the Redis delivery log; the oldest are dropped',
+      'webhooks whose delivery attempts are kept in the Redis delivery log, and dead webhooks kept for replay; the oldest are dropped (and any older than 30 days)',
   }),
   ERROR_FOLD_SECONDS: s({
     schema: nonNegativeSeconds(),
@@ -251,9 +251,9 @@ export const settings = {
   RECORDING_TAKEOVER_SECONDS: s({
     schema: seconds(),
     expected: 'expected a positive number (seconds)',
-    default: '15',
+    default: '5',
     description:
-      "a dead recorder's recordings are taken over (and its stations' stream slots freed) within about twice this",
+      "a dead recorder's recordings are taken over (and its stations' stream slots freed) within about 1.5 times this",
   }),
   LIVESTREAM_START_TIMEOUT_SECONDS: s({
     schema: seconds(),

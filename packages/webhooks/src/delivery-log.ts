@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '@eufy-relay/config';
 import { redisKey } from '@eufy-relay/runtime';
+import { HISTORY_MAX_AGE_SECONDS } from './queue';
 
 export const DELIVERY_OUTCOMES = ['delivered', 'failed', 'rate_limited', 'skipped'] as const;
 export type DeliveryOutcome = (typeof DELIVERY_OUTCOMES)[number];
@@ -31,7 +32,7 @@ export const MAX_ATTEMPTS_PER_WEBHOOK = 50;
 // KEYS[1] index (sorted set: webhook id by last attempt), KEYS[2] this webhook's attempts (list),
 // KEYS[3] attempts per outcome (hash, never trimmed).
 // ARGV: webhook id, attempt JSON, attempt time (ms), webhooks kept, attempts kept, key prefix of the
-// lists, outcome.
+// lists, outcome, oldest attempt time kept (ms).
 const RECORD = `
 redis.call('HINCRBY', KEYS[3], ARGV[7], 1)
 redis.call('RPUSH', KEYS[2], ARGV[2])
@@ -42,12 +43,16 @@ if excess > 0 then
   local dropped = redis.call('ZPOPMIN', KEYS[1], excess)
   for i = 1, #dropped, 2 do redis.call('DEL', ARGV[6] .. dropped[i]) end
 end
+local old = redis.call('ZRANGE', KEYS[1], '-inf', '(' .. ARGV[8], 'BYSCORE', 'LIMIT', 0, 100)
+for _, id in ipairs(old) do redis.call('DEL', ARGV[6] .. id) end
+if #old > 0 then redis.call('ZREM', KEYS[1], unpack(old)) end
 return 1
 `;
 
 /**
  * The capped delivery log in Redis: per webhook id its attempts (time, status code, latency, error),
- * for the latest WEBHOOK_LOG_MAX_WEBHOOKS ids; older ids are dropped whole. Keys:
+ * for the latest WEBHOOK_LOG_MAX_WEBHOOKS ids attempted within HISTORY_MAX_AGE_SECONDS; older ids
+ * are dropped whole (a hundred per write at most, so a write stays short). Keys:
  * `{REDIS_PREFIX}:delivery-log` (index) and `{REDIS_PREFIX}:delivery-log:{webhook id}`. Beside it,
  * `{REDIS_PREFIX}:delivery-totals` counts every attempt by outcome, trimmed never (for /metrics).
  */
@@ -81,6 +86,7 @@ export class DeliveryLog {
       MAX_ATTEMPTS_PER_WEBHOOK,
       `${this.index}:`,
       attempt.outcome,
+      Date.parse(attempt.at) - HISTORY_MAX_AGE_SECONDS * 1000,
     );
   }
 
