@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BRIDGE_PROBLEMS } from '@eufy-relay/devices';
+import { redisMemoryProblem } from '@eufy-relay/runtime';
 import type { ApiContext } from './context';
 import { ApiRoutes, named } from './routes';
 import { JOB_STATES, pingRedis, readDisk, readHeartbeat, readQueueCounts } from './status';
@@ -15,7 +16,12 @@ export const healthBody = named(
     problems: z.array(z.string()),
     uptime_seconds: z.number(),
     checks: z.object({
-      redis: check({ latency_ms: z.number().nullable() }),
+      redis: check({
+        latency_ms: z.number().nullable(),
+        used_memory_bytes: z.number().nullable(),
+        /** 0: no maxmemory set. */
+        maxmemory_bytes: z.number().nullable(),
+      }),
       eufy_ws: check({
         connected: z.boolean().nullable(),
         ingest_heartbeat_age_ms: z.number().nullable(),
@@ -47,6 +53,8 @@ export async function readHealth(ctx: ApiContext): Promise<HealthBody> {
   ]);
   const problems: string[] = [];
   if (!redis.ok) problems.push(`redis: ${redis.error}`);
+  const memoryProblem = redis.ok ? redisMemoryProblem(redis.value.memory) : null;
+  if (memoryProblem) problems.push(`redis: ${memoryProblem}`);
 
   const beat = heartbeat.ok ? heartbeat.value.heartbeat : null;
   if (heartbeat.ok && !beat) {
@@ -70,8 +78,13 @@ export async function readHealth(ctx: ApiContext): Promise<HealthBody> {
     uptime_seconds: Math.round((Date.now() - ctx.startedAt) / 1000),
     checks: {
       redis: redis.ok
-        ? { ok: true, latency_ms: redis.value.latency_ms }
-        : { ok: false, error: redis.error, latency_ms: null },
+        ? {
+            ok: memoryProblem === null,
+            latency_ms: redis.value.latency_ms,
+            used_memory_bytes: redis.value.memory.used_bytes,
+            maxmemory_bytes: redis.value.memory.max_bytes,
+          }
+        : { ok: false, error: redis.error, latency_ms: null, used_memory_bytes: null, maxmemory_bytes: null },
       eufy_ws: {
         ok: bridgeOk,
         ...(heartbeat.ok ? {} : { error: heartbeat.error }),
@@ -111,7 +124,7 @@ export function healthRoutes(routes: ApiRoutes, ctx: ApiContext): void {
       access: 'open',
       summary: 'Health of the product as the api sees it',
       description:
-        '200 when Redis answers, ingest is connected to eufy-security-ws without problems and the ' +
+        '200 when Redis answers (and is under 80 % of its maxmemory), ingest is connected to eufy-security-ws without problems and the ' +
         'recordings disk is writable with at least MIN_FREE_DISK_BYTES free; 503 otherwise, with ' +
         'one line per reason in `problems`.',
       responses: {

@@ -152,6 +152,31 @@ describe('Redis outage', () => {
     expect(await world.webhookJobs('system_error')).toEqual([]);
   });
 
+  it('Redis nearly full (80 % of maxmemory): a system_error says so while writes still go through', async () => {
+    const port = await freePort();
+    server = await startRedis(port, ['--maxmemory-policy', 'noeviction']);
+    world = await World.create({ env: { REDIS_URL: `redis://127.0.0.1:${port}` } });
+    await world.startIngestAndSync();
+    const admin = new Redis({ port, host: '127.0.0.1' });
+    try {
+      const used = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
+      await admin.config('SET', 'maxmemory', String(Math.round(used / 0.9)));
+      const [job] = await waitForSome(
+        () => world!.webhookJobs('system_error'),
+        'redis_memory system_error',
+        10_000,
+      );
+      expect(job!.payload).toMatchObject({
+        operation: 'redis_memory',
+        error_type: 'RedisMemoryHigh',
+        context: { maxmemory_bytes: Math.round(used / 0.9) },
+      });
+      expect(job!.payload.error_message).toMatch(/^Redis memory at \d+ % of maxmemory/);
+    } finally {
+      admin.disconnect();
+    }
+  });
+
   it('a buffer overflow drops the oldest events, says so with the count, and writes the state again', async () => {
     const port = await freePort();
     server = await startRedis(port);
