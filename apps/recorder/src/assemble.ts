@@ -121,13 +121,32 @@ async function usableSegments(
   return usable;
 }
 
+/** The recording as assembled: what the file holds, and how long it had no video between segments. */
+export type AssembledVideo = MediaInfo & { gapSeconds: number };
+
+/**
+ * Time without video between consecutive segments: from where one ends (its first frame plus its
+ * length) to the next one's first frame, e.g. while no recorder ran the recording after a crash.
+ */
+function gapMs(usable: readonly Usable[]): number {
+  let gap = 0;
+  for (let i = 1; i < usable.length; i++) {
+    const before = usable[i - 1]!;
+    const after = usable[i]!;
+    if (before.segment.first_frame_at === null || after.segment.first_frame_at === null) continue;
+    const end = before.segment.first_frame_at + before.info.durationSeconds * 1000;
+    gap += Math.max(0, after.segment.first_frame_at - end);
+  }
+  return gap;
+}
+
 /**
  * Makes `{id}.mp4` the whole recording and returns what it holds, or null when no segment has video.
  * One segment written in place is already it; several are stitched by stream copy on their wall-clock
  * timeline. Safe to run again after a crash at any step: the merged file is announced (`merge`)
  * before it replaces `{id}.mp4`, so a second run never stitches a stitched file again.
  */
-export async function assembleVideo(id: string, deps: AssembleDeps): Promise<MediaInfo | null> {
+export async function assembleVideo(id: string, deps: AssembleDeps): Promise<AssembledVideo | null> {
   const { files, sessions, logger } = deps;
   const target = files.videoPath(id);
   const located = await locateSegments(id, deps);
@@ -145,7 +164,7 @@ export async function assembleVideo(id: string, deps: AssembleDeps): Promise<Med
       if (err.code !== 'ENOENT') throw err;
     });
     await removeAll(temps);
-    return probe(target);
+    return { ...(await probe(target)), gapSeconds: (await sessions.gap(id)) / 1000 };
   }
 
   const usable = await usableSegments(located, logger);
@@ -157,7 +176,7 @@ export async function assembleVideo(id: string, deps: AssembleDeps): Promise<Med
     const only = usable[0]!;
     if (only.path !== target) await rename(only.path, target);
     await removeAll(temps.filter((p) => p !== only.path));
-    return only.path === target ? only.info : probe(target);
+    return { ...(only.path === target ? only.info : await probe(target)), gapSeconds: 0 };
   }
 
   const parts: ConcatPart[] = usable.map((u, i) => {
@@ -180,11 +199,16 @@ export async function assembleVideo(id: string, deps: AssembleDeps): Promise<Med
     await rm(merged, { force: true });
     throw err;
   }
+  const gap = gapMs(usable);
+  await sessions.setGap(id, gap);
   await sessions.setMerge(id, path.basename(merged));
   await rename(merged, target);
   await removeAll(temps);
-  logger.info({ recording_id: id, segments: usable.length }, 'recording stitched from its segments');
-  return probe(target);
+  logger.info(
+    { recording_id: id, segments: usable.length, gap_ms: gap },
+    'recording stitched from its segments',
+  );
+  return { ...(await probe(target)), gapSeconds: gap / 1000 };
 }
 
 /** What the last resort kept of a recording whose segments could not be stitched. */

@@ -122,7 +122,7 @@ export function recordingRules(
     motionTimeoutMs: config.MOTION_TIMEOUT_SECONDS * 1000,
     maxRecordingMs: config.MAX_RECORDING_SECONDS * 1000,
     snoozeMs: config.SNOOZE_SECONDS * 1000,
-    // A live session stops at the cap; one whose recorder died is taken over within two takeover
+    // A live session stops at the cap; one whose recorder died is taken over within 1.5 takeover
     // intervals. Past four, nobody runs it: a new recording may replace it.
     abandonGraceMs: config.RECORDING_TAKEOVER_SECONDS * 4000,
   };

@@ -44,7 +44,7 @@ export function recordingSessionJobOptions(
  * The recorder role: a worker on the motion queue applies the recording rules per camera and, for a
  * new recording, sends motion_detected and queues its session; a worker on the recording-sessions
  * queue runs up to RECORDER_CONCURRENCY sessions (livestream → ffmpeg) at once. Sessions survive the
- * death of their recorder (BullMQ hands the job to another within about two RECORDING_TAKEOVER_SECONDS)
+ * death of their recorder (BullMQ hands the job to another within about 1.5 RECORDING_TAKEOVER_SECONDS)
  * and a shutdown (ffmpeg is stopped in order and the job goes back to the queue).
  */
 export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
@@ -114,8 +114,10 @@ export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
         connection: redis,
         prefix: config.REDIS_PREFIX,
         concurrency: config.RECORDER_CONCURRENCY,
+        // A dead owner's lock lapses within takeoverMs; the stalled check, every half of it, finds
+        // the job on its second look after that: video resumes within about 1.5 × takeoverMs.
         lockDuration: takeoverMs,
-        stalledInterval: takeoverMs,
+        stalledInterval: takeoverMs / 2,
         maxStalledCount: MAX_TAKEOVERS,
       },
     );

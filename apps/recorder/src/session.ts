@@ -436,7 +436,7 @@ class RecordingSession {
   ): Promise<SessionSummary> {
     const { store, files, sessions, webhooks, config } = this.ctx;
     const deps = { files, sessions, logger: this.log };
-    let video: MediaInfo | null;
+    let video: (MediaInfo & { gapSeconds?: number }) | null;
     let unstitched: string | null = null;
     const problem = await sessions.problem(this.id);
     try {
@@ -484,6 +484,7 @@ class RecordingSession {
         failure_reason: reason,
         waiting_for_slot_since: null,
         bytes: video?.sizeBytes ?? 0,
+        gap_seconds: video?.gapSeconds ?? 0,
         ...(video
           ? {
               codec: video.videoCodec,

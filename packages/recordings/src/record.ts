@@ -40,6 +40,11 @@ const mutableFields = {
   failure_reason: z.string().min(1).max(REASON_MAX_LENGTH).nullable(),
   /** How many times the livestream was restarted into this file. */
   restarts: z.number().int().nonnegative(),
+  /**
+   * Seconds inside the recording without video: while no recorder ran it (a takeover after a crash)
+   * or a segment was being replaced. The file keeps them on its timeline (the last frame stays).
+   */
+  gap_seconds: z.number().nonnegative(),
   /** The station (HomeBase) whose single P2P stream slot this camera needs. */
   station_sn: z.string().regex(DEVICE_SN).nullable(),
   /** Set while the recording waits for its station's stream slot; cleared when video starts. */
@@ -104,13 +109,14 @@ const FIELD_KINDS: Record<string, FieldKind> = {
   stop_reason: 'string',
   failure_reason: 'string',
   restarts: 'int',
+  gap_seconds: 'number',
   station_sn: 'string',
   waiting_for_slot_since: 'int',
   slot_blocked_by: 'string',
   video_started_at: 'int',
   missing_since: 'int',
 };
-const ABSENT_VALUES: Record<string, unknown> = { bytes: 0, restarts: 0, source: 'recorder' };
+const ABSENT_VALUES: Record<string, unknown> = { bytes: 0, restarts: 0, gap_seconds: 0, source: 'recorder' };
 
 export function videoFileName(id: string): string {
   return `${id}.mp4`;
