@@ -36,7 +36,7 @@ export interface CleanupDeps {
 export interface CleanupRunInfo {
   jobId: string;
   instance: string;
-  trigger: 'scheduled' | 'manual';
+  trigger: 'scheduled' | 'manual' | 'disk_full';
   signal?: AbortSignal;
 }
 

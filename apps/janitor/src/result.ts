@@ -12,7 +12,7 @@ export const cleanupResultSchema = z.object({
   job_id: z.string(),
   /** The janitor process that ran it (host:pid:random). */
   instance: z.string(),
-  trigger: z.enum(['scheduled', 'manual']),
+  trigger: z.enum(['scheduled', 'manual', 'disk_full']),
   started_at: z.iso.datetime(),
   finished_at: z.iso.datetime(),
   /** Recordings deleted (video, thumbnail and index entry), by reason. */

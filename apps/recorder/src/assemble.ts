@@ -1,7 +1,7 @@
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '@eufy-relay/logger';
-import { fileUrl, probe, runTool, type MediaInfo } from '@eufy-relay/media';
+import { fileUrl, probe, runTool, trimToCompleteFragments, type MediaInfo } from '@eufy-relay/media';
 import type { RecordingFiles } from '@eufy-relay/recordings';
 import type { SegmentRecord, SessionRecords } from './session-records';
 
@@ -112,6 +112,10 @@ async function usableSegments(
   const usable: Usable[] = [];
   for (const { segment, path: file } of located) {
     try {
+      // A segment whose writer stopped mid-fragment (a full disk) plays up to its last whole one.
+      const cut = await trimToCompleteFragments(file);
+      if (cut > 0)
+        logger.warn({ file: segment.file, bytes: cut }, 'cut an incomplete fragment off a segment');
       const info = await probe(file);
       if (info.videoCodec && info.durationSeconds > 0) usable.push({ segment, path: file, info });
     } catch (err) {

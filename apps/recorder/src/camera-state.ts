@@ -93,6 +93,8 @@ export type StopReason =
   | 'livestream_failed'
   /** ffmpeg kept failing, or the session failed for good. */
   | 'recording_failed'
+  /** RECORDINGS_DIR is full: ffmpeg's writes failed with ENOSPC. */
+  | 'disk_full'
   /** The camera moved on to a newer recording while this one was not running (its recorders were gone). */
   | 'abandoned';
 

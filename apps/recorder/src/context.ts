@@ -25,6 +25,8 @@ export interface RecorderContext {
   webhooks: Queue;
   /** The recording-sessions queue. */
   recordingSessions: Queue;
+  /** The janitor queue: a full disk asks for a cleanup run at once. */
+  janitor: Queue;
   reporter: ErrorReporter;
 }
 

@@ -62,6 +62,10 @@ export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
       }),
     );
 
+    const janitor = scope.queue(
+      new Queue(QUEUES.janitor, { connection: redis, prefix: config.REDIS_PREFIX }),
+    );
+
     const client = new EufyClient({
       url: config.EUFY_WS_URL,
       logger,
@@ -83,6 +87,7 @@ export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
       client,
       webhooks,
       recordingSessions,
+      janitor,
       reporter: new ErrorReporter({ config, redis, webhooks, logger }),
     };
 

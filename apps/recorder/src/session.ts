@@ -10,6 +10,7 @@ import { RecordingStatusConflictError, type VideoStatus } from '@eufy-relay/reco
 import { assembleVideo, keepRecordedVideo } from './assemble';
 import type { Decision, StopReason } from './camera-state';
 import { mirrorDevice, type RecorderContext } from './context';
+import { DiskFullError, isDiskFull, requestDiskPressureRun } from './disk-full';
 import { sendMotionStopped } from './notify';
 import { SegmentWriter, type FirstFrame } from './segment-writer';
 import type { SegmentRecord } from './session-records';
@@ -342,6 +343,7 @@ class RecordingSession {
   private async replaceBrokenSegment(): Promise<boolean> {
     const cause = this.writer!.broken!;
     await this.closeSegment();
+    if (isDiskFull(cause)) return this.stopOnFullDisk(cause);
     this.brokenSegments += 1;
     if (this.brokenSegments > this.ctx.config.RETRY_ATTEMPTS) {
       await this.ctx.reporter.report('record_video', cause, {
@@ -354,6 +356,26 @@ class RecordingSession {
     }
     this.writer = await this.openSegment();
     return true;
+  }
+
+  /**
+   * RECORDINGS_DIR is full: the recording ends now as failed with what reached the disk (a new
+   * segment would fail the same way), the janitor is asked to free space at once, and a
+   * system_error says why. The next recording starts normally once there is space again.
+   */
+  private async stopOnFullDisk(cause: Error): Promise<false> {
+    const context = { device_sn: this.sn, recording_id: this.id, recordings_dir: this.ctx.files.dir };
+    await requestDiskPressureRun(this.ctx).catch((err: unknown) => {
+      this.log.warn({ err }, 'could not ask the janitor for a disk pressure run');
+    });
+    const error = new DiskFullError(
+      `RECORDINGS_DIR is full: ffmpeg could not write (${cause.message}); the recording ends with what ` +
+        "reached the disk, and the janitor's disk pressure cleanup was started",
+    );
+    await this.ctx.reporter.report('record_video', error, { context });
+    await this.ctx.sessions.setProblem(this.id, error.message);
+    this.forced = 'disk_full';
+    return false;
   }
 
   private async openSegment(): Promise<SegmentWriter> {

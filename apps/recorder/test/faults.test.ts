@@ -10,7 +10,7 @@ import { assertFfmpeg } from '@eufy-relay/eufy-sim';
 import { encodeStream } from '../../../packages/media/test/helpers';
 import { recordingSessionJobOptions } from '../src';
 import { SessionRecords } from '../src/session-records';
-import { decodeErrors, startHarness, until, type Harness } from './harness';
+import { camera, decodeErrors, startHarness, until, type Harness } from './harness';
 
 /**
  * Faults that must lose nothing. The full disk is real: RECORDINGS_DIR is a small tmpfs this test
@@ -57,6 +57,9 @@ const STITCH_FAILS = 'T8113P0223000701';
 const STITCH_RECOVERS = 'T8113P0223000702';
 const ORPHAN = 'T8113P0223000703';
 const LONG_REASON = 'T8113P0223000704';
+const FILLS_UP = 'T8113P0223000705';
+
+const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 jest.setTimeout(120_000);
 
@@ -70,7 +73,7 @@ describe('faults that must lose nothing', () => {
     assertFfmpeg();
     await disk.mount();
     h = await startHarness('faults', {
-      scenario: { devices: [] },
+      scenario: { devices: [camera(FILLS_UP)] },
       env: { RECORDINGS_DIR: disk.dir, RETRY_BASE_DELAY_MS: '1000', RECORDING_TAKEOVER_SECONDS: '1' },
     });
     sessions = new SessionRecords(h.redis, h.config);
@@ -100,7 +103,10 @@ describe('faults that must lose nothing', () => {
    * A recording in progress as a recorder leaves it when its motion has ended: the index entry, the
    * camera's state, and segments on disk (a first of 2 s, a second of 3 s after a takeover).
    */
-  async function recordingInProgress(sn: string, segments = true): Promise<string> {
+  async function recordingInProgress(
+    sn: string,
+    { segments = true, before }: { segments?: boolean; before?: (id: string) => Promise<void> } = {},
+  ): Promise<string> {
     const startedAt = Math.floor(Date.now() / 1000) * 1000 - 20_000;
     const id = recordingId(sn, startedAt);
     if (segments) {
@@ -113,6 +119,7 @@ describe('faults that must lose nothing', () => {
       last_motion_at: String(startedAt + 5000),
       setup: '1',
     });
+    await before?.(id);
     // Last, as a recorder does: the entry right before its session job (the sweep's quiet period).
     await h.store.create({ device_sn: sn, started_at: startedAt, video_started_at: startedAt });
     return id;
@@ -133,8 +140,7 @@ describe('faults that must lose nothing', () => {
   }
 
   it('a finish that cannot stitch (disk full) is retried, then ends failed with the first segment kept and one motion_stopped', async () => {
-    const id = await recordingInProgress(STITCH_FAILS);
-    await disk.fill();
+    const id = await recordingInProgress(STITCH_FAILS, { before: () => disk.fill() });
     try {
       const job = await queueSession(id, STITCH_FAILS);
       const done = await h.waitForFinish(id, 60_000);
@@ -152,8 +158,7 @@ describe('faults that must lose nothing', () => {
   });
 
   it('a finish retried after the disk has space again stitches the whole recording', async () => {
-    const id = await recordingInProgress(STITCH_RECOVERS);
-    await disk.fill();
+    const id = await recordingInProgress(STITCH_RECOVERS, { before: () => disk.fill() });
     let job: Job;
     try {
       job = await queueSession(id, STITCH_RECOVERS);
@@ -178,13 +183,70 @@ describe('faults that must lose nothing', () => {
   });
 
   it('a reason longer than the limit is cut once: the index and motion_stopped say the same', async () => {
-    const id = await recordingInProgress(LONG_REASON, false);
-    await sessions.setProblem(id, `the livestream failed: ${'x'.repeat(5000)}`);
+    const id = await recordingInProgress(LONG_REASON, {
+      segments: false,
+      before: (recording) => sessions.setProblem(recording, `the livestream failed: ${'x'.repeat(5000)}`),
+    });
     await queueSession(id, LONG_REASON);
     const done = await h.waitForFinish(id, 30_000);
     expect(done).toMatchObject({ status: 'failed', video_status: 'no_video' });
     expect(done.failure_reason).toHaveLength(1000);
     expect(await motionStopped(id)).toMatchObject({ video_status: 'no_video', reason: done.failure_reason });
     expect(existsSync(h.files.videoPath(id))).toBe(false);
+  });
+
+  it('a disk that fills mid-recording: ends failed with what reached it playable, a system_error, a janitor run at once; the next recording works when space is back', async () => {
+    const janitor = new Queue(QUEUES.janitor, { connection: h.redis, prefix: h.config.REDIS_PREFIX });
+    let stopMoving = h.keepMoving(FILLS_UP, 500);
+    let id: string;
+    try {
+      id = (await h.waitForRecording(FILLS_UP)).id;
+      await h.recordingWhen(id, (r) => r.video_started_at, 'video');
+      await wait(3000);
+      await disk.fill();
+      const done = await h.waitForFinish(id, 60_000);
+      stopMoving();
+      expect(done).toMatchObject({ status: 'failed', video_status: 'failed', stop_reason: 'disk_full' });
+      expect(done.failure_reason).toMatch(/^RECORDINGS_DIR is full: ffmpeg could not write/);
+      expect(decodeErrors(h.files.videoPath(id))).toBe('');
+      expect((await h.probe(id)).durationSeconds).toBeGreaterThan(1);
+      expect(await motionStopped(id)).toMatchObject({ video_status: 'failed' });
+      const errors = (await h.webhooks('system_error')).map(
+        (w) => w.payload as { error_type: string; error_message: string },
+      );
+      expect(errors).toContainEqual(expect.objectContaining({ error_type: 'DiskFull' }));
+      const requested = await janitor.getJobs(['waiting', 'prioritized', 'delayed']);
+      expect(requested.map((j) => j.data)).toContainEqual({ trigger: 'disk_full' });
+    } finally {
+      stopMoving();
+      await disk.free();
+      await janitor.obliterate({ force: true });
+      await janitor.close();
+    }
+
+    // Space is back: once what started while the disk was full has ended, the camera's next
+    // motion records as ever.
+    await until(
+      async () => (await h.recordings(FILLS_UP)).every((r) => r.status !== 'recording'),
+      30_000,
+      'the recordings started on the full disk to end',
+    );
+    const before = new Set((await h.recordings(FILLS_UP)).map((r) => r.id));
+    stopMoving = h.keepMoving(FILLS_UP, 500);
+    try {
+      const next = await until(
+        async () => (await h.recordings(FILLS_UP)).find((r) => !before.has(r.id)),
+        20_000,
+        'the next recording',
+      );
+      await h.recordingWhen(next.id, (r) => r.video_started_at, 'video');
+      await wait(2000);
+      stopMoving();
+      const done = await h.waitForFinish(next.id, 60_000);
+      expect(done).toMatchObject({ status: 'completed', video_status: 'completed' });
+      expect(decodeErrors(h.files.videoPath(next.id))).toBe('');
+    } finally {
+      stopMoving();
+    }
   });
 });
