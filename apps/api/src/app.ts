@@ -56,6 +56,8 @@ export function createApp(ctx: ApiContext): Express {
   app.use((_req, res, next) => {
     // Browsers must take every response as the type it says (a JSON error is not a script).
     res.setHeader('X-Content-Type-Options', 'nosniff');
+    // No page of ours (the page, Bull Board, the docs) may be framed by another site (clickjacking).
+    res.setHeader('X-Frame-Options', 'DENY');
     next();
   });
   app.use(refuseLargeBodies);
@@ -64,7 +66,12 @@ export function createApp(ctx: ApiContext): Express {
   const routes = new ApiRoutes(ctx.config.API_TOKEN);
   healthRoutes(routes, ctx);
   // The file routes (/recordings/{id}.mp4) come before /recordings/{id}, which would match them too.
-  mediaRoutes(routes, { lookup: ctx.media, signing: ctx.signing });
+  mediaRoutes(routes, {
+    lookup: ctx.media,
+    signing: ctx.signing,
+    live: ctx.live,
+    fragments: ctx.fragments,
+  });
   recordingRoutes(routes, ctx);
   deviceRoutes(routes, ctx);
   operationsRoutes(routes, ctx);

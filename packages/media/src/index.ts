@@ -6,3 +6,4 @@ export * from './spawn';
 export * from './process';
 export * from './tools';
 export * from './fragments';
+export * from './fmp4';
