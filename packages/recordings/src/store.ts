@@ -2,13 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { zodIssueLines, type Config } from '@eufy-relay/config';
-import {
-  DEVICE_SN,
-  RECORDING_ID,
-  RECORDING_ID_SOURCE,
-  parseRecordingId,
-  recordingId,
-} from '@eufy-relay/contracts';
+import { DEVICE_SN, RECORDING_ID, parseRecordingId, recordingId } from '@eufy-relay/contracts';
 import { redisKey } from '@eufy-relay/runtime';
 import {
   RECORDING_STATUSES,
