@@ -5,6 +5,7 @@
 // webhooks lost or doubled (goal 0), recordings not playable (goal 0).
 const { spawn, spawnSync } = require('node:child_process');
 const { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
+const { setMaxListeners } = require('node:events');
 const { loadavg, tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { createRedis, redisReady } = require('../packages/runtime/dist');
@@ -181,6 +182,8 @@ async function run() {
   const roles = ROLES.map((name) => role(name, env));
   const redis = createRedis({ REDIS_URL: redisServer.url }, 'producer', 'bench-soak');
   const motion = new AbortController();
+  // Every camera's pauses listen on it.
+  setMaxListeners(CAMERAS * 2, motion.signal);
   const load0 = loadavg()[0];
   try {
     await redisReady(redis);
