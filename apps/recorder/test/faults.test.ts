@@ -4,7 +4,14 @@ import { mkdir, open, rm, statfs, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Queue, type Job } from 'bullmq';
-import { QUEUES, addJob, recordingId, recordingSessionJob } from '@eufy-relay/contracts';
+import {
+  QUEUES,
+  addJob,
+  openQueue,
+  recordingId,
+  recordingSessionJob,
+  type JobQueue,
+} from '@eufy-relay/contracts';
 import { runTool } from '@eufy-relay/media';
 import { assertFfmpeg } from '@eufy-relay/eufy-sim';
 import { encodeStream } from '../../../packages/media/test/helpers';
@@ -67,7 +74,7 @@ describe('faults that must lose nothing', () => {
   const disk = new SmallDisk();
   let h: Harness;
   let sessions: SessionRecords;
-  let queue: Queue;
+  let queue: JobQueue<typeof recordingSessionJob>;
 
   beforeAll(async () => {
     assertFfmpeg();
@@ -77,7 +84,7 @@ describe('faults that must lose nothing', () => {
       env: { RECORDINGS_DIR: disk.dir, RETRY_BASE_DELAY_MS: '1000', RECORDING_TAKEOVER_SECONDS: '1' },
     });
     sessions = new SessionRecords(h.redis, h.config);
-    queue = new Queue(QUEUES.recordingSessions, { connection: h.redis, prefix: h.config.REDIS_PREFIX });
+    queue = openQueue(recordingSessionJob, { connection: h.redis, prefix: h.config.REDIS_PREFIX });
   });
   afterAll(async () => {
     await queue?.close();
