@@ -16,6 +16,8 @@ const BENCHMARKS = {
   'motion-latency': () => require('./motion-latency').run(),
   serving: () => require('./serving').run(),
   live: () => require('./live').run(),
+  // Runs SOAK_SECONDS (30 minutes unless set): the longest of them.
+  soak: () => require('./soak').run(),
 };
 
 function git(args) {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BRIDGE_PROBLEMS } from '@eufy-relay/devices';
+import { redisMemoryProblem } from '@eufy-relay/runtime';
 import { hasTokenAccess } from './auth';
 import type { ApiContext } from './context';
 import { ApiRoutes, named } from './routes';
@@ -14,6 +15,8 @@ const check = <T extends z.ZodRawShape>(shape: T) =>
  */
 export const HEALTH_PROBLEMS = [
   'redis_unreachable',
+  /** used_memory at REDIS_MEMORY_WARN_RATIO of maxmemory or more: writes stop when it is full. */
+  'redis_memory_high',
   'ingest_no_heartbeat',
   'eufy_ws_not_connected',
   ...BRIDGE_PROBLEMS.map((p) => `eufy_ws_${p}` as const),
@@ -41,7 +44,12 @@ export const healthBody = named(
     details: z.array(z.string()),
     uptime_seconds: z.number(),
     checks: z.object({
-      redis: check({ latency_ms: z.number().nullable() }),
+      redis: check({
+        latency_ms: z.number().nullable(),
+        used_memory_bytes: z.number().nullable(),
+        /** 0: no maxmemory set. */
+        maxmemory_bytes: z.number().nullable(),
+      }),
       eufy_ws: check({
         connected: z.boolean().nullable(),
         ingest_heartbeat_age_ms: z.number().nullable(),
@@ -78,6 +86,8 @@ export async function readHealth(ctx: ApiContext): Promise<HealthBody> {
     details.push(detail);
   };
   if (!redis.ok) problem('redis_unreachable', `redis: ${redis.error}`);
+  const memoryProblem = redis.ok ? redisMemoryProblem(redis.value.memory) : null;
+  if (memoryProblem) problem('redis_memory_high', `redis: ${memoryProblem}`);
 
   const beat = heartbeat.ok ? heartbeat.value.heartbeat : null;
   if (heartbeat.ok && !beat) {
@@ -105,8 +115,13 @@ export async function readHealth(ctx: ApiContext): Promise<HealthBody> {
     uptime_seconds: Math.round((Date.now() - ctx.startedAt) / 1000),
     checks: {
       redis: redis.ok
-        ? { ok: true, latency_ms: redis.value.latency_ms }
-        : { ok: false, error: redis.error, latency_ms: null },
+        ? {
+            ok: memoryProblem === null,
+            latency_ms: redis.value.latency_ms,
+            used_memory_bytes: redis.value.memory.used_bytes,
+            maxmemory_bytes: redis.value.memory.max_bytes,
+          }
+        : { ok: false, error: redis.error, latency_ms: null, used_memory_bytes: null, maxmemory_bytes: null },
       eufy_ws: {
         ok: bridgeOk,
         ...(heartbeat.ok ? {} : { error: heartbeat.error }),
@@ -146,7 +161,8 @@ export function healthRoutes(routes: ApiRoutes, ctx: ApiContext): void {
       access: 'open',
       summary: 'Health of the product as the api sees it',
       description:
-        '200 when Redis answers, ingest is connected to eufy-security-ws without problems and the ' +
+        '200 when Redis answers under 80 % of its maxmemory, ingest is connected to eufy-security-ws ' +
+        'without problems and the ' +
         'recordings disk is writable with at least MIN_FREE_DISK_BYTES free; 503 otherwise, with ' +
         'the name of each problem in `problems`. Anyone gets the status and the problem names ' +
         '(HealthSummary); a request carrying API_TOKEN (or any request while it is unset) gets ' +

@@ -5,6 +5,7 @@ import type { JobState as BullJobState, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { HeartbeatReading, HeartbeatStore } from '@eufy-relay/devices';
 import { diskUsage } from '@eufy-relay/recordings';
+import { readRedisMemory, type RedisMemory } from '@eufy-relay/runtime';
 
 /** Reads that feed /health, /metrics and /storage: each one bounded, each failure told, never thrown. */
 
@@ -33,11 +34,12 @@ async function outcome<T>(what: string, read: () => Promise<T>): Promise<Outcome
   }
 }
 
-export function pingRedis(redis: Redis): Promise<Outcome<{ latency_ms: number }>> {
+export function pingRedis(redis: Redis): Promise<Outcome<{ latency_ms: number; memory: RedisMemory }>> {
   return outcome('redis', async () => {
     const t0 = performance.now();
     await redis.ping();
-    return { latency_ms: Math.round((performance.now() - t0) * 100) / 100 };
+    const latency_ms = Math.round((performance.now() - t0) * 100) / 100;
+    return { latency_ms, memory: await readRedisMemory(redis) };
   });
 }
 

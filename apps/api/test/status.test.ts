@@ -3,7 +3,10 @@ import { addJob, motionSignalJob, openQueue, QUEUES, type JobQueue } from '@eufy
 import { DeviceRegistry, HeartbeatStore, type BridgeHeartbeat } from '@eufy-relay/devices';
 import { RecordingStore } from '@eufy-relay/recordings';
 import { DeliveryLog } from '@eufy-relay/webhooks';
+import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
 import { start } from '../src';
 import { devicesBody } from '../src/devices';
 import { healthBody } from '../src/health';
@@ -130,6 +133,50 @@ describe('GET /health', () => {
       `disk: ${missing.config.RECORDINGS_DIR}: ENOENT: no such file or directory, statfs '${missing.config.RECORDINGS_DIR}'`,
     ]);
     await missing.close();
+  });
+
+  it('is 503 naming Redis memory before Redis is full (used_memory at 80 % of maxmemory and more)', async () => {
+    // A private redis-server: its maxmemory is the test's to set.
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = server.address() as { port: number };
+        server.close(() => resolve(free));
+      });
+    });
+    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', ''], {
+      stdio: 'ignore',
+    });
+    const admin = new Redis({ port, host: '127.0.0.1', retryStrategy: () => 50 });
+    admin.on('error', () => undefined);
+    const near = await startApi('status-memory', { REDIS_URL: `redis://127.0.0.1:${port}` });
+    try {
+      // The private server may still be starting: healthy first, once it answers.
+      for (let tries = 0; ; tries++) {
+        const ok = await new HeartbeatStore(near.redis, near.config).write(heartbeat(), 60_000).then(
+          async () => (await request(near.api.url, '/health')).status === 200,
+          () => false,
+        );
+        if (ok) break;
+        if (tries > 100) throw new Error('the api never became healthy on the private Redis');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const used = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
+      await admin.config('SET', 'maxmemory', String(Math.round(used / 0.9)));
+      const r = await request(near.api.url, '/health');
+      expect(r.status).toBe(503);
+      expect(r.json().problems).toEqual(['redis_memory_high']);
+      expect(r.json().details).toEqual([
+        expect.stringMatching(/^redis: memory at \d+ % of maxmemory \(\d+ of \d+ bytes\)/),
+      ]);
+      expect(healthBody.parse(r.json()).checks.redis).toMatchObject({
+        ok: false,
+        maxmemory_bytes: Math.round(used / 0.9),
+      });
+    } finally {
+      await near.close();
+      admin.disconnect();
+      child.kill('SIGKILL');
+    }
   });
 
   it('is 503 naming Redis when Redis is unreachable, while the liveness probe stays 200', async () => {

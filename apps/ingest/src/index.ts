@@ -19,6 +19,7 @@ import { Ingest } from './ingest';
 import { MotionSignals } from './motion';
 import { Outages } from './outages';
 import { EventsDroppedError, Outbox, isConnectionLoss } from './outbox';
+import { watchRedisMemory } from './redis-memory';
 
 export { BridgeProblemError } from './bridge';
 export { EventsDroppedError } from './outbox';
@@ -109,6 +110,13 @@ export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
     });
     bridge.start();
     shutdown.add('heartbeat', () => bridge.stop());
+    const stopMemoryWatch = watchRedisMemory(
+      producer,
+      reporter,
+      config.HEARTBEAT_INTERVAL_SECONDS * 1000,
+      logger,
+    );
+    shutdown.add('redis memory watch', stopMemoryWatch);
 
     const ingest = new Ingest({
       client,

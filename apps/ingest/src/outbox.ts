@@ -39,6 +39,14 @@ export function isConnectionLoss(err: unknown): boolean {
   );
 }
 
+/**
+ * Redis at maxmemory with noeviction (what BullMQ requires) refuses every write with an OOM reply
+ * ("OOM command not allowed when used memory > 'maxmemory'"), also from inside a script.
+ */
+export function isOutOfMemory(err: unknown): boolean {
+  return err instanceof Error && /\bOOM command not allowed\b/.test(err.message);
+}
+
 /** Events written at the same time at most: enough to keep Redis busy with one connection. */
 const MAX_IN_FLIGHT = 64;
 /** Buffered events looked at for one whose device is free; the rest wait their turn (a long outage). */
@@ -175,20 +183,22 @@ export class Outbox {
     for (let retry = 0; ;) {
       if (redis.status !== 'ready') this.hold(write);
       if (!(await this.redisReady())) return false;
-      if (this.holding) {
-        this.holding = false;
-        logger.info(
-          { held: this.pending.length + this.busy.size },
-          "Redis is back: writing the held events, each device's in order",
-        );
-      }
       try {
         await write.run();
+        // The first write through after a hold (not merely a connection: a full Redis is connected).
+        if (this.holding) {
+          this.holding = false;
+          logger.info(
+            { held: this.pending.length + this.busy.size },
+            "Redis is back: writing the held events, each device's in order",
+          );
+        }
         return true;
       } catch (err) {
-        if (redis.status !== 'ready' || isConnectionLoss(err)) {
+        // A full Redis is an outage too: the event waits here until memory is freed, never dropped.
+        if (redis.status !== 'ready' || isConnectionLoss(err) || isOutOfMemory(err)) {
           this.hold(write, err);
-          // Already reconnected (the command died with the old socket): a short pause, then again.
+          // Connected (a full Redis, or the command died with the old socket): a pause, then again.
           if (redis.status === 'ready') await this.pause(Math.min(baseDelayMs, 1000));
           continue;
         }
@@ -207,7 +217,9 @@ export class Outbox {
     if (!this.holding)
       this.options.logger.warn(
         { write: write.label, err },
-        'Redis unreachable: holding events until it is back',
+        isOutOfMemory(err)
+          ? 'Redis is full (maxmemory): holding events until it takes writes again'
+          : 'Redis unreachable: holding events until it is back',
       );
     this.holding = true;
   }

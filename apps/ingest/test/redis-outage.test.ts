@@ -19,10 +19,10 @@ import {
 
 const CAMERAS = [CAM_A, CAM_B, SOLO_BATTERY, SOLO_MAINS];
 
-async function startRedis(port: number): Promise<ChildProcess> {
+async function startRedis(port: number, extraArgs: string[] = []): Promise<ChildProcess> {
   const child = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs],
     {
       stdio: 'ignore',
     },
@@ -108,6 +108,71 @@ describe('Redis outage', () => {
     }
     // Every camera's device record was there before the outage and is again (state re-written).
     expect((await world.registry.listDevices()).length).toBeGreaterThan(0);
+  });
+
+  it('Redis full (maxmemory, noeviction): 40 motion events are held, none dropped, all written in order once memory is freed', async () => {
+    const port = await freePort();
+    server = await startRedis(port, ['--maxmemory-policy', 'noeviction']);
+    world = await World.create({ env: { REDIS_URL: `redis://127.0.0.1:${port}` } });
+    await world.startIngestAndSync();
+    const ours = async () => (await world!.motionSignals()).filter((s) => CAMERAS.includes(s.device_sn));
+    const before = (await ours()).length;
+
+    const filler = new Redis({ port, host: '127.0.0.1' });
+    try {
+      // maxmemory a megabyte under what Redis holds: every write is refused with OOM, as at a full
+      // Redis (filling it up instead lands within a few bytes of the limit, where some writes pass).
+      const used = Number(/used_memory:(\d+)/.exec(await filler.info('memory'))![1]);
+      await filler.config('SET', 'maxmemory', String(used - 1_000_000));
+      await expect(filler.set('probe', 'x')).rejects.toThrow(/OOM command not allowed/);
+      await fireMotion(world, 40, 2000);
+      await sleep(1000);
+      // Nothing got through while Redis was full…
+      expect((await ours()).length).toBe(before);
+      await filler.config('SET', 'maxmemory', '0');
+    } finally {
+      filler.disconnect();
+    }
+
+    // …and nothing was lost: every begin and clear, in each camera's order.
+    const signals = await waitFor(
+      async () => {
+        const all = (await ours()).slice(before);
+        return all.length >= 80 && all;
+      },
+      'all 80 motion signals',
+      20_000,
+    );
+    for (const camera of CAMERAS) {
+      const mine = perCamera(signals).get(camera)!;
+      expect(mine.map((s) => s.state)).toEqual(Array.from({ length: 20 }, (_, i) => i % 2 === 0));
+    }
+    expect(await world.webhookJobs('system_error')).toEqual([]);
+  });
+
+  it('Redis nearly full (80 % of maxmemory): a system_error says so while writes still go through', async () => {
+    const port = await freePort();
+    server = await startRedis(port, ['--maxmemory-policy', 'noeviction']);
+    world = await World.create({ env: { REDIS_URL: `redis://127.0.0.1:${port}` } });
+    await world.startIngestAndSync();
+    const admin = new Redis({ port, host: '127.0.0.1' });
+    try {
+      const used = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
+      await admin.config('SET', 'maxmemory', String(Math.round(used / 0.9)));
+      const [job] = await waitForSome(
+        () => world!.webhookJobs('system_error'),
+        'redis_memory system_error',
+        10_000,
+      );
+      expect(job!.payload).toMatchObject({
+        operation: 'redis_memory',
+        error_type: 'RedisMemoryHigh',
+        context: { maxmemory_bytes: Math.round(used / 0.9) },
+      });
+      expect(job!.payload.error_message).toMatch(/^Redis memory at \d+ % of maxmemory/);
+    } finally {
+      admin.disconnect();
+    }
   });
 
   it('a buffer overflow drops the oldest events, says so with the count, and writes the state again', async () => {

@@ -3,6 +3,7 @@ import { parseRecordingId } from '@eufy-relay/contracts';
 import type { Logger } from '@eufy-relay/logger';
 import { ProbeUnavailableError, type MediaInfo } from '@eufy-relay/media';
 import {
+  CorruptRecordingError,
   RecordingExistsError,
   RecordingNotFoundError,
   RecordingStatusConflictError,
@@ -36,7 +37,7 @@ export interface CleanupDeps {
 export interface CleanupRunInfo {
   jobId: string;
   instance: string;
-  trigger: 'scheduled' | 'manual';
+  trigger: 'scheduled' | 'manual' | 'disk_full';
   signal?: AbortSignal;
 }
 
@@ -45,6 +46,8 @@ const FINISHED: RecordingStatus[] = ['completed', 'failed'];
 /** Everything but a recording in progress. */
 const DELETABLE: RecordingStatus[] = ['completed', 'failed', 'missing'];
 const PAGE = 500;
+/** Unreadable index entries listed in a run's result (all are counted in its system_error). */
+const UNREADABLE_LISTED = 100;
 
 /** One pass over the directory: what is on disk, by recording id. */
 interface DirectoryScan {
@@ -62,14 +65,16 @@ interface DiskPressurePlan {
 
 /**
  * One cleanup run, in this order:
- * 1. repair from the files: stale temp files removed, unindexed readable videos indexed, `missing`
- *    entries whose file is back restored;
+ * 1. repair from the files: stale temp files removed (never those of a recording in progress),
+ *    unindexed readable videos indexed, `missing` entries whose file is back restored;
  * 2. retention: entries (and their files) older than RETENTION_DAYS, never one in progress — read
- *    from the index oldest first up to the cutoff, so the cost is what expires;
- * 3. index entries whose video is gone are marked `missing` (reversible, so not a deletion);
- * 4. the deletions for other reasons than age are planned (unreadable orphans past the grace period,
- *    disk pressure) and the safety valve refuses them all if together they exceed half of all
- *    recordings; otherwise they run, disk pressure stopping as soon as enough is free.
+ *    from the index oldest first up to the cutoff, so the cost is what expires — unless they are
+ *    more than half of all recordings (the safety valve: then nothing is deleted in this run);
+ * 3. the deletions for other reasons than age are planned (unreadable orphans past the grace period,
+ *    disk pressure) and the safety valve refuses them all if with those by age they exceed half of
+ *    all recordings; otherwise they run, disk pressure stopping as soon as enough is free;
+ * 4. index entries whose video is gone are marked `missing` (reversible, so not a deletion).
+ * An index entry that cannot be read is skipped and reported at the end; the run goes on.
  */
 export async function runCleanup(deps: CleanupDeps, run: CleanupRunInfo): Promise<CleanupResult> {
   return new CleanupRun(deps, run).execute();
@@ -78,6 +83,7 @@ export async function runCleanup(deps: CleanupDeps, run: CleanupRunInfo): Promis
 class CleanupRun {
   private readonly startedAt = Date.now();
   private bytesFreed = 0;
+  private readonly unreadableEntries = new Map<string, string>();
   private readonly deleted = { retention: 0, disk_pressure: 0 };
   private readonly repairs = {
     indexed: 0,
@@ -98,21 +104,36 @@ class CleanupRun {
     const { store, settings } = this.deps;
     const diskBefore = await this.deps.diskUsage();
     const indexed = await this.indexStatuses();
-    const scan = await this.scanDirectory();
+    const scan = await this.scanDirectory(indexed);
     const unreadable = await this.repairFromFiles(scan, indexed);
-    await this.expire();
-    await this.markMissing(scan);
-
+    // Every deletion is weighed against the recordings there were when the run began, age included:
+    // a clock that jumped forward or a tiny RETENTION_DAYS must not empty the archive in one run.
     const total = (await store.count()) + unreadable.length;
-    const pressure = await this.planDiskPressure(total / 2 - unreadable.length);
-    const refused = safetyValve(total, unreadable.length, pressure);
+    const expiring = await this.countExpiring(total);
+    let refused: CleanupResult['refused'] = null;
+    let pressure: DiskPressurePlan | null = null;
+    if (expiring > total / 2) {
+      refused = {
+        reason:
+          `${expiring} of ${total} recordings are older than RETENTION_DAYS: more than half at once ` +
+          'looks like a clock that jumped forward or a retention set too short',
+        would_delete: expiring,
+        of_total: total,
+      };
+    } else {
+      await this.expire();
+      pressure = await this.planDiskPressure(total / 2 - unreadable.length - this.deleted.retention);
+      refused = safetyValve(total, this.deleted.retention, unreadable.length, pressure);
+    }
     if (refused) {
       await this.reportRefusal(refused, unreadable.length, pressure);
     } else {
       for (const entry of unreadable) await this.removeUnreadable(entry);
       if (pressure) await this.relieveDiskPressure(pressure);
     }
+    await this.markMissing(scan);
     await this.removeOrphanThumbnails(scan, indexed);
+    await this.reportUnreadableEntries();
 
     const result: CleanupResult = {
       job_id: this.run.jobId,
@@ -124,6 +145,9 @@ class CleanupRun {
       bytes_freed: this.bytesFreed,
       repairs: { ...this.repairs },
       disk: { before: diskBefore, after: await this.deps.diskUsage(), min_free_bytes: settings.minFreeBytes },
+      unreadable_entries: [...this.unreadableEntries]
+        .slice(0, UNREADABLE_LISTED)
+        .map(([id, problem]) => ({ id, problem })),
       refused,
     };
     this.deps.logger.info({ result }, 'cleanup run finished');
@@ -141,15 +165,18 @@ class CleanupRun {
     return statuses;
   }
 
-  /** Reads the directory once; stale temp files are removed on the way. */
-  private async scanDirectory(): Promise<DirectoryScan> {
+  /**
+   * Reads the directory once; stale temp files are removed on the way. A recording in progress keeps
+   * its temp files however old (a segment closed early waits for the finish to be stitched).
+   */
+  private async scanDirectory(indexed: Map<string, RecordingStatus>): Promise<DirectoryScan> {
     const scan: DirectoryScan = { videos: new Map(), thumbnails: new Map() };
     for await (const entry of this.deps.files.entries()) {
       this.checkAborted();
       const { file } = entry;
       if (file.kind === 'video') scan.videos.set(file.id, entry);
       else if (file.kind === 'thumbnail') scan.thumbnails.set(file.id, entry);
-      else if (file.kind === 'temp' && this.pastGrace(entry)) {
+      else if (file.kind === 'temp' && indexed.get(file.id) !== 'recording' && this.pastGrace(entry)) {
         this.bytesFreed += await this.deps.files.remove(this.pathOf(entry));
         this.repairs.temp_files_removed += 1;
       }
@@ -172,12 +199,13 @@ class CleanupRun {
       this.checkAborted();
       const status = indexed.get(id);
       if (status === 'missing') {
-        if (await ignoringRaces(() => store.markFound(id, entry.bytes))) this.repairs.restored += 1;
+        if (await this.entry(id, () => ignoringRaces(() => store.markFound(id, entry.bytes))))
+          this.repairs.restored += 1;
         continue;
       }
       // Unindexed at the start of the run; a recorder may have created the entry since (it always
       // writes the index before the file), so look again before probing.
-      if (status !== undefined || (await store.get(id))) continue;
+      if (status !== undefined || (await this.entry(id, () => store.get(id), true))) continue;
       let video: MediaInfo | null;
       try {
         video = await probe(files.videoPath(id), this.run.signal);
@@ -225,6 +253,24 @@ class CleanupRun {
     return true;
   }
 
+  /** How many finished or missing recordings started before the retention cutoff (counting stops past `upTo`). */
+  private async countExpiring(upTo: number): Promise<number> {
+    let count = 0;
+    for await (const _ref of this.deps.store.refs({
+      status: DELETABLE,
+      to: this.retentionCutoff(),
+      order: 'asc',
+      limit: PAGE,
+    })) {
+      if (++count > upTo) break;
+    }
+    return count;
+  }
+
+  private retentionCutoff(): number {
+    return this.startedAt - this.deps.settings.retentionMs;
+  }
+
   /**
    * Deletes every finished or missing recording that started before its camera's retention cutoff:
    * the global one, or the camera's own (walked on that camera's index alone), a page at a time.
@@ -262,7 +308,7 @@ class CleanupRun {
     for await (const ref of store.refs({ status: FINISHED, order: 'asc', limit: 1000 })) {
       this.checkAborted();
       if (scan.videos.has(ref.id)) continue;
-      const recording = await store.get(ref.id);
+      const recording = await this.entry(ref.id, () => store.get(ref.id));
       // no_video: the stream never delivered a frame, so there never was a file.
       if (!recording || recording.video_status === 'no_video') continue;
       if ((await files.size(ref.id, 'video')) !== null) continue;
@@ -288,7 +334,7 @@ class CleanupRun {
     };
     let covered = 0;
     for await (const ref of this.deps.store.refs({ status: FINISHED, order: 'asc', limit: PAGE })) {
-      const video = await files.size(ref.id, 'video');
+      const video = await this.entry(ref.id, () => files.size(ref.id, 'video'));
       if (video === null) continue;
       const bytes = video + ((await files.size(ref.id, 'thumbnail')) ?? 0);
       plan.victims.push({ id: ref.id, bytes });
@@ -344,11 +390,12 @@ class CleanupRun {
       operation: 'cleanup',
       error_type: 'SafetyValve',
       error_message:
-        `refused to delete: ${refused.reason}. Nothing was deleted except by age; ` +
+        `refused to delete: ${refused.reason}. Nothing more was deleted in this run; ` +
         'check RECORDINGS_DIR, the clock and the disk, or free space by hand',
       context: {
         would_delete: refused.would_delete,
         of_total: refused.of_total,
+        deleted_by_age: this.deleted.retention,
         unreadable_files: unreadable,
         disk_pressure_recordings: pressure?.victims.length ?? 0,
         free_bytes: pressure?.freeBefore ?? null,
@@ -361,7 +408,8 @@ class CleanupRun {
   private async removeUnreadable(entry: DirectoryEntry): Promise<void> {
     if (entry.file.kind !== 'video') return;
     // Indexed by someone since the scan: no longer an orphan.
-    if (await this.deps.store.get(entry.file.id)) return;
+    const { id } = entry.file;
+    if (await this.entry(id, () => this.deps.store.get(id), true)) return;
     this.bytesFreed += await this.deps.files.removeRecording(entry.file.id);
     this.repairs.unreadable_removed += 1;
     this.deps.logger.warn(
@@ -376,7 +424,7 @@ class CleanupRun {
   ): Promise<void> {
     for (const [id, entry] of scan.thumbnails) {
       if (indexed.has(id) || scan.videos.has(id) || !this.pastGrace(entry)) continue;
-      if (await this.deps.store.get(id)) continue;
+      if (await this.entry(id, () => this.deps.store.get(id), true)) continue;
       this.bytesFreed += await this.deps.files.remove(this.pathOf(entry));
       this.repairs.orphan_thumbnails_removed += 1;
     }
@@ -391,18 +439,69 @@ class CleanupRun {
    * deleteRecording of many: their index entries in one round trip (each still only if not in
    * progress), then the files of those deleted, a few at a time. Returns the ids deleted.
    */
-  private async deleteRecordings(ids: string[]): Promise<string[]> {
+  private async deleteRecordings(candidates: string[]): Promise<string[]> {
+    const ids: string[] = [];
+    for (const id of candidates) {
+      // A member that is not a recording id is recorded as unreadable by entry(), never sent to Redis.
+      if (parseRecordingId(id)) ids.push(id);
+      else await this.entry(id, () => Promise.resolve(null));
+    }
     const outcomes = await this.deps.store.deleteMany(ids, { expectStatus: DELETABLE });
     const deleted: string[] = [];
     for (const [i, outcome] of outcomes.entries()) {
-      const removed = await ignoringRaces(async () => {
-        if (outcome.status === 'rejected') throw outcome.reason;
-        return outcome.value;
-      });
+      // An entry that cannot be read is skipped and reported (entry), not fatal to the run.
+      const removed = await this.entry(ids[i]!, () =>
+        ignoringRaces(async () => {
+          if (outcome.status === 'rejected') throw outcome.reason;
+          return outcome.value;
+        }),
+      );
       if (removed) deleted.push(ids[i]!);
     }
     this.bytesFreed += await this.deps.files.removeRecordings(deleted);
     return deleted;
+  }
+
+  /**
+   * One index entry's step. An entry that cannot be read (its member is not a recording id, its
+   * hash does not decode) is skipped and remembered for the report; the run goes on with the rest.
+   * Resolves null then, or `unreadable` where the caller must treat the entry as present (so that
+   * its file is never taken for an orphan).
+   */
+  private async entry<T, U = null>(
+    id: string,
+    step: () => Promise<T>,
+    unreadable?: U,
+  ): Promise<T | U | null> {
+    if (!parseRecordingId(id)) {
+      this.unreadableEntries.set(id, 'not a recording id ({device_sn}_{YYYYMMDD_HHMMSS})');
+      return unreadable ?? null;
+    }
+    try {
+      return await step();
+    } catch (err) {
+      if (!(err instanceof CorruptRecordingError)) throw err;
+      this.unreadableEntries.set(id, err.message);
+      return unreadable ?? null;
+    }
+  }
+
+  private async reportUnreadableEntries(): Promise<void> {
+    if (this.unreadableEntries.size === 0) return;
+    const ids = [...this.unreadableEntries.keys()];
+    this.deps.logger.error({ ids: ids.slice(0, UNREADABLE_LISTED) }, 'unreadable index entries skipped');
+    await this.deps.reporter.report({
+      id: `janitor-unreadable-entries-${this.run.jobId}`,
+      operation: 'cleanup',
+      error_type: 'UnreadableIndexEntry',
+      error_message:
+        `${ids.length} recordings index entries could not be read and were skipped (the rest of the ` +
+        `run went on): ${[...this.unreadableEntries]
+          .slice(0, 3)
+          .map(([id, p]) => `${id}: ${p}`)
+          .join('; ')}`,
+      context: { count: ids.length, ids: ids.slice(0, UNREADABLE_LISTED) },
+    });
   }
 
   private pastGrace(entry: DirectoryEntry): boolean {
@@ -419,22 +518,24 @@ class CleanupRun {
 }
 
 /**
- * The safety valve: deletions for reasons other than age (unreadable orphans, disk pressure) are
- * refused together when they would take more than half of all recordings, or when disk pressure
- * cannot be relieved by deleting recordings at all (something else fills the disk). A wrong clock,
- * a broken ffprobe or a mis-mounted disk must not wipe the archive.
+ * The safety valve: the deletions of one run (by age, unreadable orphans, disk pressure) are held
+ * to half of all recordings. Age goes first (when it alone is over half, the run deletes nothing);
+ * the others are refused together when with it they exceed half, or when disk pressure cannot be
+ * relieved by deleting recordings at all (something else fills the disk). A wrong clock, a broken
+ * ffprobe or a mis-mounted disk must not wipe the archive.
  */
 function safetyValve(
   total: number,
+  expired: number,
   unreadable: number,
   pressure: DiskPressurePlan | null,
 ): CleanupResult['refused'] {
-  const wouldDelete = unreadable + (pressure?.victims.length ?? 0);
+  const wouldDelete = expired + unreadable + (pressure?.victims.length ?? 0);
   if (wouldDelete > total / 2) {
     return {
       reason:
-        `${wouldDelete} of ${total} recordings would be deleted for reasons other than age ` +
-        `(disk pressure ${pressure?.victims.length ?? 0}, unreadable files ${unreadable})`,
+        `${wouldDelete} of ${total} recordings would be deleted in one run ` +
+        `(by age ${expired}, disk pressure ${pressure?.victims.length ?? 0}, unreadable files ${unreadable})`,
       would_delete: wouldDelete,
       of_total: total,
     };

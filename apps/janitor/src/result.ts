@@ -12,7 +12,7 @@ export const cleanupResultSchema = z.object({
   job_id: z.string(),
   /** The janitor process that ran it (host:pid:random). */
   instance: z.string(),
-  trigger: z.enum(['scheduled', 'manual']),
+  trigger: z.enum(['scheduled', 'manual', 'disk_full']),
   started_at: z.iso.datetime(),
   finished_at: z.iso.datetime(),
   /** Recordings deleted (video, thumbnail and index entry), by reason. */
@@ -36,6 +36,11 @@ export const cleanupResultSchema = z.object({
     temp_files_removed: count,
   }),
   disk: z.object({ before: diskUsage, after: diskUsage, min_free_bytes: bytes }),
+  /**
+   * Index entries that could not be read (a member that is not a recording id, a hash that does not
+   * decode): skipped, reported as a system_error, and the run went on with the rest. At most 100.
+   */
+  unreadable_entries: z.array(z.object({ id: z.string(), problem: z.string() })).default([]),
   /** Set when the safety valve stopped deletions other than by age (they were not done). */
   refused: z.object({ reason: z.string(), would_delete: count, of_total: count }).nullable(),
 });

@@ -243,9 +243,12 @@ describe('disk pressure', () => {
     const disk = smallDisk(dir, 11 * 1100);
     const result = await run(deps({ diskUsage: disk.measure, settings: { minFreeBytes: 6 * 1100 + 1 } }));
 
-    expect(result.refused).toMatchObject({ would_delete: 6, of_total: 10 });
-    expect(result.refused!.reason).toMatch(/6 of 10 recordings would be deleted for reasons other than age/);
-    // Age is not held back by the valve: the expired recording went.
+    // The plan stops as soon as it is over the valve's budget of half of the 11.
+    expect(result.refused).toMatchObject({ would_delete: 6, of_total: 11 });
+    expect(result.refused!.reason).toMatch(
+      /6 of 11 recordings would be deleted in one run \(by age 1, disk pressure 5, unreadable files 0\)/,
+    );
+    // Age alone is within the valve: the expired recording went, the rest was refused.
     expect(result.deleted).toEqual({ retention: 1, disk_pressure: 0 });
     expect(await store.get(expired)).toBeNull();
     expect(await store.getMany(ids)).toHaveLength(10);
@@ -271,6 +274,93 @@ describe('disk pressure', () => {
       /deleting all 1 finished recordings would not free the \d+ bytes missing/,
     );
     expect(await store.getMany(ids)).toHaveLength(4);
+  });
+});
+
+describe('the safety valve covers deletions by age', () => {
+  it('a clock that jumped forward (everything looks expired) deletes nothing and says why', async () => {
+    const now = Date.now();
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++)
+      ids.push(await addRecording(store, files, { sn: 'CAM1', startedAt: now - (6 - i) * HOUR }));
+    // The janitor's clock 100 days ahead is a retention cutoff 10 days after the newest recording.
+    const result = await run(deps({ settings: { retentionMs: 90 * DAY - 100 * DAY } }));
+    expect(result.deleted).toEqual({ retention: 0, disk_pressure: 0 });
+    expect(result.refused).toMatchObject({ would_delete: 6, of_total: 6 });
+    expect(result.refused!.reason).toMatch(/6 of 6 recordings are older than RETENTION_DAYS/);
+    expect(await store.getMany(ids)).toHaveLength(6);
+    expect(await listDir(dir)).toHaveLength(12);
+    expect((await systemErrors()).map((r) => r.payload)).toEqual([
+      expect.objectContaining({ event: 'system_error', error_type: 'SafetyValve' }),
+    ]);
+  });
+});
+
+describe('bad index entries', () => {
+  it('are skipped and reported; retention and missing marks go on for the rest', async () => {
+    const now = Date.now();
+    const expired = await addRecording(store, files, { sn: 'CAMA', startedAt: now - 100 * DAY });
+    const young = [];
+    for (let i = 1; i <= 4; i++)
+      young.push(await addRecording(store, files, { sn: 'CAMA', startedAt: now - i * DAY }));
+    const gone = await addRecording(store, files, { sn: 'CAMC', startedAt: now - 2 * HOUR });
+    await removeDir(files.videoPath(gone));
+    // A member that is not a recording id, older than the retention cutoff.
+    await redis.zadd(store.keys.byStatus('completed'), now - 101 * DAY, 'not-an-id');
+    await redis.zadd(store.keys.byStart(), now - 101 * DAY, 'not-an-id');
+    // An entry whose hash does not decode (its file is gone too, so the missing check reads it).
+    const corruptStart = Math.floor((now - 3 * HOUR) / 1000) * 1000;
+    const corrupt = recordingId('CAMB', corruptStart);
+    await redis.hset(store.keys.item(corrupt), { device_sn: 'CAMB', started_at: 'yesterday' });
+    await redis.zadd(store.keys.byStatus('completed'), corruptStart, corrupt);
+    await redis.zadd(store.keys.byStart(), corruptStart, corrupt);
+
+    const result = await run(deps());
+
+    expect(result.deleted.retention).toBe(1);
+    expect(await store.get(expired)).toBeNull();
+    expect(await store.getMany(young)).toHaveLength(4);
+    expect(result.repairs.marked_missing).toBe(1);
+    expect(await store.get(gone)).toMatchObject({ status: 'missing' });
+    expect(result.unreadable_entries.map((e) => e.id).sort()).toEqual([corrupt, 'not-an-id'].sort());
+    expect(result.unreadable_entries.find((e) => e.id === corrupt)?.problem).toMatch(/started_at/);
+    expect((await systemErrors()).map((r) => r.payload)).toEqual([
+      expect.objectContaining({ event: 'system_error', error_type: 'UnreadableIndexEntry' }),
+    ]);
+  });
+
+  it('a listing page that ends on a member that is not an id still continues', async () => {
+    const now = Date.now();
+    const ids = [];
+    for (let i = 0; i < 3; i++)
+      ids.push(await addRecording(store, files, { sn: 'CAMA', startedAt: now - (10 - i) * HOUR }));
+    await redis.zadd(store.keys.byStart(), now - 9.5 * HOUR, 'not an id');
+    const seen = [];
+    for await (const ref of store.refs({ order: 'asc', limit: 2 })) seen.push(ref.id);
+    expect(seen).toEqual([ids[0], 'not an id', ids[1], ids[2]]);
+  });
+});
+
+describe('temp files', () => {
+  it('removes stale thumbnail .partial files like the others, and never a temp file of a recording in progress', async () => {
+    const old = Date.now() - 2 * HOUR;
+    const finished = await addRecording(store, files, { sn: 'CAMA', startedAt: old });
+    const live = await addRecording(store, files, { sn: 'CAMB', startedAt: old, status: 'recording' });
+    const stale = [
+      `${path.basename(files.tempPath(finished, 'thumbnail'))}.partial`,
+      `${finished}.jpg.partial`,
+      path.basename(files.tempPath(finished, 'video')),
+    ];
+    const kept = path.basename(files.tempPath(live, 'video'));
+    for (const name of [...stale, kept]) {
+      await writeFile(path.join(dir, name), 'x');
+      await age(path.join(dir, name), 2 * HOUR);
+    }
+    const result = await run(deps());
+    expect(result.repairs.temp_files_removed).toBe(3);
+    const left = await listDir(dir);
+    for (const name of stale) expect(left).not.toContain(name);
+    expect(left).toContain(kept);
   });
 });
 

@@ -37,6 +37,8 @@ export type StopReason =
   | 'livestream_failed'
   /** ffmpeg kept failing, or the session failed for good. */
   | 'recording_failed'
+  /** RECORDINGS_DIR is full: ffmpeg's writes failed with ENOSPC. */
+  | 'disk_full'
   /** The camera moved on to a newer recording while this one was not running (its recorders were gone). */
   | 'abandoned';
 
@@ -161,15 +163,7 @@ export class CameraStates {
     const reply = (await DECIDE.run(
       this.redis,
       [this.cameraKey(sn), sessionKey(this.config, recordingId)],
-      [
-        recordingId,
-        now,
-        rules.motionTimeoutMs,
-        rules.maxRecordingMs,
-        rules.snoozeMs,
-        force ?? '',
-        startedAt,
-      ],
+      [recordingId, now, rules.motionTimeoutMs, rules.maxRecordingMs, rules.snoozeMs, force ?? '', startedAt],
     )) as string[];
     if (reply[0] === 'continue') return { kind: 'continue', deadline: Number(reply[1]) };
     return { kind: 'stop', reason: reply[1] as StopReason, endedAt: Number(reply[2]) };

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '@eufy-relay/config';
-import type { JobQueue, recordingSessionJob } from '@eufy-relay/contracts';
+import type { JobQueue, cleanupJob, recordingSessionJob } from '@eufy-relay/contracts';
 import type { DeviceRegistry } from '@eufy-relay/devices';
 import type { ErrorReporter } from '@eufy-relay/errors';
 import type { EufyClient } from '@eufy-relay/eufy-client';
@@ -25,6 +25,8 @@ export interface RecorderContext {
   client: EufyClient;
   webhooks: WebhookQueue;
   recordingSessions: JobQueue<typeof recordingSessionJob>;
+  /** The janitor queue: a full disk asks for a cleanup run at once. */
+  janitor: JobQueue<typeof cleanupJob>;
   reporter: ErrorReporter;
 }
 

@@ -3,6 +3,7 @@ import { Worker, type JobsOptions } from 'bullmq';
 import { requireInProduction, type Config } from '@eufy-relay/config';
 import {
   QUEUES,
+  cleanupJob,
   motionSignalJob,
   openQueue,
   recordingSessionJob,
@@ -22,6 +23,7 @@ import { LOCK_LOST, runRecordingSession } from './session';
 import { SessionRecords } from './session-records';
 import { StationSlots } from './station-slots';
 import { warnPrebufferNotBuilt } from './video-source';
+import { sweepOrphans } from './sweep';
 
 export { LOCK_LOST } from './session';
 
@@ -50,7 +52,7 @@ export function recordingSessionJobOptions(
  * The recorder role: a worker on the motion queue applies the recording rules per camera and, for a
  * new recording, sends motion_detected and queues its session; a worker on the recording-sessions
  * queue runs up to RECORDER_CONCURRENCY sessions (livestream → ffmpeg) at once. Sessions survive the
- * death of their recorder (BullMQ hands the job to another within about two RECORDING_TAKEOVER_SECONDS)
+ * death of their recorder (BullMQ hands the job to another within about 1.5 RECORDING_TAKEOVER_SECONDS)
  * and a shutdown (ffmpeg is stopped in order and the job goes back to the queue).
  */
 export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
@@ -70,6 +72,8 @@ export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
         defaultJobOptions: recordingSessionJobOptions(config),
       }),
     );
+
+    const janitor = scope.queue(openQueue(cleanupJob, { connection: redis, prefix: config.REDIS_PREFIX }));
 
     const client = new EufyClient({
       url: config.EUFY_WS_URL,
@@ -92,6 +96,7 @@ export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
       client,
       webhooks,
       recordingSessions,
+      janitor,
       reporter: new ErrorReporter({ config, redis, webhooks, logger }),
     };
 
@@ -123,8 +128,10 @@ export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
         connection: redis,
         prefix: config.REDIS_PREFIX,
         concurrency: config.RECORDER_CONCURRENCY,
+        // A dead owner's lock lapses within takeoverMs; the stalled check, every half of it, finds
+        // the job on its second look after that: video resumes within about 1.5 × takeoverMs.
         lockDuration: takeoverMs,
-        stalledInterval: takeoverMs,
+        stalledInterval: takeoverMs / 2,
         maxStalledCount: MAX_TAKEOVERS,
       },
     );
@@ -139,6 +146,18 @@ export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
     // their jobs back; then the motion worker finishes its short jobs.
     shutdown.add('motion worker', closeWorker(motionWorker, scope.shutdownMs / 2));
     shutdown.add('recording sessions', closeWorker(sessionWorker, 0));
+
+    // Recordings whose owner is gone for good are ended here; a takeover period is their grace.
+    let sweeping: Promise<unknown> | undefined;
+    const sweeper = setInterval(() => {
+      sweeping ??= sweepOrphans(ctx, takeoverMs, logger)
+        .catch((err: unknown) => logger.warn({ err }, 'could not sweep recordings without owner'))
+        .finally(() => (sweeping = undefined));
+    }, takeoverMs);
+    shutdown.add('orphan sweep', async () => {
+      clearInterval(sweeper);
+      await sweeping;
+    });
 
     client.on('fatal', (err) => logger.fatal({ err }, 'eufy-security-ws cannot be used: no livestreams'));
     await mkdir(ctx.files.dir, { recursive: true });

@@ -52,7 +52,7 @@ export async function sendMotionStopped(
       video_url: videoUrl(config, recording.id),
       video_status: recording.video_status,
       duration_seconds: recording.duration_seconds,
-      ...(recording.reason ? { reason: recording.reason.slice(0, 1000) } : {}),
+      ...(recording.reason ? { reason: recording.reason } : {}),
     },
     { webhookId: webhookId('motion_stopped', { recordingId: recording.id }) },
   );

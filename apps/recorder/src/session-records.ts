@@ -21,6 +21,7 @@ export interface SegmentRecord {
  *   streams                        livestreams opened so far (every one after the first is a restart)
  *   problem                        the latest thing that went wrong, in words (the webhook's reason)
  *   merge                          the merged file written and about to replace `{id}.mp4`
+ *   gap_ms                         milliseconds between its segments without video (set with merge)
  * Only the session's owner (the holder of its BullMQ job lock) writes it; it is deleted when the
  * recording is finished.
  */
@@ -70,6 +71,14 @@ export class SessionRecords {
   async setMerge(id: string, file: string | null): Promise<void> {
     if (file === null) await this.redis.hdel(this.key(id), 'merge');
     else await this.redis.hset(this.key(id), 'merge', file);
+  }
+
+  async setGap(id: string, ms: number): Promise<void> {
+    await this.redis.hset(this.key(id), 'gap_ms', String(Math.round(ms)));
+  }
+
+  async gap(id: string): Promise<number> {
+    return Number((await this.redis.hget(this.key(id), 'gap_ms')) ?? 0);
   }
 
   merge(id: string): Promise<string | null> {

@@ -2,14 +2,15 @@ import { access, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WaitingError, type Job } from 'bullmq';
-import { DEVICE_SN, type JobData, type recordingSessionJob } from '@eufy-relay/contracts';
+import { DEVICE_SN, boundedReason, type JobData, type recordingSessionJob } from '@eufy-relay/contracts';
 import type { Livestream, LivestreamChunk, LivestreamEnd } from '@eufy-relay/eufy-client';
 import type { Logger } from '@eufy-relay/logger';
 import { extractThumbnail, type MediaInfo } from '@eufy-relay/media';
 import { RecordingStatusConflictError, type VideoStatus } from '@eufy-relay/recordings';
-import { assembleVideo } from './assemble';
+import { assembleVideo, keepRecordedVideo } from './assemble';
 import type { Decision, StopReason } from './camera-state';
 import { mirrorDevice, type RecorderContext } from './context';
+import { DiskFullError, isDiskFull, requestDiskPressureRun } from './disk-full';
 import { sendMotionStopped } from './notify';
 import { SegmentWriter, type FirstFrame, type SegmentResult } from './segment-writer';
 import type { SegmentRecord } from './session-records';
@@ -83,6 +84,18 @@ export async function runRecordingSession(
   }
 }
 
+/** Ends a recording that no recorder owns any more (sweep.ts) as a failed job's last attempt does. */
+export async function finishOrphan(
+  ctx: RecorderContext,
+  recording: { id: string; device_sn: string },
+  why: string,
+  log: Logger,
+): Promise<void> {
+  await new RecordingSession(ctx, recording.id, recording.device_sn, undefined, log).finishAfterFailure(
+    new Error(why),
+  );
+}
+
 /**
  * One run of a recording's session in this process: from its start (or from where a dead or
  * stopping recorder left it) until the motion rules stop it, then the finish. Video goes into
@@ -131,7 +144,11 @@ class RecordingSession {
     return this.finish(first);
   }
 
-  /** After the job failed for good: end the recording as failed, keeping what was recorded. */
+  /**
+   * After the job failed for good, or when no recorder owns the recording any more (the sweep): end
+   * it as failed, keeping what was recorded. A finish that cannot stitch the segments (a full disk)
+   * keeps what is there without writing anything new, so this ends the recording whatever the disk.
+   */
   async finishAfterFailure(err: unknown): Promise<void> {
     const recording = await this.ctx.store.get(this.id);
     if (!recording || recording.status !== 'recording') return;
@@ -141,7 +158,7 @@ class RecordingSession {
       `the recording failed: ${(err as Error).message ?? String(err)}`,
     );
     const decision = await this.ctx.cameras.decide(this.sn, this.id, this.startedAt, 'recording_failed');
-    if (decision.kind === 'stop') await this.finish(decision);
+    if (decision.kind === 'stop') await this.finish(decision, { lastResort: true });
   }
 
   // ------------------------------------------------------------------ recording
@@ -394,6 +411,7 @@ class RecordingSession {
   private async replaceBrokenSegment(): Promise<boolean> {
     const cause = this.writer!.broken!;
     await this.closeSegment();
+    if (isDiskFull(cause)) return this.stopOnFullDisk(cause);
     this.brokenSegments += 1;
     if (this.brokenSegments > this.ctx.config.RETRY_ATTEMPTS) {
       await this.ctx.reporter.report('record_video', cause, {
@@ -406,6 +424,26 @@ class RecordingSession {
     }
     this.writer = await this.openSegment();
     return true;
+  }
+
+  /**
+   * RECORDINGS_DIR is full: the recording ends now as failed with what reached the disk (a new
+   * segment would fail the same way), the janitor is asked to free space at once, and a
+   * system_error says why. The next recording starts normally once there is space again.
+   */
+  private async stopOnFullDisk(cause: Error): Promise<false> {
+    const context = { device_sn: this.sn, recording_id: this.id, recordings_dir: this.ctx.files.dir };
+    await requestDiskPressureRun(this.ctx).catch((err: unknown) => {
+      this.log.warn({ err }, 'could not ask the janitor for a disk pressure run');
+    });
+    const error = new DiskFullError(
+      `RECORDINGS_DIR is full: ffmpeg could not write (${cause.message}); the recording ends with what ` +
+        "reached the disk, and the janitor's disk pressure cleanup was started",
+    );
+    await this.ctx.reporter.report('record_video', error, { context });
+    await this.ctx.sessions.setProblem(this.id, error.message);
+    this.forced = 'disk_full';
+    return false;
   }
 
   private async openSegment(): Promise<SegmentWriter> {
@@ -480,16 +518,41 @@ class RecordingSession {
    * Every step can run again (after a crash, on another recorder) with the same result: the file is
    * assembled once, motion_stopped has a fixed webhook id, and the index is finished last.
    */
-  private async finish(decision: StopDecision): Promise<SessionSummary> {
+  private async finish(
+    decision: StopDecision,
+    options: { lastResort?: boolean } = {},
+  ): Promise<SessionSummary> {
     const { store, files, sessions, webhooks, config } = this.ctx;
-    const video = await assembleVideo(this.id, { files, sessions, logger: this.log });
+    const deps = { files, sessions, logger: this.log };
+    let video: (MediaInfo & { gapSeconds?: number }) | null;
+    let unstitched: string | null = null;
+    const problem = await sessions.problem(this.id);
+    try {
+      video = await assembleVideo(this.id, deps);
+    } catch (err) {
+      // Thrown to BullMQ, the finish is retried; only the last attempt settles for less.
+      if (!options.lastResort) throw err;
+      const kept = await keepRecordedVideo(this.id, deps);
+      video = kept?.info ?? null;
+      const why = (err as Error).message;
+      // After a failed job the problem already says why (the same error): not twice.
+      unstitched =
+        `its segments could not be stitched${problem?.includes(why) ? '' : ` (${why})`}` +
+        (kept
+          ? `: kept ${kept.keptSeconds.toFixed(1)} s of the ${kept.recordedSeconds.toFixed(1)} s recorded`
+          : '');
+      this.log.error({ err }, 'could not stitch the recording: kept what was recorded');
+    }
     if (video) await this.makeThumbnail();
-    const failed = decision.reason !== 'motion_timeout' && decision.reason !== 'max_duration';
+    const failed =
+      unstitched !== null || (decision.reason !== 'motion_timeout' && decision.reason !== 'max_duration');
     const videoStatus = !video ? 'no_video' : failed ? 'failed' : 'completed';
     const reason =
       videoStatus === 'completed'
         ? null
-        : ((await sessions.problem(this.id)) ?? defaultFailureReason(decision.reason, video));
+        : boundedReason(
+            [problem ?? defaultFailureReason(decision.reason, video), unstitched].filter(Boolean).join('; '),
+          );
     const duration = Math.max(0, Math.round((decision.endedAt - this.startedAt) / 1000));
     await sendMotionStopped(webhooks, config, {
       id: this.id,
@@ -509,6 +572,7 @@ class RecordingSession {
         failure_reason: reason,
         waiting_for_slot_since: null,
         bytes: video?.sizeBytes ?? 0,
+        gap_seconds: video?.gapSeconds ?? 0,
         ...(video
           ? {
               codec: video.videoCodec,

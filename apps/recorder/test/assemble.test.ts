@@ -73,13 +73,13 @@ describe('concatList', () => {
     ).toBe(
       [
         'ffconcat version 1.0',
-        "file '/r/it'\\''s.mp4'",
+        "file 'file:/r/it'\\''s.mp4'",
         'duration 5.000000',
-        "file '/r/b.mp4'",
+        "file 'file:/r/b.mp4'",
         'duration 1.500000',
         'outpoint 1.500000',
-        "file '/r/c.mp4'",
-        "file '/r/d.mp4'",
+        "file 'file:/r/c.mp4'",
+        "file 'file:/r/d.mp4'",
         '',
       ].join('\n'),
     );
@@ -114,6 +114,29 @@ describe('assembleVideo', () => {
     await sessions.addSegment(empty, path.basename(files.videoPath(empty)));
     expect(await assembleVideo(empty, { files, sessions, logger })).toBeNull();
     expect(existsSync(files.videoPath(empty))).toBe(false);
+  });
+
+  it("touches no file whose name in Redis is not one of the recording's own", async () => {
+    const id = await recordingWith([
+      { seconds: 2, at: 0, main: true },
+      { seconds: 2, at: 2000 },
+    ]);
+    const other = recordingId('T8113P0223000898', T0);
+    await segmentFile(files.videoPath(other), 1);
+    const outside = path.join(path.dirname(dir), `${path.basename(dir)}-outside.mp4`);
+    await writeFile(outside, 'not a recording of this directory');
+    try {
+      for (const name of [`${other}.mp4`, `../${path.basename(outside)}`, `.${other}.mp4.1-ab.part`])
+        await sessions.addSegment(id, name);
+      // A forged merge announcement would rename another recording onto this one.
+      await sessions.setMerge(id, `${other}.mp4`);
+      const info = await assembleVideo(id, { files, sessions, logger });
+      expect(info?.durationSeconds).toBeCloseTo(4, 0);
+      expect(existsSync(outside)).toBe(true);
+      expect(await probe(files.videoPath(other))).toMatchObject({ videoCodec: 'h264' });
+    } finally {
+      await rm(outside, { force: true });
+    }
   });
 
   it('leaves out an unreadable segment', async () => {

@@ -128,7 +128,7 @@ export async function startHarness(name: string, options: HarnessOptions) {
     prefix: config.REDIS_PREFIX,
   });
   const store = new RecordingStore(redis, config);
-  const files = new RecordingFiles(dir);
+  const files = new RecordingFiles(config.RECORDINGS_DIR);
   const roles: RunningRole[] = [];
   const children = new Set<ChildProcess>();
 

@@ -1,4 +1,5 @@
 import { readdir } from 'node:fs/promises';
+import { settings } from '@eufy-relay/config';
 import { assertFfmpeg } from '@eufy-relay/eufy-sim';
 import { waitFor } from '@eufy-relay/testing';
 import { camera, decodeErrors, ffmpegProcessesWriting, startHarness, type Harness } from './harness';
@@ -15,13 +16,17 @@ describe('a recording outlives its recorder', () => {
     assertFfmpeg();
     h = await startHarness('takeover', {
       scenario: { devices: [camera(KILLED), camera(STOPPED)] },
-      env: { RECORDING_TAKEOVER_SECONDS: '2', MOTION_TIMEOUT_SECONDS: '2' },
+      // The takeover with the product's default timing (the harness's own default is faster).
+      env: {
+        RECORDING_TAKEOVER_SECONDS: settings.RECORDING_TAKEOVER_SECONDS.default!,
+        MOTION_TIMEOUT_SECONDS: '2',
+      },
       recorders: 0,
     });
   });
   afterAll(() => h?.close());
 
-  it('SIGKILL mid-recording: a second recorder completes the same recording, one playable file, no duplicate webhooks', async () => {
+  it('SIGKILL mid-recording: a second recorder resumes it within 10 s (default settings), one playable file, the gap in the index, no duplicate webhooks', async () => {
     const child = h.spawnRecorder();
     let output = '';
     child.stdout!.on('data', (d) => (output += d));
@@ -48,16 +53,21 @@ describe('a recording outlives its recorder', () => {
         { timeoutMs: 15_000 },
       );
       // Another recorder takes the session over (BullMQ stalled-job recovery) and writes a second segment.
-      const resumedAt = await waitFor(
+      const second = await waitFor(
         'video from the second recorder',
         async () => {
           const segment = (await h.session(id))['segment:2'];
-          return segment
-            ? (JSON.parse(segment) as { first_frame_at: number | null }).first_frame_at
+          const record = segment
+            ? (JSON.parse(segment) as { created_at: number; first_frame_at: number | null })
             : undefined;
+          return record?.first_frame_at ? record : undefined;
         },
         { timeoutMs: 30_000 },
       );
+      const resumedAt = second.first_frame_at!;
+      // Its segment (ffmpeg started for it) is opened within 1.5 takeover periods of 5 s, plus the
+      // loaded machine's scheduling: under 10 s.
+      expect(second.created_at - killedAt).toBeLessThan(10_000);
       await wait(1200);
       stopMoving();
       const done = await h.waitForFinish(id);
@@ -67,6 +77,9 @@ describe('a recording outlives its recorder', () => {
         stop_reason: 'motion_timeout',
       });
       expect(done.restarts).toBeGreaterThanOrEqual(1);
+      // The time without video between the killed recorder's last frame and the new one's first.
+      expect(done.gap_seconds).toBeGreaterThan(0);
+      expect(done.gap_seconds).toBeLessThan((resumedAt - killedAt) / 1000 + 1.5);
 
       expect(decodeErrors(h.files.videoPath(id))).toBe('');
       // The gap while no recorder ran is kept: the file is as long as the wall clock it covers.
@@ -77,7 +90,10 @@ describe('a recording outlives its recorder', () => {
         `motion_stopped.${id}`,
       ]);
       expect((await h.motionStopped(id))?.duration_seconds).toBe(done.duration_seconds);
-      process.stdout.write(`takeover: video resumed ${resumedAt - killedAt} ms after SIGKILL; ${timing}\n`);
+      process.stdout.write(
+        `takeover: segment opened ${second.created_at - killedAt} ms and video resumed ` +
+          `${resumedAt - killedAt} ms after SIGKILL; gap_seconds ${done.gap_seconds}; ${timing}\n`,
+      );
     } finally {
       stopMoving();
     }

@@ -235,7 +235,7 @@ export const settings = {
     expected: 'expected a whole number of webhooks, at least 1',
     default: '10000',
     description:
-      'webhooks whose delivery attempts are kept in the Redis delivery log; the oldest are dropped',
+      'webhooks whose delivery attempts are kept in the Redis delivery log, and dead webhooks kept for replay; the oldest are dropped (and any older than 30 days)',
   }),
   ERROR_FOLD_SECONDS: s({
     schema: nonNegativeSeconds(),
@@ -305,9 +305,9 @@ export const settings = {
   RECORDING_TAKEOVER_SECONDS: s({
     schema: seconds(),
     expected: 'expected a positive number (seconds)',
-    default: '15',
+    default: '5',
     description:
-      "a dead recorder's recordings are taken over (and its stations' stream slots freed) within about twice this",
+      "a dead recorder's recordings are taken over (and its stations' stream slots freed) within about 1.5 times this",
   }),
   LIVESTREAM_START_TIMEOUT_SECONDS: s({
     schema: seconds(),
@@ -375,8 +375,9 @@ export const settings = {
       'WebSocket ping cadence to eufy-security-ws; a connection silent for two pings is dropped and reopened',
   }),
   RETENTION_DAYS: s({
-    schema: seconds(),
-    expected: 'expected a positive number of days',
+    // Below a day, one typo (0.01 for 1) deletes nearly every recording on the next run.
+    schema: numeric((n) => n >= 1),
+    expected: 'expected a number of days, at least 1',
     default: '90',
     description: 'recordings older than this are deleted',
   }),
@@ -393,8 +394,9 @@ export const settings = {
     description: 'below this much free space the janitor deletes oldest recordings first',
   }),
   ORPHAN_GRACE_SECONDS: s({
-    schema: nonNegativeSeconds(),
-    expected: 'expected a number of seconds, 0 or more',
+    // 0 would remove a file between its writer's index entry and its first bytes, or mid-rename.
+    schema: numeric((n) => n >= 60),
+    expected: 'expected a number of seconds, at least 60',
     default: '3600',
     description: 'janitor removes unreadable unindexed files and temp files unchanged this long',
   }),

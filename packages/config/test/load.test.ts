@@ -182,6 +182,15 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('refuses deletion settings that would wipe the archive, saying the lower bound', () => {
+    expect(errorLines({ RETENTION_DAYS: '0.01', ORPHAN_GRACE_SECONDS: '0' })).toEqual([
+      'config: RETENTION_DAYS="0.01": expected a number of days, at least 1',
+      'config: ORPHAN_GRACE_SECONDS="0": expected a number of seconds, at least 60',
+    ]);
+    const config = loadConfig({ env: { RETENTION_DAYS: '1', ORPHAN_GRACE_SECONDS: '60' } });
+    expect([config.RETENTION_DAYS, config.ORPHAN_GRACE_SECONDS]).toEqual([1, 60]);
+  });
+
   it('refuses a request timeout shorter than the headers timeout (Node would refuse the server)', () => {
     expect(errorLines({ HTTP_HEADERS_TIMEOUT_SECONDS: '30', HTTP_REQUEST_TIMEOUT_SECONDS: '10' })).toEqual([
       'config: HTTP_REQUEST_TIMEOUT_SECONDS="10": expected at least HTTP_HEADERS_TIMEOUT_SECONDS (30)',

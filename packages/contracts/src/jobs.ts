@@ -118,7 +118,8 @@ export const cleanupJob = defineJob(
   QUEUES.janitor,
   'cleanup',
   z.strictObject({
-    trigger: z.enum(['scheduled', 'manual']),
+    /** `disk_full`: a recorder's write failed with ENOSPC, so disk pressure must run now. */
+    trigger: z.enum(['scheduled', 'manual', 'disk_full']),
   }),
 );
 

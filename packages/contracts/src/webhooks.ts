@@ -16,6 +16,18 @@ const videoUrl = z
     'expected PUBLIC_BASE_URL/recordings/{device_sn}_{YYYYMMDD_HHMMSS}.mp4',
   );
 
+/**
+ * The longest failure reason a webhook or a recording's index entry carries. Reasons are cut once,
+ * where they are made (boundedReason), so the webhook and the index always say the same thing.
+ */
+export const REASON_MAX_LENGTH = 1000;
+
+export function boundedReason(text: string): string {
+  return text.length <= REASON_MAX_LENGTH ? text : `${text.slice(0, REASON_MAX_LENGTH - 1)}…`;
+}
+
+const reason = z.string().min(1).max(REASON_MAX_LENGTH);
+
 export const motionDetectedPayload = z.strictObject({
   event: z.literal('motion_detected'),
   device_sn: deviceSn,
@@ -32,7 +44,7 @@ export const motionStoppedPayload = z.strictObject({
   video_url: videoUrl,
   video_status: z.enum(['completed', 'failed', 'no_video']),
   duration_seconds: z.number().int().nonnegative(),
-  reason: z.string().min(1).optional(),
+  reason: reason.optional(),
 });
 
 export const lowBatteryPayload = z.strictObject({
@@ -46,7 +58,7 @@ export const cameraOfflinePayload = z.strictObject({
   event: z.literal('camera_offline'),
   device_sn: deviceSn,
   timestamp,
-  reason: z.string().min(1),
+  reason,
 });
 
 /** Beyond the seed: closes an outage that produced camera_offline. */

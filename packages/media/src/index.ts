@@ -6,4 +6,5 @@ export * from './spawn';
 export * from './process';
 export * from './tools';
 export * from './rtsp';
+export * from './fragments';
 export * from './fmp4';

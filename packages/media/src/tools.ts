@@ -9,6 +9,8 @@ export interface RunToolOptions {
   signal?: AbortSignal;
   /** The tool is killed after this long. Default 30 000. */
   timeoutMs?: number;
+  /** Written to the tool's stdin (then closed), e.g. a list read with `-i pipe:0`; default none. */
+  stdin?: string;
 }
 
 /** Runs ffmpeg or ffprobe to completion; resolves its stdout, rejects with its last stderr lines. */
@@ -18,7 +20,11 @@ export async function runTool(
   options: RunToolOptions = {},
 ): Promise<string> {
   options.signal?.throwIfAborted();
-  const child = await spawnTool(tool, options.path ?? toolPath(tool), args, ['ignore', 'pipe', 'pipe']);
+  const stdinMode = options.stdin === undefined ? 'ignore' : 'pipe';
+  const child = await spawnTool(tool, options.path ?? toolPath(tool), args, [stdinMode, 'pipe', 'pipe']);
+  // A tool that exits before reading all of it closes the pipe: its exit code says why, not EPIPE.
+  child.stdin?.on('error', () => undefined);
+  child.stdin?.end(options.stdin);
   const stdout: Buffer[] = [];
   const stderr = new LineTail(10);
   child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));

@@ -12,6 +12,8 @@ const EXTENSIONS: Record<RecordingFileKind, string> = { video: 'mp4', thumbnail:
  * - `{id}.mp4` / `{id}.jpg`: a recording's video / thumbnail (the only names the api serves);
  * - `.{id}.{mp4|jpg}.{writer}.part`: a file being written, renamed onto its final name when complete;
  *   left behind only by a writer that died, so the janitor removes it once it stops changing;
+ * - either of the above with `.partial` appended: ffmpeg's thumbnail output before its own rename
+ *   (media's extractThumbnail), a temp file like the others;
  * - anything else is not ours and is left alone.
  */
 export type RecordingFileName =
@@ -27,9 +29,15 @@ const TEMP_FILE = /^\.([A-Za-z0-9_]+)\.(mp4|jpg)\.[A-Za-z0-9-]{1,64}\.part$/;
  * thread pool (4 threads by default) busy, few enough not to starve other work waiting on it.
  */
 const FILE_OPERATIONS_AT_ONCE = 32;
+const PARTIAL = '.partial';
 const kindOf = (ext: string): RecordingFileKind => (ext === 'mp4' ? 'video' : 'thumbnail');
 
 export function classifyFileName(name: string): RecordingFileName {
+  if (name.endsWith(PARTIAL)) {
+    const written = classifyFileName(name.slice(0, -PARTIAL.length));
+    if (written.kind === 'other') return written;
+    return { kind: 'temp', id: written.id, target: written.kind === 'temp' ? written.target : written.kind };
+  }
   const final = RECORDING_FILE.exec(name);
   if (final && parseRecordingId(final[1]!)) return { kind: kindOf(final[2]!), id: final[1]! };
   const temp = TEMP_FILE.exec(name);
@@ -102,6 +110,22 @@ export class RecordingFiles {
   tempPath(id: string, kind: RecordingFileKind): string {
     const writer = `${process.pid}-${randomBytes(4).toString('hex')}`;
     return this.inside(id, `.${id}.${EXTENSIONS[kind]}.${writer}.part`);
+  }
+
+  /**
+   * A video file name read back from Redis (a session's segment or merge) → its path, but only when
+   * it is one of this recording's own video names, `{id}.mp4` or `.{id}.mp4.{writer}.part`, directly
+   * in the directory; null for anything else, so a corrupted or forged entry never reaches a
+   * rename or delete.
+   */
+  ownVideoPath(id: string, name: string): string | null {
+    const file = classifyFileName(name);
+    const ours =
+      file.kind !== 'other' &&
+      file.id === id &&
+      !name.endsWith(PARTIAL) &&
+      (file.kind === 'video' || (file.kind === 'temp' && file.target === 'video'));
+    return ours ? this.inside(id, name) : null;
   }
 
   /**

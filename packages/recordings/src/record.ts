@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { zodIssueLines } from '@eufy-relay/config';
-import { DEVICE_SN, RECORDING_ID } from '@eufy-relay/contracts';
+import { DEVICE_SN, REASON_MAX_LENGTH, RECORDING_ID } from '@eufy-relay/contracts';
 
 /**
  * Where a recording is in its life. `missing`: the index still knows it but its video file is gone
@@ -38,9 +38,14 @@ const mutableFields = {
   /** Why the recording ended: motion_timeout, max_duration, stream_failed, shutdown, … */
   stop_reason: z.string().min(1).max(200).nullable(),
   /** With video_status failed / no_video: what went wrong, in words (the webhook's `reason`). */
-  failure_reason: z.string().min(1).max(1000).nullable(),
+  failure_reason: z.string().min(1).max(REASON_MAX_LENGTH).nullable(),
   /** How many times the livestream was restarted into this file. */
   restarts: z.number().int().nonnegative(),
+  /**
+   * Seconds inside the recording without video: while no recorder ran it (a takeover after a crash)
+   * or a segment was being replaced. The file keeps them on its timeline (the last frame stays).
+   */
+  gap_seconds: z.number().nonnegative(),
   /** The station (HomeBase) whose single P2P stream slot this camera needs. */
   station_sn: z.string().regex(DEVICE_SN).nullable(),
   /** Set while the recording waits for its station's stream slot; cleared when video starts. */
@@ -111,6 +116,7 @@ const FIELD_KINDS: Record<string, FieldKind> = {
   stop_reason: 'string',
   failure_reason: 'string',
   restarts: 'int',
+  gap_seconds: 'number',
   station_sn: 'string',
   waiting_for_slot_since: 'int',
   slot_blocked_by: 'string',
@@ -120,7 +126,7 @@ const FIELD_KINDS: Record<string, FieldKind> = {
   video_source_reason: 'string',
   preroll_seconds: 'number',
 };
-const ABSENT_VALUES: Record<string, unknown> = { bytes: 0, restarts: 0, source: 'recorder' };
+const ABSENT_VALUES: Record<string, unknown> = { bytes: 0, restarts: 0, gap_seconds: 0, source: 'recorder' };
 
 export function videoFileName(id: string): string {
   return `${id}.mp4`;

@@ -1,13 +1,7 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { zodIssueLines, type Config } from '@eufy-relay/config';
-import {
-  DEVICE_SN,
-  RECORDING_ID,
-  RECORDING_ID_SOURCE,
-  parseRecordingId,
-  recordingId,
-} from '@eufy-relay/contracts';
+import { DEVICE_SN, RECORDING_ID, parseRecordingId, recordingId } from '@eufy-relay/contracts';
 import { RedisScript, redisKey } from '@eufy-relay/runtime';
 import {
   RECORDING_STATUSES,
@@ -72,8 +66,12 @@ if (!WRITE.source.includes(LUA_STATUSES)) {
   throw new Error(`${WRITE.file} must say ${LUA_STATUSES} (RECORDING_STATUSES changed)`);
 }
 
-/** Where a listing continues: the (started_at, id) of the last item returned. Opaque to callers. */
-const CURSOR = new RegExp(`^(\\d{1,15}):(${RECORDING_ID_SOURCE})$`);
+/**
+ * Where a listing continues: the (started_at, member) of the last item returned. Opaque to callers.
+ * The member is whatever the sorted set holds (a bad entry is still a place to continue from); it
+ * is only compared, never used as a key.
+ */
+const CURSOR = /^(\d{1,15}):(.{1,256})$/;
 
 export interface RecordingQuery {
   device_sn?: string;

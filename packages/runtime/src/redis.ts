@@ -69,3 +69,34 @@ export function redisReady(redis: Redis): Promise<void> {
     redis.once('end', onEnd);
   });
 }
+
+/**
+ * Share of maxmemory from which Redis counts as nearly full: /health lists it as a problem and
+ * ingest raises a system_error, while there is still room to act (at 100 % with noeviction, which
+ * BullMQ requires, every write is refused).
+ */
+export const REDIS_MEMORY_WARN_RATIO = 0.8;
+
+export interface RedisMemory {
+  used_bytes: number;
+  /** 0: no limit set (Redis grows until the machine runs out). */
+  max_bytes: number;
+}
+
+/** INFO memory's used_memory and maxmemory. */
+export async function readRedisMemory(redis: Redis): Promise<RedisMemory> {
+  const info = await redis.info('memory');
+  const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+  return { used_bytes: field('used_memory'), max_bytes: field('maxmemory') };
+}
+
+/** What to say when Redis is nearly full; null below REDIS_MEMORY_WARN_RATIO or without a limit. */
+export function redisMemoryProblem(memory: RedisMemory): string | null {
+  if (memory.max_bytes <= 0) return null;
+  const share = memory.used_bytes / memory.max_bytes;
+  if (share < REDIS_MEMORY_WARN_RATIO) return null;
+  return (
+    `memory at ${Math.round(share * 100)} % of maxmemory (${memory.used_bytes} of ${memory.max_bytes} bytes): ` +
+    'every write is refused once it is full; raise maxmemory or free space'
+  );
+}

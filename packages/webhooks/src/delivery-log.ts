@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '@eufy-relay/config';
 import { RedisScript, redisKey } from '@eufy-relay/runtime';
+import { HISTORY_MAX_AGE_SECONDS } from './queue';
 
 export const DELIVERY_OUTCOMES = ['delivered', 'failed', 'rate_limited', 'skipped'] as const;
 export type DeliveryOutcome = (typeof DELIVERY_OUTCOMES)[number];
@@ -32,7 +33,8 @@ const RECORD = RedisScript.load(__dirname, 'delivery-record-3.lua');
 
 /**
  * The capped delivery log in Redis: per webhook id its attempts (time, status code, latency, error),
- * for the latest WEBHOOK_LOG_MAX_WEBHOOKS ids; older ids are dropped whole. Keys:
+ * for the latest WEBHOOK_LOG_MAX_WEBHOOKS ids attempted within HISTORY_MAX_AGE_SECONDS; older ids
+ * are dropped whole (a hundred per write at most, so a write stays short). Keys:
  * `{REDIS_PREFIX}:delivery-log` (index) and `{REDIS_PREFIX}:delivery-log:{webhook id}`. Beside it,
  * `{REDIS_PREFIX}:delivery-totals` counts every attempt by outcome, trimmed never (for /metrics).
  */
@@ -64,6 +66,7 @@ export class DeliveryLog {
         MAX_ATTEMPTS_PER_WEBHOOK,
         `${this.index}:`,
         attempt.outcome,
+        Date.parse(attempt.at) - HISTORY_MAX_AGE_SECONDS * 1000,
       ],
     );
   }

@@ -14,16 +14,21 @@ import { WEBHOOK_BACKOFF } from './retry';
 
 /**
  * Delivered webhooks are history (the delivery log keeps their attempts), so BullMQ keeps only the
- * latest of them; dead ones are kept until someone replays or removes them (Bull Board, replayWebhook).
+ * latest of them. Dead ones are kept for a replay (Bull Board, replayWebhook), but not without end:
+ * a receiver down for days must not fill Redis. The newest WEBHOOK_LOG_MAX_WEBHOOKS, for at most
+ * HISTORY_MAX_AGE_SECONDS (their system_error said each one died).
  */
 export const KEEP_COMPLETED_WEBHOOKS = { count: 1000, age: 7 * 24 * 3600 };
+export const HISTORY_MAX_AGE_SECONDS = 30 * 24 * 3600;
 
-export function webhookJobOptions(config: Pick<Config, 'WEBHOOK_RETRY_SCHEDULE_SECONDS'>): JobsOptions {
+type QueueConfig = Pick<Config, 'WEBHOOK_RETRY_SCHEDULE_SECONDS' | 'WEBHOOK_LOG_MAX_WEBHOOKS'>;
+
+export function webhookJobOptions(config: QueueConfig): JobsOptions {
   return {
     attempts: config.WEBHOOK_RETRY_SCHEDULE_SECONDS.length + 1,
     backoff: { type: WEBHOOK_BACKOFF },
     removeOnComplete: KEEP_COMPLETED_WEBHOOKS,
-    removeOnFail: false,
+    removeOnFail: { count: config.WEBHOOK_LOG_MAX_WEBHOOKS, age: HISTORY_MAX_AGE_SECONDS },
   };
 }
 
@@ -34,7 +39,7 @@ export function webhookJobOptions(config: Pick<Config, 'WEBHOOK_RETRY_SCHEDULE_S
 export type WebhookQueue = JobQueue<typeof deliverWebhookJob>;
 
 export function openWebhookQueue(
-  config: Pick<Config, 'REDIS_PREFIX' | 'WEBHOOK_RETRY_SCHEDULE_SECONDS'>,
+  config: Pick<Config, 'REDIS_PREFIX'> & QueueConfig,
   connection: Redis,
 ): WebhookQueue {
   return openQueue(deliverWebhookJob, {

@@ -1,6 +1,6 @@
 import { createRedis, redisKey, redisReady } from '@eufy-relay/runtime';
 import { testConfig } from '@eufy-relay/testing';
-import { DeliveryLog, MAX_ATTEMPTS_PER_WEBHOOK, type DeliveryAttempt } from '../src';
+import { DeliveryLog, HISTORY_MAX_AGE_SECONDS, MAX_ATTEMPTS_PER_WEBHOOK, type DeliveryAttempt } from '../src';
 
 const prefix = `eufy-relay-test-webhooks-log-${process.pid}`;
 const config = testConfig(prefix, { WEBHOOK_LOG_MAX_WEBHOOKS: '3' });
@@ -66,6 +66,27 @@ describe('DeliveryLog', () => {
     const recent = await log.recent(2);
     expect(recent.map((w) => w.webhook_id)).toEqual(['low_battery.c', 'low_battery.e']);
     expect(recent[0]!.attempts.map((a) => a.attempt)).toEqual([1, 2]);
+  });
+
+  it('drops webhooks last attempted more than HISTORY_MAX_AGE_SECONDS before the newest attempt', async () => {
+    const own = loadConfig({
+      env: {
+        REDIS_URL: process.env.REDIS_URL ?? '',
+        REDIS_PREFIX: `${prefix}-age`,
+        WEBHOOK_LOG_MAX_WEBHOOKS: '100',
+      },
+    });
+    const agedLog = new DeliveryLog(redis, own);
+    const t0 = Date.parse('2025-03-01T00:00:00Z');
+    await agedLog.record('low_battery.old', attempt(1, t0));
+    await agedLog.record('low_battery.recent', attempt(1, t0 + 1000));
+    await agedLog.record('low_battery.new', attempt(1, t0 + HISTORY_MAX_AGE_SECONDS * 1000 + 500));
+    expect((await agedLog.recent(10)).map((w) => w.webhook_id)).toEqual([
+      'low_battery.new',
+      'low_battery.recent',
+    ]);
+    expect(await redis.exists(redisKey(own, 'delivery-log', 'low_battery.old'))).toBe(0);
+    await redis.del(...(await redis.keys(`${prefix}-age:*`)));
   });
 
   it('counts every attempt by outcome, including those of webhooks the capped log has dropped', async () => {

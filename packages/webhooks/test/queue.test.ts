@@ -32,7 +32,7 @@ describe('enqueueWebhook', () => {
     expect(job.opts).toMatchObject({
       attempts: 3,
       backoff: { type: WEBHOOK_BACKOFF },
-      removeOnFail: false,
+      removeOnFail: { count: 10000, age: 30 * 24 * 3600 },
       removeOnComplete: { count: 1000 },
     });
   });
@@ -64,6 +64,47 @@ describe('enqueueWebhook', () => {
     await bare.close();
   });
 });
+
+describe('dead webhooks', () => {
+  it('are kept for replay up to WEBHOOK_LOG_MAX_WEBHOOKS, the newest ones', async () => {
+    const deadPrefix = `${prefix}-dead`;
+    const deadQueue = openWebhookQueue(
+      { ...config, REDIS_PREFIX: deadPrefix, WEBHOOK_LOG_MAX_WEBHOOKS: 3 },
+      redis,
+    );
+    const workerRedis = createRedis(config, 'worker');
+    const worker = new Worker(
+      QUEUES.webhooks,
+      () => Promise.reject(new UnrecoverableError('receiver gone')),
+      { connection: workerRedis, prefix: deadPrefix },
+    );
+    try {
+      for (let i = 0; i < 6; i++)
+        await enqueueWebhook(deadQueue, lowBattery(i), { webhookId: `low_battery.dead${i}` });
+      await waitUntil(async () => (await deadQueue.getJobCounts('wait', 'active')).wait === 0);
+      await waitUntil(async () => (await deadQueue.getJobCounts('active')).active === 0);
+      const dead = await deadQueue.getFailed();
+      expect(dead.map((j) => j.id).sort()).toEqual([
+        'low_battery.dead3',
+        'low_battery.dead4',
+        'low_battery.dead5',
+      ]);
+    } finally {
+      await worker.close();
+      await workerRedis.quit();
+      await deadQueue.obliterate({ force: true });
+      await deadQueue.close();
+    }
+  });
+});
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 describe('replayWebhook', () => {
   it('re-queues a dead webhook with its id, payload and a fresh retry schedule', async () => {
