@@ -2,6 +2,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { BRIDGE_PROBLEMS } from '@eufy-relay/devices';
 import type { ApiContext } from './context';
 import type { ApiRoutes } from './routes';
+import { registerScrapedMetrics } from './scrape-metrics';
 import { JOB_STATES, pingRedis, readDisk, readHeartbeat, readQueueCounts, withTimeout } from './status';
 
 /**
@@ -12,6 +13,7 @@ import { JOB_STATES, pingRedis, readDisk, readHeartbeat, readQueueCounts, withTi
 export function createMetrics(ctx: ApiContext) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  registerScrapedMetrics(registry, ctx);
   const gauge = (name: string, help: string, labelNames: string[] = []) =>
     new Gauge({ name, help, labelNames, registers: [registry] });
 
