@@ -26,8 +26,9 @@ export function dashboardAssets(): Router {
     const asset = Object.hasOwn(UPLOT_FILES, req.params.name) ? UPLOT_FILES[req.params.name] : undefined;
     if (!asset) return next();
     res.type(asset.type);
-    // The version is pinned; a day of caching spares a reload per page view.
-    res.sendFile(path.join(dir, asset.file), { maxAge: '1d' });
+    // The version is pinned; a day of caching spares a reload per page view. pnpm's store path has a
+    // dot directory (node_modules/.pnpm), which send() refuses unless told: the name is whitelisted.
+    res.sendFile(path.join(dir, asset.file), { maxAge: '1d', dotfiles: 'allow' });
   });
   return router;
 }
