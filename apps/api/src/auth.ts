@@ -6,7 +6,7 @@ import { HttpError } from './errors';
  * Who may call a route:
  * - `open`: anyone (health, video and thumbnail files, the API docs).
  * - `token`: with API_TOKEN set, only callers presenting it; without one, anyone (a laptop setup).
- * - `admin`: only callers presenting API_TOKEN; without one these routes refuse (design.md).
+ * - `admin`: only callers presenting API_TOKEN; without one these routes refuse (docs/design.md).
  */
 export type Access = 'open' | 'token' | 'admin';
 

@@ -1,11 +1,13 @@
-import type { Queue, QueueEvents } from 'bullmq';
+import type { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '@eufy-relay/config';
-import type { QueueName, UrlSigning } from '@eufy-relay/contracts';
+import type { QueueHandles, UrlSigning } from '@eufy-relay/contracts';
 import type { DeviceRegistry, HeartbeatStore } from '@eufy-relay/devices';
 import type { Logger } from '@eufy-relay/logger';
 import type { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
 import type { DeliveryLog } from '@eufy-relay/webhooks';
+import type { FragmentIndexes } from './hls';
+import type { LiveRecordings } from './live';
 import type { MediaLookup } from './media';
 
 /** What the api's routes read from: built once by start(), shared by every route module. */
@@ -14,7 +16,7 @@ export interface ApiContext {
   logger: Logger;
   redis: Redis;
   /** Every queue of QUEUES (Bull Board, depths in /health and /metrics, replay, POST /cleanup). */
-  queues: Record<QueueName, Queue>;
+  queues: QueueHandles;
   /** Completion events of the janitor queue, opened on first use: POST /cleanup waits on them. */
   janitorEvents: () => Promise<QueueEvents>;
   deliveryLog: DeliveryLog;
@@ -24,12 +26,10 @@ export interface ApiContext {
   files: RecordingFiles;
   /** The index as the file routes ask it (status of an id, path of its file). */
   media: MediaLookup;
+  /** Followers of recordings in progress. */
+  live: LiveRecordings;
+  /** Fragment layout of each recording file (202 before the first, HLS playlists). */
+  fragments: FragmentIndexes;
   signing: UrlSigning | undefined;
   startedAt: number;
-}
-
-export function urlSigning(config: Config): UrlSigning | undefined {
-  return config.URL_SIGNING_SECRET
-    ? { secret: config.URL_SIGNING_SECRET, ttlSeconds: config.URL_TTL_SECONDS }
-    : undefined;
 }

@@ -1,14 +1,26 @@
 import type { AddressInfo } from 'node:net';
-import { Queue, QueueEvents } from 'bullmq';
+import { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '@eufy-relay/config';
-import { QUEUES, type QueueName } from '@eufy-relay/contracts';
+import {
+  QUEUES,
+  cleanupJob,
+  motionSignalJob,
+  offlineCheckJob,
+  openQueue,
+  recordingSessionJob,
+  urlSigning,
+  type QueueHandles,
+} from '@eufy-relay/contracts';
 import { DeviceRegistry, HeartbeatStore } from '@eufy-relay/devices';
 import { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
 import { DeliveryLog, openWebhookQueue } from '@eufy-relay/webhooks';
 import { createRedis, startRole, type RoleDeps, type RunningRole } from '@eufy-relay/runtime';
 import { createApp } from './app';
-import { urlSigning, type ApiContext } from './context';
+import type { ApiContext } from './context';
+import { FragmentIndexes } from './hls';
+import { LiveRecordings } from './live';
+import { READ_CHUNK_BYTES } from './media';
 import { indexLookup } from './recordings';
 
 export interface ApiDeps extends RoleDeps {
@@ -52,15 +64,15 @@ export function start(config: Config, deps?: ApiDeps): Promise<RunningApi> {
     const redisProblem = await firstConnection(redis);
     if (redisProblem) logger.warn({ err: redisProblem }, 'Redis is not reachable yet: /health reports it');
 
-    const queues = Object.fromEntries(
-      Object.values(QUEUES).map((name) => [
-        name,
-        // Opened as producers open it: a job added from Bull Board carries the retry schedule too.
-        name === QUEUES.webhooks
-          ? openWebhookQueue(config, redis)
-          : new Queue(name, { connection: redis, prefix: config.REDIS_PREFIX }),
-      ]),
-    ) as Record<QueueName, Queue>;
+    const queueOptions = { connection: redis, prefix: config.REDIS_PREFIX };
+    const queues: QueueHandles = {
+      [QUEUES.motion]: openQueue(motionSignalJob, queueOptions),
+      // Opened as producers open it: a job added from Bull Board carries the retry schedule too.
+      [QUEUES.webhooks]: openWebhookQueue(config, redis),
+      [QUEUES.janitor]: openQueue(cleanupJob, queueOptions),
+      [QUEUES.alerts]: openQueue(offlineCheckJob, queueOptions),
+      [QUEUES.recordingSessions]: openQueue(recordingSessionJob, queueOptions),
+    };
     // Connection errors are the Redis client's, already reported by /health: kept off stderr.
     for (const q of Object.values(queues)) scope.queue(q);
 
@@ -90,6 +102,14 @@ export function start(config: Config, deps?: ApiDeps): Promise<RunningApi> {
 
     const store = new RecordingStore(redis, config);
     const files = new RecordingFiles(config.RECORDINGS_DIR);
+    const media = indexLookup(store, files);
+    const live = new LiveRecordings({
+      lookup: media,
+      checkIntervalMs: config.LIVE_CHECK_INTERVAL_SECONDS * 1000,
+      clientTimeoutMs: config.LIVE_CLIENT_TIMEOUT_SECONDS * 1000,
+      chunkBytes: READ_CHUNK_BYTES,
+      logger,
+    });
     const ctx: ApiContext = {
       config,
       logger,
@@ -103,10 +123,13 @@ export function start(config: Config, deps?: ApiDeps): Promise<RunningApi> {
       startedAt: Date.now(),
       store,
       files,
-      media: indexLookup(store, files),
+      media,
+      live,
+      fragments: new FragmentIndexes(),
     };
     const app = createApp(ctx);
     const server = app.listen(deps?.port ?? config.PORT, config.HOST);
+    shutdown.add('live followers', () => live.close());
     shutdown.add('http server', () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Keep-alive and streaming video connections would hold close() open until they end.

@@ -1,6 +1,5 @@
 import { loadConfig } from '@eufy-relay/config';
-import { addJob, cleanupJob, QUEUES } from '@eufy-relay/contracts';
-import { Queue } from 'bullmq';
+import { addJob, cleanupJob, openQueue, QUEUES } from '@eufy-relay/contracts';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -60,7 +59,7 @@ describe('with API_TOKEN set', () => {
   });
 
   it('refuses Bull Board actions sent cross-site with cached Basic credentials (CSRF)', async () => {
-    const queue = new Queue(QUEUES.janitor, { connection: t.redis, prefix: t.config.REDIS_PREFIX });
+    const queue = openQueue(cleanupJob, { connection: t.redis, prefix: t.config.REDIS_PREFIX });
     await addJob(queue, cleanupJob, { trigger: 'manual' });
     const pause = (headers: Record<string, string>) =>
       request(t.api.url, `/admin/queues/api/queues/${QUEUES.janitor}/pause`, { method: 'PUT', headers });

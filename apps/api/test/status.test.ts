@@ -1,9 +1,8 @@
 import { loadConfig } from '@eufy-relay/config';
-import { addJob, motionSignalJob, QUEUES } from '@eufy-relay/contracts';
+import { addJob, motionSignalJob, openQueue, QUEUES, type JobQueue } from '@eufy-relay/contracts';
 import { DeviceRegistry, HeartbeatStore, type BridgeHeartbeat } from '@eufy-relay/devices';
 import { RecordingStore } from '@eufy-relay/recordings';
 import { DeliveryLog } from '@eufy-relay/webhooks';
-import { Queue } from 'bullmq';
 import { rmSync } from 'node:fs';
 import { start } from '../src';
 import { devicesBody } from '../src/devices';
@@ -26,13 +25,13 @@ const heartbeat = (patch: Partial<BridgeHeartbeat> = {}): BridgeHeartbeat => ({
 let t: TestApi;
 let heartbeats: HeartbeatStore;
 let registry: DeviceRegistry;
-let motion: Queue;
+let motion: JobQueue<typeof motionSignalJob>;
 
 beforeAll(async () => {
   t = await startApi('status');
   heartbeats = new HeartbeatStore(t.redis, t.config);
   registry = new DeviceRegistry(t.redis, t.config);
-  motion = new Queue(QUEUES.motion, { connection: t.redis, prefix: t.config.REDIS_PREFIX });
+  motion = openQueue(motionSignalJob, { connection: t.redis, prefix: t.config.REDIS_PREFIX });
 });
 afterAll(async () => {
   await motion.obliterate({ force: true });

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { parseRecordingId } from '@eufy-relay/contracts';
 import type { Logger } from '@eufy-relay/logger';
+import { ProbeUnavailableError, type MediaInfo } from '@eufy-relay/media';
 import {
   RecordingExistsError,
   RecordingNotFoundError,
@@ -11,8 +12,6 @@ import {
   type RecordingStatus,
   type RecordingStore,
 } from '@eufy-relay/recordings';
-import type { ProbedVideo } from './probe';
-import { ProbeUnavailableError } from './probe';
 import type { SystemErrorReporter } from './report';
 import type { CleanupResult } from './result';
 
@@ -26,7 +25,7 @@ export interface CleanupDeps {
   store: RecordingStore;
   files: RecordingFiles;
   diskUsage: () => Promise<DiskUsage>;
-  probe: (file: string, signal?: AbortSignal) => Promise<ProbedVideo | null>;
+  probe: (file: string, signal?: AbortSignal) => Promise<MediaInfo | null>;
   reporter: SystemErrorReporter;
   logger: Logger;
   settings: CleanupSettings;
@@ -177,7 +176,7 @@ class CleanupRun {
       // Unindexed at the start of the run; a recorder may have created the entry since (it always
       // writes the index before the file), so look again before probing.
       if (status !== undefined || (await store.get(id))) continue;
-      let video: ProbedVideo | null;
+      let video: MediaInfo | null;
       try {
         video = await probe(files.videoPath(id), this.run.signal);
       } catch (err) {
@@ -196,7 +195,7 @@ class CleanupRun {
     return unreadable;
   }
 
-  private async reindex(id: string, entry: DirectoryEntry, video: ProbedVideo): Promise<boolean> {
+  private async reindex(id: string, entry: DirectoryEntry, video: MediaInfo): Promise<boolean> {
     const { deviceSn, startedAt } = parseRecordingId(id)!;
     const started = startedAt.getTime();
     try {
@@ -206,13 +205,13 @@ class CleanupRun {
         source: 'repair',
         status: 'completed',
         video_status: 'completed',
-        ended_at: started + Math.round(video.duration_seconds * 1000),
-        duration_seconds: Math.round(video.duration_seconds),
+        ended_at: started + Math.round(video.durationSeconds * 1000),
+        duration_seconds: Math.round(video.durationSeconds),
         bytes: entry.bytes,
-        codec: video.codec,
+        codec: video.videoCodec,
         width: video.width,
         height: video.height,
-        has_audio: video.has_audio,
+        has_audio: video.hasAudio,
         stop_reason: 'reindexed',
       });
     } catch (err) {

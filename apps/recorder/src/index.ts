@@ -1,7 +1,13 @@
 import { mkdir } from 'node:fs/promises';
-import { Queue, Worker, type JobsOptions } from 'bullmq';
+import { Worker, type JobsOptions } from 'bullmq';
 import type { Config } from '@eufy-relay/config';
-import { QUEUES, motionSignalJob, recordingSessionJob, validatedProcessor } from '@eufy-relay/contracts';
+import {
+  QUEUES,
+  motionSignalJob,
+  openQueue,
+  recordingSessionJob,
+  validatedProcessor,
+} from '@eufy-relay/contracts';
 import { DeviceRegistry } from '@eufy-relay/devices';
 import { ErrorReporter } from '@eufy-relay/errors';
 import { EufyClient, SchemaIncompatibleError } from '@eufy-relay/eufy-client';
@@ -54,7 +60,7 @@ export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
     const subscriber = scope.redis('worker', 'recorder-subscriber');
     const webhooks = scope.queue(openWebhookQueue(config, redis));
     const recordingSessions = scope.queue(
-      new Queue(QUEUES.recordingSessions, {
+      openQueue(recordingSessionJob, {
         connection: redis,
         prefix: config.REDIS_PREFIX,
         defaultJobOptions: recordingSessionJobOptions(config),

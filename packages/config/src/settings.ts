@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * Every setting of eufy-relay, keyed by its environment name (design.md: the names are fixed).
+ * Every setting of eufy-relay, keyed by its environment name (docs/design.md, "Contracts": the names are fixed).
  * Each entry carries what a person needs when a value is wrong: what is expected, in words.
  * The same table feeds the schema, the README's configuration table and config/default.yaml checks.
  */
@@ -355,6 +355,19 @@ export const settings = {
     expected: 'expected a positive number (seconds)',
     default: '60',
     description: 'POST /cleanup waits this long for the run; a run still going then answers 202',
+  }),
+  LIVE_CHECK_INTERVAL_SECONDS: s({
+    schema: seconds(),
+    expected: 'expected a positive number (seconds)',
+    default: '1',
+    description:
+      'a followed live recording is checked this often for its end (and for growth the file watch missed)',
+  }),
+  LIVE_CLIENT_TIMEOUT_SECONDS: s({
+    schema: seconds(),
+    expected: 'expected a positive number (seconds)',
+    default: '30',
+    description: 'a client following a live recording that takes no bytes for this long is dropped',
   }),
   API_TOKEN: s({
     schema: optionalSecret(16),

@@ -31,7 +31,7 @@ function errorLines(env: Record<string, string>): string[] {
 }
 
 describe('loadConfig', () => {
-  it('gives design.md defaults with an empty environment', () => {
+  it('gives the documented defaults with an empty environment', () => {
     const config = loadConfig({ env: {} });
     expect(config.REDIS_URL).toBe('redis://127.0.0.1:6379');
     expect(config.REDIS_PREFIX).toBe('eufy-relay');

@@ -69,6 +69,7 @@ export async function runMain(name: string, start: RoleStarter): Promise<void> {
     const bound = config.SHUTDOWN_TIMEOUT_SECONDS * 1000;
     const force = setTimeout(() => {
       logger.error({ timeoutMs: bound }, 'shutdown took too long: exiting');
+      // Fire-and-forget: exit ends the process: nothing comes after it to wait.
       void exit(code || 1);
     }, bound + 1000);
     force.unref();
@@ -82,14 +83,17 @@ export async function runMain(name: string, start: RoleStarter): Promise<void> {
     return exit(code);
   };
 
+  // Fire-and-forget: stopAndExit never rejects and ends the process; a signal handler cannot wait for it.
   process.on('SIGTERM', () => void stopAndExit(0, 'SIGTERM'));
   process.on('SIGINT', () => void stopAndExit(0, 'SIGINT'));
   process.on('uncaughtException', (err) => {
     logger.fatal({ err }, 'uncaught exception');
+    // Fire-and-forget: stopAndExit never rejects and ends the process.
     void stopAndExit(1, 'uncaughtException');
   });
   process.on('unhandledRejection', (reason) => {
     logger.fatal({ err: reason }, 'unhandled promise rejection');
+    // Fire-and-forget: stopAndExit never rejects and ends the process.
     void stopAndExit(1, 'unhandledRejection');
   });
 
