@@ -17,7 +17,8 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOT = process.env.DASHBOARD_SCREENSHOT ?? path.join(tmpdir(), 'eufy-relay-dashboard.png');
 const auth = { authorization: `Bearer ${API_TOKEN}` };
 
-const e2e = useStack();
+// Motion timeout long enough for the first video to arrive on a loaded machine.
+const e2e = useStack({ env: { MOTION_TIMEOUT_SECONDS: '5' } });
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each test asserts the shape it reads
 async function api(route: string): Promise<any> {
@@ -35,8 +36,8 @@ test('after a real run the page charts recordings, storage, webhooks and cameras
   await stack.control(`/devices/${CAMERA}/detection`, { kind: 'person' });
   await stack.control(`/devices/${SECOND_CAMERA}/detection`, { kind: 'motion' });
   await stack.control(`/devices/${CAMERA}/battery`, { battery: 15 });
-  await waitForEvent(receiver, stack, 'motion_stopped', CAMERA);
-  await waitForEvent(receiver, stack, 'motion_stopped', SECOND_CAMERA);
+  await waitForEvent(receiver, stack, 'motion_stopped', CAMERA, { timeoutMs: 30_000 });
+  await waitForEvent(receiver, stack, 'motion_stopped', SECOND_CAMERA, { timeoutMs: 30_000 });
   await waitForEvent(receiver, stack, 'low_battery', CAMERA);
   await stack.control(`/devices/${SECOND_CAMERA}/offline`);
   await waitForEvent(receiver, stack, 'camera_offline', SECOND_CAMERA);
@@ -69,13 +70,14 @@ test('after a real run the page charts recordings, storage, webhooks and cameras
 
   // The API's numbers are the run's: one finished recording per camera (as GET /recordings has
   // them), every delivered webhook, the outage and the battery drop.
-  const listed = await api('/recordings?status=completed&limit=100');
-  expect(listed.items).toHaveLength(2);
+  const listed = await api('/recordings?limit=100');
   for (const sn of [CAMERA, SECOND_CAMERA]) {
+    const own = listed.items.filter((i: { device_sn: string }) => i.device_sn === sn);
+    expect(own).toHaveLength(1);
+    expect(own[0].status).not.toBe('recording');
     const camera = recordings.cameras.find((c: { device_sn: string }) => c.device_sn === sn);
     expect(camera.recordings.at(-1)).toBe(1);
-    const seconds = listed.items.find((i: { device_sn: string }) => i.device_sn === sn).duration_seconds;
-    expect(camera.hours.at(-1)).toBeCloseTo(seconds / 3600, 3);
+    expect(camera.hours.at(-1)).toBeCloseTo(own[0].duration_seconds / 3600, 3);
   }
   expect(webhooks.outcomes.delivered.at(-1)).toBe(deliveries(receiver).length);
   expect(webhooks.latency.count.at(-1)).toBeGreaterThanOrEqual(deliveries(receiver).length);
@@ -83,7 +85,9 @@ test('after a real run the page charts recordings, storage, webhooks and cameras
   expect(second.online.map((s: { online: boolean }) => s.online)).toEqual([true, false, true]);
   const first = cameras.cameras.find((c: { device_sn: string }) => c.device_sn === CAMERA);
   expect(first.battery.map((s: { level: number }) => s.level)).toEqual([76, 15]);
-  expect(storage.samples.at(-1).recordings_bytes).toBeGreaterThan(0);
+  expect(storage.samples.at(-1).recordings_bytes).toBe(
+    listed.items.reduce((n: number, i: { bytes: number }) => n + i.bytes, 0),
+  );
 
   const profile = mkdtempSync(path.join(tmpdir(), 'eufy-relay-chromium-'));
   const browser = await chromium.launchPersistentContext(profile, {

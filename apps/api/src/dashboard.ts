@@ -95,7 +95,8 @@ export const DASHBOARD_SCRIPT = `
         scales: { x: { time: true }, y: options.range ? { range: options.range } : {} },
         axes: [
           { stroke: '#aaa', grid: { stroke: '#333' } },
-          { stroke: '#aaa', grid: { stroke: '#333' }, size: 60 },
+          // Small values (minutes as hours) keep two significant digits instead of rounding to 0.
+          { stroke: '#aaa', grid: { stroke: '#333' }, size: 60, values: (_u, ticks) => ticks.map((v) => +v.toPrecision(2)) },
         ],
         series: [
           {},
@@ -167,7 +168,7 @@ export const DASHBOARD_SCRIPT = `
     totals.dataset.hours = String(sum(recordings.cameras.map((c) => c.total_hours)));
     totals.dataset.delivered = String(webhooks.totals.delivered);
     totals.textContent = 'Last 30 days: ' + totals.dataset.recordings + ' recordings, ' +
-      Number(totals.dataset.hours).toFixed(2) + ' hours recorded, ' + webhooks.totals.delivered +
+      Number(Number(totals.dataset.hours).toPrecision(2)) + ' hours recorded, ' + webhooks.totals.delivered +
       ' webhooks delivered, ' + webhooks.totals.failed + ' failed attempts.';
   }
 
