@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import type { DeviceRecord } from '@eufy-relay/devices';
 import type { ApiContext } from './context';
 
 /**
@@ -44,6 +45,21 @@ const GAUGES_NAMED_LIKE_COUNTERS = [
   'nodejs_active_resources_total',
 ];
 
+/** A gauge per camera (label device_sn) of a device field; cameras whose value is unknown are left out. */
+function cameraGauge(
+  ctx: ApiContext,
+  name: string,
+  help: string,
+  value: (d: DeviceRecord) => number | null,
+): ScrapedMetric {
+  return scraped(name, help, 'gauge', async () =>
+    (await ctx.devices.listDevices()).flatMap((d) => {
+      const v = d.is_camera ? value(d) : null;
+      return v === null ? [] : [{ labels: { device_sn: d.serial }, value: v }];
+    }),
+  );
+}
+
 export function registerScrapedMetrics(registry: Registry, ctx: ApiContext): void {
   for (const name of GAUGES_NAMED_LIKE_COUNTERS) registry.removeSingleMetric(name);
 
@@ -66,23 +82,17 @@ export function registerScrapedMetrics(registry: Registry, ctx: ApiContext): voi
         ];
       },
     ),
-    scraped(
+    cameraGauge(
+      ctx,
       'eufy_relay_camera_online',
-      '1 when ingest last saw the camera online, 0 offline (cameras whose state is known)',
-      'gauge',
-      async () =>
-        (await ctx.devices.listDevices())
-          .filter((d) => d.is_camera && d.online !== null)
-          .map((d) => ({ labels: { device_sn: d.serial }, value: d.online ? 1 : 0 })),
+      '1 when ingest last saw the camera online, 0 offline',
+      (d) => (d.online === null ? null : Number(d.online)),
     ),
-    scraped(
+    cameraGauge(
+      ctx,
       'eufy_relay_camera_battery_percent',
-      'battery level of each battery camera as ingest last saw it',
-      'gauge',
-      async () =>
-        (await ctx.devices.listDevices())
-          .filter((d) => d.is_camera && d.battery !== null)
-          .map((d) => ({ labels: { device_sn: d.serial }, value: d.battery! })),
+      'battery level as ingest last saw it',
+      (d) => d.battery,
     ),
   ];
   // The registry takes any object with a name and get(); its type names its own classes only.
