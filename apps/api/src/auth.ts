@@ -35,6 +35,13 @@ function presentedCredentials(req: Request): Presented {
   return null;
 }
 
+/** Whether a request may see what `token` routes show: API_TOKEN is unset, or the request carries it. */
+export function hasTokenAccess(req: Request, apiToken: string | undefined): boolean {
+  if (!apiToken) return true;
+  const presented = presentedCredentials(req);
+  return presented !== null && sameSecret(presented.secret, apiToken);
+}
+
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**

@@ -57,14 +57,16 @@ export interface MediaOptions {
 
 /**
  * A completed (or failed) recording never changes again: cache it long and immutable, but never past
- * its signed URL's expiry, so a cache cannot keep serving a link that has run out. A recording still
- * being written (or one the index does not know) must be revalidated on every use.
+ * its signed URL's expiry, so a cache cannot keep serving a link that has run out. Behind a signed
+ * URL it is `private`: a shared cache that ignores the query string would hand it to anyone asking
+ * for the bare path. A recording still being written (or one the index does not know) must be
+ * revalidated on every use.
  */
 function cacheControl(state: RecordingState | null, signedUntil: number | null, now: number): string {
   if (state !== 'completed' && state !== 'failed') return 'no-cache';
-  let maxAge = ONE_YEAR_SECONDS;
-  if (signedUntil !== null) maxAge = Math.max(0, Math.min(maxAge, signedUntil - Math.floor(now / 1000)));
-  return `public, max-age=${maxAge}, immutable`;
+  if (signedUntil === null) return `public, max-age=${ONE_YEAR_SECONDS}, immutable`;
+  const maxAge = Math.max(0, Math.min(ONE_YEAR_SECONDS, signedUntil - Math.floor(now / 1000)));
+  return `private, max-age=${maxAge}, immutable`;
 }
 
 async function fileStats(path: string): Promise<Stats | null> {

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { Worker, type JobsOptions } from 'bullmq';
-import type { Config } from '@eufy-relay/config';
+import { requireInProduction, type Config } from '@eufy-relay/config';
 import {
   QUEUES,
   motionSignalJob,
@@ -55,6 +55,9 @@ export function recordingSessionJobOptions(
 export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
   return startRole('recorder', config, deps, async (scope) => {
     const { logger, shutdown } = scope;
+    requireInProduction(config, 'recorder', {
+      URL_SIGNING_SECRET: 'the video URLs it sends in webhooks must be signed, else the api refuses them',
+    });
     // A worker connection: a Redis blip pauses recordings rather than failing them.
     const redis = scope.redis('worker');
     const subscriber = scope.redis('worker', 'recorder-subscriber');

@@ -182,6 +182,13 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('refuses a request timeout shorter than the headers timeout (Node would refuse the server)', () => {
+    expect(errorLines({ HTTP_HEADERS_TIMEOUT_SECONDS: '30', HTTP_REQUEST_TIMEOUT_SECONDS: '10' })).toEqual([
+      'config: HTTP_REQUEST_TIMEOUT_SECONDS="10": expected at least HTTP_HEADERS_TIMEOUT_SECONDS (30)',
+    ]);
+    expect(loadConfig({ env: { HTTP_REQUEST_TIMEOUT_SECONDS: '20' } }).HTTP_REQUEST_TIMEOUT_SECONDS).toBe(20);
+  });
+
   it('never prints a secret value, even when it is the bad one', () => {
     const lines = errorLines({ API_TOKEN: 'short-secret', URL_SIGNING_SECRET: 'tiny' });
     expect(lines).toEqual([

@@ -1,4 +1,11 @@
-import { ConfigError, ROLE_NAMES, loadConfig, type Config, type RoleName } from '@eufy-relay/config';
+import {
+  ConfigError,
+  ROLE_NAMES,
+  loadConfig,
+  secretValues,
+  type Config,
+  type RoleName,
+} from '@eufy-relay/config';
 import { createLogger, endLogger, type Logger } from '@eufy-relay/logger';
 import { releaseYoungGeneration } from './heap';
 
@@ -18,7 +25,7 @@ export type RoleStarter = (config: Config, deps?: RoleDeps) => Promise<RunningRo
 export function roleLogger(name: string, config: Config, deps?: RoleDeps): Logger {
   return deps?.logger
     ? deps.logger.child({ role: name })
-    : createLogger({ level: config.LOG_LEVEL, role: name });
+    : createLogger({ level: config.LOG_LEVEL, role: name, secrets: secretValues(config) });
 }
 
 /**
@@ -49,7 +56,7 @@ const LOG_FLUSH_TIMEOUT_MS = 2000;
 export async function runMain(name: string, start: RoleStarter): Promise<void> {
   const config = loadConfigOrExit();
   // Roles bind their own `role` (roleLogger); binding it here too would print the key twice.
-  const baseLogger = createLogger({ level: config.LOG_LEVEL });
+  const baseLogger = createLogger({ level: config.LOG_LEVEL, secrets: secretValues(config) });
   const logger = baseLogger.child({ role: name });
   const startedAt = Date.now();
   let running: RunningRole | undefined;
