@@ -145,7 +145,7 @@ http {
 async function indexRecording(redisUrl, prefix, id, bytes) {
   const redis = createRedis({ REDIS_URL: redisUrl }, 'worker', 'bench-serving');
   try {
-    const store = new RecordingStore(redis, { REDIS_PREFIX: prefix });
+    const store = new RecordingStore(redis, { REDIS_PREFIX: prefix, RETENTION_DAYS: 90 });
     await store.create({ device_sn: CAMERA, started_at: STARTED_AT });
     await store.finish(id, {
       status: 'completed',

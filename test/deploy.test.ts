@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, ROLE_NAMES, SETTING_NAMES, loadConfig, type RoleName } from '@eufy-relay/config';
@@ -149,6 +150,193 @@ describe('render.yaml', () => {
   });
 });
 
+type ComposeService = {
+  command?: string[];
+  environment?: Record<string, string>;
+  volumes?: (string | { source: string; target: string })[];
+  image?: string;
+  profiles?: string[];
+  ports?: (string | { published: number | string; target: number | string })[];
+};
+
+// Without docker-compose these checks cannot run: in CI that is a failure (.ci/run installs it);
+// elsewhere they are skipped, so jest's summary counts them as skipped rather than passed.
+const composeMissing = spawnSync('docker-compose', ['version'], { encoding: 'utf8' }).error !== undefined;
+const itWithCompose = composeMissing && !process.env.CI ? it.skip : it;
+function requireCompose(): void {
+  if (composeMissing)
+    throw new Error("docker-compose is not installed (.ci/run installs Debian's docker-compose)");
+}
+
+/**
+ * The services `docker compose --profile <profile> up` starts, as docker-compose resolves them on a
+ * fresh clone: no .env and none of our settings in the environment. docker-compose 1.x prints every
+ * service whatever the profile, so the profile's selection (no profiles, or this one) is made here.
+ */
+function composeServices(profile: string): Record<string, ComposeService> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'eufy-relay-compose-'));
+  try {
+    const envFile = path.join(dir, 'empty.env');
+    writeFileSync(envFile, '');
+    const out = execFileSync(
+      'docker-compose',
+      ['-f', path.join(root, 'docker-compose.yml'), '--env-file', envFile, '--profile', profile, 'config'],
+      { cwd: dir, env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8', stdio: 'pipe' },
+    );
+    const all = (parseYaml(out) as { services: Record<string, ComposeService> }).services;
+    return Object.fromEntries(
+      Object.entries(all).filter(([, s]) => !s.profiles || s.profiles.includes(profile)),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A relay service's entry point and the command line the container runs (unwrapping `sh -c`). */
+function entryPoint(service: ComposeService): string {
+  const command = service.command!;
+  if (command[0] !== 'sh') return command.join(' ');
+  const m = /exec (node apps\/[a-z-]+\/dist\/main\.js)$/.exec(command[2]!);
+  if (!m) throw new Error(`unexpected shell command ${command[2]}`);
+  return m[1]!;
+}
+
+const volumeTargets = (service: ComposeService) =>
+  (service.volumes ?? []).map((v) =>
+    typeof v === 'string' ? { source: v.split(':')[0], target: v.split(':')[1] } : v,
+  );
+
+describe('docker-compose.yml --profile demo (no .env)', () => {
+  let services: Record<string, ComposeService> = {};
+  beforeAll(() => {
+    if (!composeMissing) services = composeServices('demo');
+  });
+
+  const relays = () =>
+    Object.entries(services)
+      .filter(([, s]) =>
+        /apps\/(launcher|ingest|recorder|notifier|janitor|api)\//.test(s.command?.join(' ') ?? ''),
+      )
+      .map(([name, s]) => ({
+        name,
+        service: s,
+        env: s.environment ?? {},
+        roles: rolesOf(entryPoint(s), s.environment ?? {}),
+      }));
+
+  itWithCompose(
+    'starts Redis, the simulator, the inbox and every role, with settings the schema accepts',
+    () => {
+      requireCompose();
+      expect(Object.keys(services).sort()).toEqual(['eufy-sim', 'redis', 'relay-demo', 'webhook-inbox']);
+      expect(
+        relays()
+          .flatMap((r) => r.roles)
+          .sort(),
+      ).toEqual([...ROLE_NAMES].sort());
+      for (const { env } of relays()) {
+        for (const key of Object.keys(env)) expect(SETTING_NAMES).toContain(key);
+        expect(() => loadConfig({ env })).not.toThrow();
+      }
+    },
+  );
+
+  itWithCompose(
+    'gives the api a token, a URL signing secret and an address other containers and the host reach',
+    () => {
+      requireCompose();
+      const api = relays().find((r) => r.roles.includes('api'))!;
+      const config = loadConfig({ env: api.env });
+      expect(config.NODE_ENV).toBe('production');
+      expect(config.API_TOKEN?.length).toBeGreaterThanOrEqual(16);
+      expect(config.URL_SIGNING_SECRET?.length).toBeGreaterThanOrEqual(16);
+      expect(config.HOST).toBe('0.0.0.0');
+      expect(api.service.ports).toContainEqual(expect.objectContaining({ target: config.PORT }));
+      const published = api.service.ports!.find(
+        (p) => typeof p !== 'string' && Number(p.target) === config.PORT,
+      );
+      expect(config.PUBLIC_BASE_URL).toBe(
+        `http://localhost:${typeof published === 'string' ? '' : published!.published}`,
+      );
+    },
+  );
+
+  itWithCompose('prints the page, its password and the webhook secret at start, as the README says', () => {
+    requireCompose();
+    const demo = services['relay-demo']!;
+    // What the container's shell runs, up to handing over to node ($$ is compose's escape of $).
+    const script = demo.command![2]!.replace(/\$\$/g, '$').replace(/exec node .*$/, 'true');
+    const printed = execFileSync('sh', ['-c', script], { env: demo.environment, encoding: 'utf8' });
+    const env = demo.environment!;
+    expect(printed).toContain(`${env.PUBLIC_BASE_URL}/`);
+    expect(printed).toContain(`password ${env.API_TOKEN}`);
+    expect(printed).toContain(env.WEBHOOK_SECRET);
+    const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+    for (const secret of [env.API_TOKEN!, env.WEBHOOK_SECRET!, env.URL_SIGNING_SECRET!])
+      expect(readme).toContain(secret);
+  });
+
+  itWithCompose('points every role at the simulator and the inbox, which listen where the roles look', () => {
+    requireCompose();
+    const sim = services['eufy-sim']!;
+    const inbox = services['webhook-inbox']!;
+    for (const { env, roles } of relays()) {
+      const config = loadConfig({ env });
+      if (roles.includes('ingest') || roles.includes('recorder')) {
+        const bridge = new URL(config.EUFY_WS_URL);
+        expect(services[bridge.hostname]).toBe(sim);
+        // The simulator's defaults: port 3000 unless --port says otherwise; it must not stay on loopback.
+        expect(sim.command).not.toContain('--port');
+        expect(bridge.port).toBe('3000');
+        expect(sim.command!.join(' ')).toContain('--host 0.0.0.0');
+      }
+      if (roles.includes('notifier')) {
+        const hooks = new URL(config.WORKATO_WEBHOOK_URL!);
+        expect(services[hooks.hostname]).toBe(inbox);
+        expect(hooks.port).toBe('8090');
+        expect(hooks.pathname).toBe('/hooks');
+        // The inbox checks the signature with the key the notifier signs with.
+        expect(inbox.environment?.WEBHOOK_SECRET).toBe(config.WEBHOOK_SECRET);
+      }
+    }
+  });
+
+  itWithCompose(
+    'mounts one recordings volume where the recorder writes, shared by every role that reads it',
+    () => {
+      requireCompose();
+      const onDisk = relays().filter((r) =>
+        r.roles.some((role) => ['api', 'recorder', 'janitor'].includes(role)),
+      );
+      const mounts = onDisk.map((r) => {
+        const dir = loadConfig({ env: r.env }).RECORDINGS_DIR;
+        const at = volumeTargets(r.service).filter((v) => v.target === dir);
+        expect(at).toHaveLength(1);
+        // Nothing else: the api needs no disk of its own.
+        expect(volumeTargets(r.service)).toHaveLength(1);
+        return at[0]!.source;
+      });
+      expect(new Set(mounts).size).toBe(1);
+    },
+  );
+});
+
+describe('docker-compose.yml --profile cameras (no .env)', () => {
+  itWithCompose(
+    'runs each role in its own container and leaves the secrets to .env: the api refuses to start without them',
+    () => {
+      requireCompose();
+      const services = composeServices('cameras');
+      expect(Object.keys(services).sort()).toEqual(['eufy-security-ws', 'redis', ...ROLE_NAMES].sort());
+      const config = loadConfig({ env: services.api!.environment ?? {} });
+      expect(config.NODE_ENV).toBe('production');
+      expect(config.API_TOKEN).toBeUndefined();
+      expect(new URL(config.EUFY_WS_URL).hostname).toBe('eufy-security-ws');
+      expect(services['eufy-security-ws']!.environment).toMatchObject({ USERNAME: '', PASSWORD: '' });
+    },
+  );
+});
+
 describe('docker-compose.yml', () => {
   const compose = read('docker-compose.yml') as {
     services: Record<
@@ -157,14 +345,8 @@ describe('docker-compose.yml', () => {
     >;
   };
 
-  // Without docker-compose this check cannot run: in CI that is a failure (.ci/run installs it);
-  // elsewhere the test is skipped, so jest's summary counts it as skipped rather than passed.
-  const composeMissing = spawnSync('docker-compose', ['version'], { encoding: 'utf8' }).error !== undefined;
-  const itWithCompose = composeMissing && !process.env.CI ? it.skip : it;
-
   itWithCompose('is accepted by docker-compose config', () => {
-    if (composeMissing)
-      throw new Error("docker-compose is not installed (.ci/run installs Debian's docker-compose)");
+    requireCompose();
     execFileSync('docker-compose', ['-f', path.join(root, 'docker-compose.yml'), 'config', '-q'], {
       cwd: root,
       stdio: 'pipe',

@@ -212,7 +212,7 @@ async function main() {
 
   say('');
   say(`eufy-relay demo is running. Open:`);
-  say(`  the page        ${publicBaseUrl}/`);
+  say(`  the page        ${publicBaseUrl}/   (user: any, password: ${apiToken})`);
   say(`  webhook inbox   http://localhost:${inboxPort}/   (what Workato would receive)`);
   say(`  API docs        ${publicBaseUrl}/docs`);
   say(`  Bull Board      ${publicBaseUrl}/admin/queues   (user: any, password: ${apiToken})`);

@@ -72,6 +72,16 @@ test('pnpm demo: a signed motion_detected reaches the inbox, its video plays, an
     );
     expect(output).toContain(`started a private one on port`);
     expect(output).toContain(`http://localhost:${inboxPort}/`);
+    // The page asks for the token: the demo says which, and it opens the page.
+    const login = new RegExp(
+      `the page +http://localhost:${apiPort}/ +\\(user: any, password: (\\S+)\\)`,
+    ).exec(output);
+    expect(login).not.toBeNull();
+    const page = await fetch(`http://127.0.0.1:${apiPort}/`, {
+      headers: { authorization: `Basic ${Buffer.from(`any:${login![1]}`).toString('base64')}` },
+    });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<h1>eufy-relay</h1>');
 
     const detected = await waitFor(
       'a signed motion_detected in the inbox',

@@ -1,6 +1,7 @@
 import express, { type Express, type RequestHandler } from 'express';
 import { bullBoardRouter } from './bullBoard';
 import type { ApiContext } from './context';
+import { dashboardAssets } from './dashboard';
 import { deviceRoutes } from './devices';
 import { docsRoutes } from './docs';
 import { HttpError, errorHandler, notFound } from './errors';
@@ -11,6 +12,7 @@ import { operationsRoutes } from './operations';
 import { pageRoutes } from './page';
 import { recordingRoutes } from './recordings';
 import { ApiRoutes } from './routes';
+import { statsRoutes } from './stats';
 
 /** No route takes more than a small JSON document; anything larger is refused before it is read. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -78,10 +80,12 @@ export function createApp(ctx: ApiContext): Express {
   operationsRoutes(routes, ctx);
   metricsRoutes(routes, ctx);
   pageRoutes(routes, ctx);
+  statsRoutes(routes, ctx);
   const docsUi = docsRoutes(routes);
 
   app.use(routes.router);
   app.use(docsUi);
+  app.use(dashboardAssets());
   app.use(bullBoardRouter(ctx));
   app.use(notFound);
   app.use(errorHandler(ctx.logger));

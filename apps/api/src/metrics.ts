@@ -2,6 +2,7 @@ import { BRIDGE_PROBLEMS } from '@eufy-relay/devices';
 import type { ApiContext } from './context';
 import { onFirstUse } from './onFirstUse';
 import type { ApiRoutes } from './routes';
+import { registerScrapedMetrics } from './scrape-metrics';
 import { JOB_STATES, pingRedis, readDisk, readHeartbeat, readQueueCounts, withTimeout } from './status';
 
 /**
@@ -15,6 +16,7 @@ export async function createMetrics(ctx: ApiContext) {
   const { Counter, Gauge, Registry, collectDefaultMetrics } = await import('prom-client');
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  registerScrapedMetrics(registry, ctx);
   const gauge = (name: string, help: string, labelNames: string[] = []) =>
     new Gauge({ name, help, labelNames, registers: [registry] });
 

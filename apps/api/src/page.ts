@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { BULL_BOARD_PATH } from './bullBoard';
 import type { ApiContext } from './context';
+import { DASHBOARD_HTML, DASHBOARD_SCRIPT, DASHBOARD_STYLE, UPLOT_SCRIPT, UPLOT_STYLE } from './dashboard';
 import { toDeviceView, type DeviceView } from './devices';
 import { toRecordingView, type RecordingView } from './recordings';
 import type { ApiRoutes } from './routes';
@@ -112,7 +113,8 @@ export function renderPage(model: PageModel): { html: string; csp: string } {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>eufy-relay</title>
 <link rel="icon" href="data:,">
-<style nonce="${nonce}">${STYLE}</style>
+<style nonce="${nonce}">${STYLE}${DASHBOARD_STYLE}</style>
+<link rel="stylesheet" href="${UPLOT_STYLE}" nonce="${nonce}">
 </head>
 <body>
 <header><h1>eufy-relay</h1><a href="${model.links.docs}">API docs</a><a href="${model.links.queues}">queues</a></header>
@@ -123,8 +125,11 @@ export function renderPage(model: PageModel): { html: string; csp: string } {
 ${cameras.length ? `<ul class="cameras">${cameras.map(cameraCard).join('\n')}</ul>` : '<p>No cameras known yet: ingest fills this list once it is connected to eufy-security-ws.</p>'}
 <h2>Latest recordings</h2>
 ${model.recordings.length ? `<ul class="recordings">${model.recordings.map((r) => recordingTile(r, names.get(r.device_sn) ?? r.device_sn)).join('\n')}</ul>` : '<p>No recordings yet.</p>'}
+${DASHBOARD_HTML}
 </main>
 <script nonce="${nonce}">${SCRIPT}</script>
+<script src="${UPLOT_SCRIPT}" nonce="${nonce}"></script>
+<script nonce="${nonce}">${DASHBOARD_SCRIPT}</script>
 </body>
 </html>`;
   const csp = [

@@ -5,12 +5,14 @@ import { Worker, type Queue } from 'bullmq';
 import type { Config } from '@eufy-relay/config';
 import { QUEUES, cleanupJob, openQueue, validatedProcessor } from '@eufy-relay/contracts';
 import { ErrorReporter } from '@eufy-relay/errors';
+import { History, runChain } from '@eufy-relay/history';
 import { jobLogger } from '@eufy-relay/logger';
 import { probeVideo } from '@eufy-relay/media';
 import { RecordingFiles, RecordingStore, diskUsage, type DiskUsage } from '@eufy-relay/recordings';
 import { openWebhookQueue } from '@eufy-relay/webhooks';
 import { closeWorker, redisReady, startRole, type RoleDeps, type RunningRole } from '@eufy-relay/runtime';
 import { runCleanup } from './cleanup';
+import { addStorageSample } from './storage-history';
 import { sharedSystemErrorReporter, type SystemErrorReporter } from './report';
 import type { CleanupResult } from './result';
 import {
@@ -24,6 +26,7 @@ export { cleanupResultSchema, type CleanupResult } from './result';
 export { requestCleanup, CleanupTimeoutError, CleanupFailedError } from './request';
 export { sharedSystemErrorReporter, type SystemErrorReporter, type SystemProblem } from './report';
 export * from './schedule';
+export { STORAGE_HISTORY, addStorageSample, readStorageSamples, type StorageSample } from './storage-history';
 export type { DiskUsage } from '@eufy-relay/recordings';
 
 export interface JanitorDeps extends RoleDeps {
@@ -61,6 +64,7 @@ export function start(config: Config, deps: JanitorDeps = {}): Promise<RunningRo
     const store = new RecordingStore(redis, config);
     const measureDisk = deps.diskUsage ?? diskUsage;
     const historyKey = cleanupHistoryKey(config);
+    const storageHistory = new History(redis, config);
 
     const processor = validatedProcessor(cleanupJob, async (data, job, signal): Promise<CleanupResult> => {
       const log = jobLogger(logger, job);
@@ -92,11 +96,20 @@ export function start(config: Config, deps: JanitorDeps = {}): Promise<RunningRo
           },
           { jobId, instance, trigger: data.trigger, signal },
         );
-        await redis
+        const chain = redis
           .multi()
           .lpush(historyKey, JSON.stringify(result))
-          .ltrim(historyKey, 0, CLEANUP_HISTORY_LENGTH - 1)
-          .exec();
+          .ltrim(historyKey, 0, CLEANUP_HISTORY_LENGTH - 1);
+        // The dashboard's storage over time: what each run leaves.
+        const after = result.disk.after;
+        addStorageSample(storageHistory, chain, {
+          at: Date.now(),
+          recordings_bytes: (await store.stats()).bytes,
+          disk_used_bytes: after.used,
+          disk_free_bytes: after.free,
+          disk_total_bytes: after.total,
+        });
+        await runChain(chain);
         return result;
       } catch (err) {
         log.error({ err }, 'cleanup run failed');

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Config } from '@eufy-relay/config';
+import { History, runChain, type HistoryConfig } from '@eufy-relay/history';
 import { redisKey } from '@eufy-relay/runtime';
 
 /**
@@ -64,6 +64,14 @@ const EMPTY_DEVICE: DeviceFields = {
   updated_at: null,
 };
 
+export interface DeviceHistory {
+  online: { at: number; online: boolean }[];
+  battery: { at: number; level: number }[];
+}
+
+const onlineSeries = (serial: string) => `device:${serial}:online`;
+const batterySeries = (serial: string) => `device:${serial}:battery`;
+
 /** Hash fields hold JSON so numbers, booleans and nulls come back as they went in. */
 function encode(patch: object): Record<string, string> {
   const out: Record<string, string> = {};
@@ -94,10 +102,14 @@ function decode<T extends object>(base: T, raw: Record<string, string>): T {
  * never overwrite each other.
  */
 export class DeviceRegistry {
+  private readonly history: History;
+
   constructor(
     private readonly redis: Redis,
-    private readonly config: Pick<Config, 'REDIS_PREFIX'>,
-  ) {}
+    private readonly config: HistoryConfig,
+  ) {
+    this.history = new History(redis, config);
+  }
 
   private deviceKey(serial: string) {
     return redisKey(this.config, 'device', serial);
@@ -107,13 +119,39 @@ export class DeviceRegistry {
     return redisKey(this.config, 'station', serial);
   }
 
-  /** Creates the device if needed and sets the given fields; `updated_at` is stamped. */
+  /**
+   * Creates the device if needed and sets the given fields; `updated_at` is stamped. A known online
+   * verdict or battery level that differs from the last one kept joins the device's history at `now`.
+   */
   async updateDevice(serial: string, patch: Partial<DeviceFields>, now = Date.now()): Promise<void> {
-    await this.redis
+    const chain = this.redis
       .multi()
       .sadd(redisKey(this.config, 'devices'), serial)
-      .hset(this.deviceKey(serial), encode({ ...patch, updated_at: now }))
-      .exec();
+      .hset(this.deviceKey(serial), encode({ ...patch, updated_at: now }));
+    if (typeof patch.online === 'boolean')
+      this.history.appendSample(chain, onlineSeries(serial), now, patch.online ? '1' : '0', {
+        whenChanged: true,
+      });
+    if (typeof patch.battery === 'number')
+      this.history.appendSample(chain, batterySeries(serial), now, String(patch.battery), {
+        whenChanged: true,
+      });
+    await runChain(chain);
+  }
+
+  /**
+   * A device's online verdicts and battery levels since `from`, oldest first, each series starting
+   * with the value it had at `from` when that is known (kept for history's days, changes only).
+   */
+  async deviceHistory(serial: string, from: number): Promise<DeviceHistory> {
+    const [online, battery] = await Promise.all([
+      this.history.readSamples(onlineSeries(serial), from),
+      this.history.readSamples(batterySeries(serial), from),
+    ]);
+    return {
+      online: online.map((s) => ({ at: s.at, online: s.value === '1' })),
+      battery: battery.map((s) => ({ at: s.at, level: Number(s.value) })),
+    };
   }
 
   async getDevice(serial: string): Promise<DeviceRecord | null> {

@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { zodIssueLines, type Config } from '@eufy-relay/config';
+import { zodIssueLines } from '@eufy-relay/config';
 import { DEVICE_SN, RECORDING_ID, parseRecordingId, recordingId } from '@eufy-relay/contracts';
+import { History, type HistoryConfig } from '@eufy-relay/history';
 import { RedisScript, redisKey } from '@eufy-relay/runtime';
 import {
   RECORDING_STATUSES,
@@ -128,6 +129,22 @@ export interface RecordingStats {
   cameras: CameraStats[];
 }
 
+/** The history series of finished recordings per day (@eufy-relay/history). */
+export const RECORDINGS_HISTORY = 'recordings';
+
+interface CameraDays {
+  count: number[];
+  seconds: number[];
+  bytes: number[];
+}
+
+export interface RecordingsPerDay {
+  /** UTC days, `YYYY-MM-DD`, oldest first. */
+  days: string[];
+  /** Per camera with a finished recording in the window; each array has one value per day. */
+  cameras: ({ device_sn: string } & CameraDays)[];
+}
+
 /** The fields `finish` requires; anything else of a patch may come along (bytes, codec, …). */
 const finishSchema = recordingPatchSchema.extend({
   status: z.enum(['completed', 'failed']),
@@ -145,12 +162,14 @@ export type FinishRecording = z.input<typeof finishSchema>;
  */
 export class RecordingStore {
   private readonly prefix: string;
+  private readonly history: History;
 
   constructor(
     private readonly redis: Redis,
-    config: Pick<Config, 'REDIS_PREFIX'>,
+    config: HistoryConfig,
   ) {
     this.prefix = redisKey(config, 'recordings');
+    this.history = new History(redis, config);
   }
 
   /** Every key of the index, for the README and for tests that inspect Redis. */
@@ -186,7 +205,40 @@ export class RecordingStore {
   /** Ends a recording that is still `recording` (RecordingStatusConflictError if it already ended). */
   async finish(id: string, outcome: FinishRecording): Promise<Recording> {
     const fields = parseInput('recording outcome', finishSchema, outcome);
-    return this.expectWritten(id, await this.write('update', id, fields, ['recording']));
+    const recording = this.expectWritten(id, await this.write('update', id, fields, ['recording']));
+    // Counted here because a recording finishes once (the write above requires `recording`).
+    await this.history
+      .countDay(this.redis.multi(), RECORDINGS_HISTORY, recording.started_at, {
+        [`count:${recording.device_sn}`]: 1,
+        [`seconds:${recording.device_sn}`]: recording.duration_seconds ?? 0,
+        [`bytes:${recording.device_sn}`]: recording.bytes,
+      })
+      .exec();
+    return recording;
+  }
+
+  /**
+   * Finished recordings per camera and UTC day of their start, over the last `days` days up to `now`
+   * (oldest first): how many, seconds and bytes recorded. Kept by day, so retention and disk
+   * pressure deleting recordings do not change the past.
+   */
+  async perDay(days: number, now = Date.now()): Promise<RecordingsPerDay> {
+    const history = await this.history.readDays(RECORDINGS_HISTORY, days, now);
+    const cameras = new Map<string, RecordingsPerDay['cameras'][number]>();
+    const empty = () => history.map(() => 0);
+    history.forEach(({ counts }, i) => {
+      for (const [field, value] of Object.entries(counts)) {
+        const [measure, sn] = field.split(':') as [keyof CameraDays, string];
+        if (!sn || !['count', 'seconds', 'bytes'].includes(measure)) continue;
+        if (!cameras.has(sn))
+          cameras.set(sn, { device_sn: sn, count: empty(), seconds: empty(), bytes: empty() });
+        cameras.get(sn)![measure][i] = value;
+      }
+    });
+    return {
+      days: history.map((d) => d.day),
+      cameras: [...cameras.values()].sort((a, b) => a.device_sn.localeCompare(b.device_sn)),
+    };
   }
 
   /** The video file of a finished recording is gone: status `missing`, bytes 0. */
