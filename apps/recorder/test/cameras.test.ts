@@ -1,5 +1,6 @@
 import { assertFfmpeg } from '@eufy-relay/eufy-sim';
-import { camera, startHarness, until, type Harness } from './harness';
+import { waitFor } from '@eufy-relay/testing';
+import { camera, startHarness, type Harness } from './harness';
 
 const QUICK = 'T8113P0223000901';
 const DISABLED = 'T8113P0223000902';
@@ -37,7 +38,9 @@ describe('settings per camera (cameras: in the config)', () => {
     expect(plainDone.ended_at! - motionAt).toBeGreaterThanOrEqual(3500);
 
     // The disabled camera recorded nothing and announced nothing.
-    await until(async () => (await h.webhooks('motion_stopped')).length >= 2, 10_000, 'both motion_stopped');
+    await waitFor('both motion_stopped', async () => (await h.webhooks('motion_stopped')).length >= 2, {
+      timeoutMs: 10_000,
+    });
     expect(await h.recordings(DISABLED)).toEqual([]);
     const devices = (await h.webhooks()).map((w) => ('device_sn' in w.payload ? w.payload.device_sn : null));
     expect(devices).not.toContain(DISABLED);

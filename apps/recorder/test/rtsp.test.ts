@@ -1,7 +1,8 @@
 import { DeviceRegistry } from '@eufy-relay/devices';
 import { assertFfmpeg } from '@eufy-relay/eufy-sim';
 import { probe } from '@eufy-relay/media';
-import { VIDEO, decodeErrors, startHarness, until, type Harness } from './harness';
+import { waitFor } from '@eufy-relay/testing';
+import { VIDEO, decodeErrors, startHarness, type Harness } from './harness';
 
 const HOMEBASE = 'T8010P2321000091';
 /** On the HomeBase, RTSP with credentials given in the config. */
@@ -116,10 +117,10 @@ describe('recording over RTSP', () => {
 
   it('RTSP dropping mid-recording: the same recording continues over P2P, one file covering the whole time', async () => {
     const stop = h.keepMoving(FLAKY, 500);
-    const recording = await until(
-      async () => (await h.recordings(FLAKY)).find((r) => r.status === 'recording'),
-      10_000,
+    const recording = await waitFor(
       'a new recording',
+      async () => (await h.recordings(FLAKY)).find((r) => r.status === 'recording'),
+      { timeoutMs: 10_000 },
     );
     await h.recordingWhen(
       recording.id,
