@@ -122,8 +122,22 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       errors.push(`config: ${showValue(name, merged[name])}: ${setting?.expected ?? issue.message}`);
     }
   }
+  if (result.success) errors.push(...crossChecks(result.data as Config));
   if (errors.length > 0 || !result.success) throw new ConfigError(errors);
   return result.data as Config;
+}
+
+/** Settings that are only wrong together with another one; one line each, like a bad value. */
+function crossChecks(config: Config): string[] {
+  const lines: string[] = [];
+  if (config.STORAGE_BACKEND === 's3' && !config.S3_BUCKET)
+    lines.push('config: S3_BUCKET is unset: STORAGE_BACKEND=s3 needs the bucket to store recordings in');
+  if ((config.S3_ACCESS_KEY_ID === undefined) !== (config.S3_SECRET_ACCESS_KEY === undefined))
+    lines.push(
+      `config: ${config.S3_ACCESS_KEY_ID === undefined ? 'S3_ACCESS_KEY_ID' : 'S3_SECRET_ACCESS_KEY'} is unset: ` +
+        'set both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither for the AWS SDK default chain',
+    );
+  return lines;
 }
 
 /** The configuration as it may be logged: secrets replaced, URL credentials scrubbed. */
