@@ -9,6 +9,7 @@ import type { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
 import type { CameraStates } from './camera-state';
 import type { SessionRecords } from './session-records';
 import type { StationSlots } from './station-slots';
+import type { RecorderUploads } from './uploads';
 
 /** What the recorder's motion handler and recording sessions share within one process. */
 export interface RecorderContext {
@@ -26,6 +27,8 @@ export interface RecorderContext {
   /** The recording-sessions queue. */
   recordingSessions: Queue;
   reporter: ErrorReporter;
+  /** With STORAGE_BACKEND=s3: where a finished recording goes next; unset, it stays in RECORDINGS_DIR. */
+  uploads?: RecorderUploads;
 }
 
 /** The devices registry shows what the recorder's camera state says (GET /devices). */

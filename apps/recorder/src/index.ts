@@ -8,6 +8,7 @@ import { EufyClient, SchemaIncompatibleError } from '@eufy-relay/eufy-client';
 import { jobLogger } from '@eufy-relay/logger';
 import { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
 import { closeWorker, redisReady, startRole, type RoleDeps, type RunningRole } from '@eufy-relay/runtime';
+import { openStorage } from '@eufy-relay/storage';
 import { openWebhookQueue } from '@eufy-relay/webhooks';
 import { CameraStates, recordingRules } from './camera-state';
 import type { RecorderContext } from './context';
@@ -15,6 +16,7 @@ import { handleMotion } from './motion';
 import { LOCK_LOST, runRecordingSession } from './session';
 import { SessionRecords } from './session-records';
 import { StationSlots } from './station-slots';
+import { startUploads } from './uploads';
 
 export { LOCK_LOST } from './session';
 
@@ -60,6 +62,10 @@ export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
         defaultJobOptions: recordingSessionJobOptions(config),
       }),
     );
+
+    // Before anything else: a bucket this recorder cannot use stops it with one line.
+    const storage = await openStorage(config, ['read', 'write', 'delete']);
+    if (storage.backend === 's3') scope.shutdown.add('S3 client', storage.close);
 
     const client = new EufyClient({
       url: config.EUFY_WS_URL,
@@ -132,6 +138,8 @@ export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
 
     client.on('fatal', (err) => logger.fatal({ err }, 'eufy-security-ws cannot be used: no livestreams'));
     await mkdir(ctx.files.dir, { recursive: true });
+    if (storage.backend === 's3')
+      ctx.uploads = await startUploads(scope, { ...ctx, objects: storage.objects });
     await Promise.all([redisReady(redis), motionWorker.waitUntilReady(), sessionWorker.waitUntilReady()]);
     // Connecting (and reconnecting) runs in the background: a bridge that is down delays video, not the role.
     client.start().catch((err: unknown) => {
@@ -141,6 +149,8 @@ export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
     logger.info(
       {
         recordings_dir: ctx.files.dir,
+        storage:
+          storage.backend === 's3' ? `s3://${storage.objects.bucket}/${storage.objects.prefix}` : 'local',
         concurrency: config.RECORDER_CONCURRENCY,
         takeover_seconds: config.RECORDING_TAKEOVER_SECONDS,
       },

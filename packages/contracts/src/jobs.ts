@@ -21,6 +21,11 @@ export const QUEUES = {
    * livestream and ffmpeg; BullMQ's stalled-job recovery hands it to another recorder if its own dies.
    */
   recordingSessions: 'recording-sessions',
+  /**
+   * recorder → any recorder: with STORAGE_BACKEND=s3, one job per finished recording (job id
+   * `upload.{id}`) that moves it from the spool into the bucket; retried until it is stored.
+   */
+  uploads: 'uploads',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -92,6 +97,15 @@ export const recordingSessionJob = defineJob(
   z.strictObject({
     recording_id: z.string().regex(RECORDING_ID),
     device_sn: z.string().regex(DEVICE_SN),
+  }),
+);
+
+/** Upload a finished recording's video and thumbnail from the spool that holds them into the bucket. */
+export const uploadRecordingJob = defineJob(
+  QUEUES.uploads,
+  'upload-recording',
+  z.strictObject({
+    recording_id: z.string().regex(RECORDING_ID),
   }),
 );
 

@@ -50,6 +50,11 @@ const mutableFields = {
   video_started_at: epochMs.nullable(),
   /** When the janitor found the video file gone. */
   missing_since: epochMs.nullable(),
+  /**
+   * With STORAGE_BACKEND=s3: when the video's object was found complete in the bucket (size and
+   * checksum checked). Until then the recording's only copy is in a recorder's spool.
+   */
+  stored_at: epochMs.nullable(),
 };
 
 /** One recording as the index holds it. `video_file` and `thumbnail_file` are derived from the id. */
@@ -109,6 +114,7 @@ const FIELD_KINDS: Record<string, FieldKind> = {
   slot_blocked_by: 'string',
   video_started_at: 'int',
   missing_since: 'int',
+  stored_at: 'int',
 };
 const ABSENT_VALUES: Record<string, unknown> = { bytes: 0, restarts: 0, source: 'recorder' };
 
