@@ -7,6 +7,7 @@ import type { Logger } from '@eufy-relay/logger';
 import type { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
 import type { DeliveryLog } from '@eufy-relay/webhooks';
 import type { MediaLookup } from './media';
+import type { ObjectServing } from './object-media';
 
 /** What the api's routes read from: built once by start(), shared by every route module. */
 export interface ApiContext {
@@ -26,6 +27,8 @@ export interface ApiContext {
   media: MediaLookup;
   signing: UrlSigning | undefined;
   startedAt: number;
+  /** STORAGE_BACKEND=s3: the bucket stored recordings are served from (and counted in /storage). */
+  objects?: ObjectServing;
 }
 
 export function urlSigning(config: Config): UrlSigning | undefined {

@@ -5,6 +5,7 @@ import type { Config } from '@eufy-relay/config';
 import { QUEUES, type QueueName } from '@eufy-relay/contracts';
 import { DeviceRegistry, HeartbeatStore } from '@eufy-relay/devices';
 import { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
+import { openStorage } from '@eufy-relay/storage';
 import { DeliveryLog, openWebhookQueue } from '@eufy-relay/webhooks';
 import { createRedis, startRole, type RoleDeps, type RunningRole } from '@eufy-relay/runtime';
 import { createApp } from './app';
@@ -88,6 +89,10 @@ export function start(config: Config, deps?: ApiDeps): Promise<RunningApi> {
       })());
     shutdown.add('janitor queue events', () => closeJanitorEvents());
 
+    // A bucket the api cannot read stops it here with one line, not at the first video request.
+    const storage = await openStorage(config, ['read']);
+    if (storage.backend === 's3') shutdown.add('S3 client', storage.close);
+
     const store = new RecordingStore(redis, config);
     const files = new RecordingFiles(config.RECORDINGS_DIR);
     const ctx: ApiContext = {
@@ -104,6 +109,15 @@ export function start(config: Config, deps?: ApiDeps): Promise<RunningApi> {
       store,
       files,
       media: indexLookup(store, files),
+      ...(storage.backend === 's3'
+        ? {
+            objects: {
+              objects: storage.objects,
+              mode: config.S3_PLAYBACK,
+              unsignedTtlSeconds: config.URL_TTL_SECONDS,
+            },
+          }
+        : {}),
     };
     const app = createApp(ctx);
     const server = app.listen(deps?.port ?? config.PORT, config.HOST);

@@ -10,6 +10,7 @@ import {
   type UrlSigning,
 } from '@eufy-relay/contracts';
 import { HttpError } from './errors';
+import { serveObject, type ObjectServing } from './object-media';
 import { ErrorSchema, type ApiRoutes } from './routes';
 
 export type MediaKind = 'video' | 'thumbnail';
@@ -21,6 +22,8 @@ export interface MediaFile {
   state: RecordingState | null;
   /** Absolute path of the requested file inside RECORDINGS_DIR (it may not exist yet). */
   path: string;
+  /** STORAGE_BACKEND=s3: the files are in the bucket (and no longer in any spool). */
+  stored?: boolean;
 }
 
 /**
@@ -47,6 +50,8 @@ export interface MediaOptions {
   lookup: MediaLookup;
   signing: UrlSigning | undefined;
   now?: () => number;
+  /** STORAGE_BACKEND=s3: where stored recordings are served from. */
+  objects?: ObjectServing;
 }
 
 /**
@@ -183,6 +188,12 @@ function serveMedia(kind: MediaKind, options: MediaOptions) {
     let file = await finished.current(id, now);
     if (!file) {
       file = await options.lookup(id, kind);
+      if (file.stored && options.objects) {
+        const signedUntil = options.signing ? Number(query.expires) : null;
+        const cache = cacheControl(file.state, signedUntil, now);
+        const request = { id, kind, state: file.state, signedUntil, cacheControl: cache, now };
+        return serveObject(options.objects, request, req, res);
+      }
       const stats = await fileStats(file.path);
       if (stats === null || stats.size === 0) return unavailable(id, kind, file.state, res);
       finished.remember(id, file, stats, now);

@@ -22,7 +22,11 @@ const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 export function indexLookup(store: RecordingStore, files: RecordingFiles): MediaLookup {
   return async (id, kind) => {
     const recording = await store.get(id);
-    return { state: recording?.status ?? null, path: files.pathOf(id, kind) };
+    return {
+      state: recording?.status ?? null,
+      path: files.pathOf(id, kind),
+      stored: recording?.stored_at != null,
+    };
   };
 }
 

@@ -99,6 +99,7 @@ export class ObjectMismatchError extends Error {
 }
 
 export interface ObjectRead {
+  refused: false;
   status: 200 | 206;
   body: Readable;
   bytes: number;
@@ -109,6 +110,7 @@ export interface ObjectRead {
 
 /** `404`, `304`, `416` from S3 as a status the api answers with; anything else is thrown. */
 export interface ObjectReadRefused {
+  refused: true;
   status: 304 | 404 | 416;
   contentRange?: string;
 }
@@ -171,6 +173,7 @@ export class RecordingObjects {
         { abortSignal: signal },
       );
       return {
+        refused: false,
         status: out.ContentRange ? 206 : 200,
         body: out.Body as Readable,
         bytes: out.ContentLength ?? 0,
@@ -180,10 +183,10 @@ export class RecordingObjects {
       };
     } catch (err) {
       const status = statusOf(err);
-      if (status === 304 || status === 404) return { status };
+      if (status === 304 || status === 404) return { refused: true, status };
       if (status === 416) {
         const size = await this.head(key, signal);
-        return { status, contentRange: size ? `bytes */${size.bytes}` : undefined };
+        return { refused: true, status, contentRange: size ? `bytes */${size.bytes}` : undefined };
       }
       throw err;
     }

@@ -1,0 +1,169 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseRecordingId, recordingUrl } from '@eufy-relay/contracts';
+import { RecordingStore } from '@eufy-relay/recordings';
+import { RecordingObjects, createS3Client } from '@eufy-relay/storage';
+import { startS3TestServer, type S3TestServer } from '@eufy-relay/storage/testing';
+import { makeThumbnail, makeVideo, request, startApi, type TestApi } from './helpers';
+
+const CAMERA = 'T8113P0223000002';
+const STORED = `${CAMERA}_20250130_143022`;
+const GONE = `${CAMERA}_20250130_150000`;
+const BUCKET = 'api-test';
+const SECRET = 'url-signing-secret-0123456789';
+
+const s3Env = (endpoint: string, extra: Record<string, string> = {}) => ({
+  STORAGE_BACKEND: 's3',
+  S3_ENDPOINT: endpoint,
+  S3_BUCKET: BUCKET,
+  S3_ACCESS_KEY_ID: 'test',
+  S3_SECRET_ACCESS_KEY: 'test',
+  S3_FORCE_PATH_STYLE: 'true',
+  ...extra,
+});
+
+describe('finished recordings served from an S3 bucket (real fauxqs)', () => {
+  let s3: S3TestServer;
+  let proxy: TestApi;
+  let redirect: TestApi;
+  let video: Buffer;
+  let thumbnail: Buffer;
+  let work: string;
+
+  async function indexStored(api: TestApi, id: string): Promise<void> {
+    const store = new RecordingStore(api.redis, api.config);
+    const started = parseRecordingId(id)!.startedAt.getTime();
+    await store.create({ device_sn: CAMERA, started_at: started });
+    await store.finish(id, {
+      status: 'completed',
+      video_status: 'completed',
+      ended_at: started + 2000,
+      duration_seconds: 2,
+      stop_reason: 'motion_timeout',
+    });
+    await store.update(id, { stored_at: Date.now(), bytes: video.length });
+  }
+
+  beforeAll(async () => {
+    s3 = await startS3TestServer({ buckets: [BUCKET] });
+    work = mkdtempSync(path.join(tmpdir(), 'eufy-relay-api-storage-'));
+    makeVideo(path.join(work, `${STORED}.mp4`));
+    makeThumbnail(path.join(work, `${STORED}.jpg`));
+    video = readFileSync(path.join(work, `${STORED}.mp4`));
+    thumbnail = readFileSync(path.join(work, `${STORED}.jpg`));
+    // The recorder's upload, on "another host": the api's RECORDINGS_DIR never holds these files.
+    const client = createS3Client({ ...proxyConfig(s3.endpoint), S3_TIMEOUT_MS: 5000 });
+    const objects = new RecordingObjects(client, { S3_BUCKET: BUCKET, S3_PREFIX: 'recordings/' });
+    const none = { load: async () => null, save: async () => {}, clear: async () => {} };
+    await objects.uploadFile(path.join(work, `${STORED}.mp4`), objects.key(STORED, 'video'), 'video', none);
+    await objects.uploadFile(
+      path.join(work, `${STORED}.jpg`),
+      objects.key(STORED, 'thumbnail'),
+      'thumbnail',
+      none,
+    );
+    client.destroy();
+    proxy = await startApi('storage-proxy', s3Env(s3.endpoint));
+    redirect = await startApi(
+      'storage-redirect',
+      s3Env(s3.endpoint, { S3_PLAYBACK: 'redirect', URL_SIGNING_SECRET: SECRET, URL_TTL_SECONDS: '600' }),
+    );
+    for (const api of [proxy, redirect]) {
+      await indexStored(api, STORED);
+      await indexStored(api, GONE);
+    }
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await redirect?.close();
+    await s3?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  function proxyConfig(endpoint: string) {
+    return {
+      S3_ENDPOINT: endpoint,
+      S3_REGION: 'us-east-1',
+      S3_BUCKET: BUCKET,
+      S3_PREFIX: 'recordings/',
+      S3_ACCESS_KEY_ID: 'test',
+      S3_SECRET_ACCESS_KEY: 'test',
+      S3_FORCE_PATH_STYLE: true,
+      S3_TIMEOUT_MS: 5000,
+    };
+  }
+
+  it('proxies the whole object with the caching of a finished recording', async () => {
+    const reply = await request(proxy.api.url, `/recordings/${STORED}.mp4`);
+    expect(reply.status).toBe(200);
+    expect(reply.body.equals(video)).toBe(true);
+    expect(reply.headers['content-type']).toBe('video/mp4');
+    expect(reply.headers['accept-ranges']).toBe('bytes');
+    expect(reply.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    expect(reply.headers['x-recording-status']).toBe('completed');
+    expect(reply.headers.etag).toMatch(/^"[0-9a-f]{32}"$/);
+  });
+
+  it('forwards Range (206, 416) and revalidation (304)', async () => {
+    const part = await request(proxy.api.url, `/recordings/${STORED}.mp4`, {
+      headers: { Range: 'bytes=100-1099' },
+    });
+    expect(part.status).toBe(206);
+    expect(part.headers['content-range']).toBe(`bytes 100-1099/${video.length}`);
+    expect(part.body.equals(video.subarray(100, 1100))).toBe(true);
+    const tail = await request(proxy.api.url, `/recordings/${STORED}.mp4`, {
+      headers: { Range: 'bytes=-500' },
+    });
+    expect(tail.status).toBe(206);
+    expect(tail.body.equals(video.subarray(video.length - 500))).toBe(true);
+    const outside = await request(proxy.api.url, `/recordings/${STORED}.mp4`, {
+      headers: { Range: `bytes=${video.length + 10}-` },
+    });
+    expect(outside.status).toBe(416);
+    expect(outside.headers['content-range']).toBe(`bytes */${video.length}`);
+    const first = await request(proxy.api.url, `/recordings/${STORED}.mp4`, { method: 'HEAD' });
+    expect(first.status).toBe(200);
+    expect(first.headers['content-length']).toBe(String(video.length));
+    expect(first.body.length).toBe(0);
+    const again = await request(proxy.api.url, `/recordings/${STORED}.mp4`, {
+      headers: { 'If-None-Match': String(first.headers.etag) },
+    });
+    expect(again.status).toBe(304);
+  });
+
+  it('serves the thumbnail from the bucket, and 404s a stored recording whose object is gone', async () => {
+    const jpg = await request(proxy.api.url, `/recordings/${STORED}.jpg`);
+    expect(jpg.status).toBe(200);
+    expect(jpg.headers['content-type']).toBe('image/jpeg');
+    expect(jpg.body.equals(thumbnail)).toBe(true);
+    const gone = await request(proxy.api.url, `/recordings/${GONE}.mp4`);
+    expect(gone.status).toBe(404);
+    expect(gone.json().error.code).toBe('recording_missing');
+  });
+
+  it('S3_PLAYBACK=redirect: checks the signature first, then 302s to a presigned URL that expires with it', async () => {
+    const now = Date.now();
+    const unsigned = await request(redirect.api.url, `/recordings/${STORED}.mp4`);
+    expect(unsigned.status).toBe(403);
+    expect(unsigned.headers.location).toBeUndefined();
+    const url = new URL(
+      recordingUrl('http://x', STORED, { ext: 'mp4', signing: { secret: SECRET, ttlSeconds: 600 }, now }),
+    );
+    const reply = await request(redirect.api.url, `${url.pathname}${url.search}`);
+    expect(reply.status).toBe(302);
+    expect(reply.headers['cache-control']).toBe('no-store');
+    const location = new URL(String(reply.headers.location));
+    expect(`${location.origin}${location.pathname}`).toBe(
+      `${s3.endpoint}/${BUCKET}/recordings/${STORED}.mp4`,
+    );
+    const signedUntil = Number(url.searchParams.get('expires'));
+    const presignedFor = Number(location.searchParams.get('X-Amz-Expires'));
+    expect(Math.abs(Math.floor(now / 1000) + presignedFor - signedUntil)).toBeLessThanOrEqual(2);
+    const followed = await fetch(location);
+    expect(followed.status).toBe(200);
+    expect(Buffer.from(await followed.arrayBuffer()).equals(video)).toBe(true);
+    const ranged = await fetch(location, { headers: { Range: 'bytes=0-99' } });
+    expect(ranged.status).toBe(206);
+  });
+});
