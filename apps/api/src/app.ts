@@ -64,7 +64,13 @@ export function createApp(ctx: ApiContext): Express {
   const routes = new ApiRoutes(ctx.config.API_TOKEN);
   healthRoutes(routes, ctx);
   // The file routes (/recordings/{id}.mp4) come before /recordings/{id}, which would match them too.
-  mediaRoutes(routes, { lookup: ctx.media, signing: ctx.signing, objects: ctx.objects });
+  mediaRoutes(routes, {
+    lookup: ctx.media,
+    signing: ctx.signing,
+    live: ctx.live,
+    fragments: ctx.fragments,
+    objects: ctx.objects,
+  });
   recordingRoutes(routes, ctx);
   deviceRoutes(routes, ctx);
   operationsRoutes(routes, ctx);

@@ -6,6 +6,8 @@ import type { DeviceRegistry, HeartbeatStore } from '@eufy-relay/devices';
 import type { Logger } from '@eufy-relay/logger';
 import type { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
 import type { DeliveryLog } from '@eufy-relay/webhooks';
+import type { FragmentIndexes } from './hls';
+import type { LiveRecordings } from './live';
 import type { MediaLookup } from './media';
 import type { ObjectServing } from './object-media';
 
@@ -25,6 +27,10 @@ export interface ApiContext {
   files: RecordingFiles;
   /** The index as the file routes ask it (status of an id, path of its file). */
   media: MediaLookup;
+  /** Followers of recordings in progress. */
+  live: LiveRecordings;
+  /** Fragment layout of each recording file (202 before the first, HLS playlists). */
+  fragments: FragmentIndexes;
   signing: UrlSigning | undefined;
   startedAt: number;
   /** STORAGE_BACKEND=s3: the bucket stored recordings are served from (and counted in /storage). */

@@ -10,6 +10,9 @@ import { DeliveryLog, openWebhookQueue } from '@eufy-relay/webhooks';
 import { createRedis, startRole, type RoleDeps, type RunningRole } from '@eufy-relay/runtime';
 import { createApp } from './app';
 import { urlSigning, type ApiContext } from './context';
+import { FragmentIndexes } from './hls';
+import { LiveRecordings } from './live';
+import { READ_CHUNK_BYTES } from './media';
 import { indexLookup } from './recordings';
 
 export interface ApiDeps extends RoleDeps {
@@ -95,6 +98,14 @@ export function start(config: Config, deps?: ApiDeps): Promise<RunningApi> {
 
     const store = new RecordingStore(redis, config);
     const files = new RecordingFiles(config.RECORDINGS_DIR);
+    const media = indexLookup(store, files);
+    const live = new LiveRecordings({
+      lookup: media,
+      checkIntervalMs: config.LIVE_CHECK_INTERVAL_SECONDS * 1000,
+      clientTimeoutMs: config.LIVE_CLIENT_TIMEOUT_SECONDS * 1000,
+      chunkBytes: READ_CHUNK_BYTES,
+      logger,
+    });
     const ctx: ApiContext = {
       config,
       logger,
@@ -108,7 +119,9 @@ export function start(config: Config, deps?: ApiDeps): Promise<RunningApi> {
       startedAt: Date.now(),
       store,
       files,
-      media: indexLookup(store, files),
+      media,
+      live,
+      fragments: new FragmentIndexes(),
       ...(storage.backend === 's3'
         ? {
             objects: {
@@ -121,6 +134,7 @@ export function start(config: Config, deps?: ApiDeps): Promise<RunningApi> {
     };
     const app = createApp(ctx);
     const server = app.listen(deps?.port ?? config.PORT, config.HOST);
+    shutdown.add('live followers', () => live.close());
     shutdown.add('http server', () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Keep-alive and streaming video connections would hold close() open until they end.

@@ -11,6 +11,8 @@ import {
 } from '@eufy-relay/contracts';
 import { HttpError } from './errors';
 import { serveObject, type ObjectServing } from './object-media';
+import { hlsPlaylist, type FragmentIndexes } from './hls';
+import type { LiveRecordings } from './live';
 import { ErrorSchema, type ApiRoutes } from './routes';
 
 export type MediaKind = 'video' | 'thumbnail';
@@ -49,6 +51,10 @@ export const READ_CHUNK_BYTES = 512 * 1024;
 export interface MediaOptions {
   lookup: MediaLookup;
   signing: UrlSigning | undefined;
+  /** Followers of recordings in progress (a plain GET of one streams it live to its end). */
+  live: LiveRecordings;
+  /** Where each recording's fragments lie: the first one decides 202 or play; HLS lists them. */
+  fragments: FragmentIndexes;
   now?: () => number;
   /** STORAGE_BACKEND=s3: where stored recordings are served from. */
   objects?: ObjectServing;
@@ -168,23 +174,36 @@ function unavailable(id: string, kind: MediaKind, state: RecordingState | null, 
   throw new HttpError(404, reason[0]!, reason[1]!);
 }
 
+/** A 403 unless the request carries a valid signature for `id` (when URL signing is on). */
+function checkSignature(id: string, query: SignatureQuery, options: MediaOptions, now: number): void {
+  if (!options.signing) return;
+  const verdict = checkRecordingSignature(id, query, options.signing.secret, now);
+  if (verdict === 'valid') return;
+  const message = {
+    missing: 'this URL needs its expires and sig parameters',
+    invalid: 'the URL signature is wrong',
+    expired: 'this URL has expired',
+  }[verdict];
+  throw new HttpError(403, `signature_${verdict}`, message);
+}
+
+/**
+ * Whether a request for a recording in progress asks for the whole video from its start (no Range,
+ * or the open `bytes=0-` a media element sends first): that one is followed live to the end. A
+ * closed range (a seek, Safari's `bytes=0-1` probe, an HLS fragment) gets what exists.
+ */
+function followsLive(req: Request): boolean {
+  const range = req.headers.range;
+  return range === undefined || /^bytes=0-\s*$/.test(range.trim());
+}
+
 /** GET/HEAD /recordings/{id}.mp4 and .jpg: Range, ETag, Last-Modified and 304/416 come from send. */
 function serveMedia(kind: MediaKind, options: MediaOptions) {
   const finished = new FinishedStates();
   return async (query: SignatureQuery, req: Request, res: Response): Promise<void> => {
     const id = recordingIdOf(req);
     const now = options.now?.() ?? Date.now();
-    if (options.signing) {
-      const verdict = checkRecordingSignature(id, query, options.signing.secret, now);
-      if (verdict !== 'valid') {
-        const message = {
-          missing: 'this URL needs its expires and sig parameters',
-          invalid: 'the URL signature is wrong',
-          expired: 'this URL has expired',
-        }[verdict];
-        throw new HttpError(403, `signature_${verdict}`, message);
-      }
-    }
+    checkSignature(id, query, options, now);
     let file = await finished.current(id, now);
     if (!file) {
       file = await options.lookup(id, kind);
@@ -196,6 +215,12 @@ function serveMedia(kind: MediaKind, options: MediaOptions) {
       }
       const stats = await fileStats(file.path);
       if (stats === null || stats.size === 0) return unavailable(id, kind, file.state, res);
+      if (kind === 'video' && file.state === 'recording') {
+        // The header alone (ftyp + moov) is a complete, empty video to a player: wait for a fragment.
+        const layout = await options.fragments.layout(file.path);
+        if (!layout?.fragments.length) return unavailable(id, kind, file.state, res);
+        if (followsLive(req)) return options.live.stream(id, file.path, res);
+      }
       finished.remember(id, file, stats, now);
     }
     const signedUntil = options.signing ? Number(query.expires) : null;
@@ -223,6 +248,30 @@ function serveMedia(kind: MediaKind, options: MediaOptions) {
   };
 }
 
+export const HLS_CONTENT_TYPE = 'application/vnd.apple.mpegurl';
+
+/** GET /recordings/{id}.m3u8: the HLS playlist over the same file (EVENT while recording, then VOD). */
+function servePlaylist(options: MediaOptions) {
+  return async (query: SignatureQuery, req: Request, res: Response): Promise<void> => {
+    const id = recordingIdOf(req);
+    const now = options.now?.() ?? Date.now();
+    checkSignature(id, query, options, now);
+    const file = await options.lookup(id, 'video');
+    const layout = await options.fragments.layout(file.path);
+    if (!layout?.fragments.length) return unavailable(id, 'video', file.state, res);
+    const done = file.state !== 'recording';
+    // The fragments are fetched with the playlist's own signature: one signature covers both.
+    const signature = options.signing
+      ? `?${new URLSearchParams({ expires: query.expires ?? '', sig: query.sig ?? '' }).toString()}`
+      : '';
+    const signedUntil = options.signing ? Number(query.expires) : null;
+    res.setHeader('Cache-Control', cacheControl(file.state, signedUntil, now));
+    res.setHeader('X-Recording-Status', file.state ?? 'unknown');
+    res.type(HLS_CONTENT_TYPE);
+    res.send(hlsPlaylist(layout, { uri: `${id}.mp4${signature}`, finished: done }));
+  };
+}
+
 export const recordingIdParam = {
   id: {
     description: 'recording id {device_sn}_{YYYYMMDD_HHMMSS} (UTC start)',
@@ -245,18 +294,34 @@ export function mediaRoutes(routes: ApiRoutes, options: MediaOptions): void {
         summary:
           kind === 'video' ? 'The video of a recording (fragmented MP4)' : 'The thumbnail of a recording',
         description:
-          'Supports Range requests (206, 416), ETag / Last-Modified revalidation (304). A recording ' +
-          'still being written is served up to its current size with `Cache-Control: no-cache`; a ' +
-          'finished one is cacheable and immutable. A known recording whose file has no bytes yet ' +
-          'answers 202 with Retry-After. With URL_SIGNING_SECRET set, `expires` and `sig` are required; ' +
-          'one signature covers both the video and the thumbnail.',
+          kind === 'video'
+            ? 'Supports Range requests (206, 416), ETag / Last-Modified revalidation (304). A recording ' +
+              'in progress is streamed live: a GET without Range (or with `bytes=0-`) sends what is ' +
+              'written, then every new byte until the recording ends (200, chunked, ' +
+              '`Cache-Control: no-store`); a closed Range gets what exists so far. Until its first ' +
+              'media fragment exists it answers 202 with Retry-After. A finished recording is ' +
+              'cacheable and immutable. With URL_SIGNING_SECRET set, `expires` and `sig` are ' +
+              'required; one signature covers the video, its HLS playlist and the thumbnail.'
+            : 'Supports Range requests (206, 416), ETag / Last-Modified revalidation (304); cacheable ' +
+              'and immutable once the recording has finished. A recording in progress whose ' +
+              'thumbnail does not exist yet answers 202 with Retry-After. With URL_SIGNING_SECRET ' +
+              'set, `expires` and `sig` are required (the video URL’s signature).',
         params: recordingIdParam,
         // Not strict: a player may add its own parameters; the signature is checked by the handler.
         query: signatureQuery,
         responses: {
-          200: { description: 'the whole file', contentType: CONTENT_TYPES[kind] },
+          200: {
+            description:
+              kind === 'video'
+                ? 'the whole file; for a recording in progress, a live stream to its end'
+                : 'the whole file',
+            contentType: CONTENT_TYPES[kind],
+          },
           202: {
-            description: 'recording has started but has no bytes yet',
+            description:
+              kind === 'video'
+                ? 'recording has started but has no playable fragment yet'
+                : 'recording has started but has no thumbnail yet',
             headers: { 'Retry-After': 'seconds to wait' },
             contentType: 'application/json',
           },
@@ -275,4 +340,33 @@ export function mediaRoutes(routes: ApiRoutes, options: MediaOptions): void {
       (input, req, res) => serve(input.query, req, res),
     );
   }
+  const playlist = servePlaylist(options);
+  routes.raw(
+    {
+      method: 'get',
+      path: '/recordings/:id.m3u8',
+      tag: 'recordings',
+      access: 'open',
+      summary: 'An HLS playlist of a recording (for Safari and iOS)',
+      description:
+        'HLS version 7 over the same fragmented MP4 as the .mp4 URL, by byte ranges (EXT-X-MAP for the ' +
+        'init section, EXT-X-BYTERANGE per fragment of at most about a second): an EVENT playlist ' +
+        'that grows while recording, ending with EXT-X-ENDLIST once finished. Same access rules and ' +
+        'signature as the video; the fragments are fetched from the .mp4 URL with that signature.',
+      params: recordingIdParam,
+      query: signatureQuery,
+      responses: {
+        200: { description: 'the playlist', contentType: HLS_CONTENT_TYPE },
+        202: {
+          description: 'recording has started but has no playable fragment yet',
+          headers: { 'Retry-After': 'seconds to wait' },
+          contentType: 'application/json',
+        },
+        400: { description: 'not a recording name', schema: ErrorSchema },
+        403: { description: 'signature missing, wrong or expired', schema: ErrorSchema },
+        404: { description: 'no such recording, or it has no video', schema: ErrorSchema },
+      },
+    },
+    (input, req, res) => playlist(input.query, req, res),
+  );
 }

@@ -37,6 +37,10 @@ export function createMetrics(ctx: ApiContext) {
   const recordingBytes = gauge('eufy_relay_recordings_bytes', 'bytes of the recordings in the index');
   const diskFree = gauge('eufy_relay_disk_free_bytes', 'free bytes on the recordings disk');
   const diskTotal = gauge('eufy_relay_disk_total_bytes', 'size of the recordings disk');
+  const liveFollowers = gauge(
+    'eufy_relay_live_followers',
+    'clients of this api following a recording in progress (its .mp4 streamed live)',
+  );
   // A counter kept in Redis by every notifier: set from there at each scrape, so it survives api restarts.
   const deliveries = new Counter({
     name: 'eufy_relay_webhook_deliveries_total',
@@ -55,6 +59,7 @@ export function createMetrics(ctx: ApiContext) {
       withTimeout(ctx.deliveryLog.totals(), 'delivery totals').catch(() => null),
     ]);
     redisUp.set(redis.ok ? 1 : 0);
+    liveFollowers.set(ctx.live.followers);
     queueJobs.reset();
     if (queues.ok) {
       for (const [queue, counts] of Object.entries(queues.value)) {

@@ -56,6 +56,7 @@ describe('GET /openapi.json', () => {
         '/recordings',
         '/recordings/{id}',
         '/recordings/{id}.jpg',
+        '/recordings/{id}.m3u8',
         '/recordings/{id}.mp4',
         '/storage',
         '/webhooks',

@@ -441,6 +441,19 @@ export const settings = {
     default: '60',
     description: 'POST /cleanup waits this long for the run; a run still going then answers 202',
   }),
+  LIVE_CHECK_INTERVAL_SECONDS: s({
+    schema: seconds(),
+    expected: 'expected a positive number (seconds)',
+    default: '1',
+    description:
+      'a followed live recording is checked this often for its end (and for growth the file watch missed)',
+  }),
+  LIVE_CLIENT_TIMEOUT_SECONDS: s({
+    schema: seconds(),
+    expected: 'expected a positive number (seconds)',
+    default: '30',
+    description: 'a client following a live recording that takes no bytes for this long is dropped',
+  }),
   API_TOKEN: s({
     schema: optionalSecret(16),
     expected: 'expected at least 16 characters (or unset: admin routes refuse)',

@@ -42,7 +42,7 @@ function signature(id: string, expires: number, secret: string): string {
 export function recordingUrl(
   baseUrl: string,
   id: string,
-  options: { ext?: 'mp4' | 'jpg'; signing?: UrlSigning | undefined; now?: number } = {},
+  options: { ext?: 'mp4' | 'm3u8' | 'jpg'; signing?: UrlSigning | undefined; now?: number } = {},
 ): string {
   const url = `${baseUrl.replace(/\/+$/, '')}/recordings/${id}.${options.ext ?? 'mp4'}`;
   if (!options.signing) return url;

@@ -5,3 +5,4 @@ export * from './args';
 export * from './spawn';
 export * from './process';
 export * from './tools';
+export * from './fmp4';
