@@ -11,6 +11,7 @@ import {
   type RecordingStatus,
   type RecordingStore,
 } from '@eufy-relay/recordings';
+import { DELETE_BATCH, type RecordingObjects } from '@eufy-relay/storage';
 import type { ProbedVideo } from './probe';
 import { ProbeUnavailableError } from './probe';
 import type { SystemErrorReporter } from './report';
@@ -30,6 +31,12 @@ export interface CleanupDeps {
   reporter: SystemErrorReporter;
   logger: Logger;
   settings: CleanupSettings;
+  /**
+   * STORAGE_BACKEND=s3: finished recordings are objects. Retention deletes them in DeleteObjects
+   * batches, repair compares the index with the bucket's listing, and disk pressure (the spool only
+   * holds recordings in progress or not yet uploaded) never deletes a recording early.
+   */
+  bucket?: RecordingObjects;
 }
 
 export interface CleanupRunInfo {
@@ -77,6 +84,8 @@ export async function runCleanup(deps: CleanupDeps, run: CleanupRunInfo): Promis
 class CleanupRun {
   private readonly startedAt = Date.now();
   private bytesFreed = 0;
+  /** Keys of deleted recordings, sent to the bucket in DeleteObjects batches. */
+  private readonly objectsToDelete: string[] = [];
   private readonly deleted = { retention: 0, disk_pressure: 0 };
   private readonly repairs = {
     indexed: 0,
@@ -98,17 +107,20 @@ class CleanupRun {
     const diskBefore = await this.deps.diskUsage();
     const indexed = await this.indexStatuses();
     const scan = await this.scanDirectory();
-    const unreadable = await this.repairFromFiles(scan, indexed);
+    const bucket = this.deps.bucket;
+    const unreadable = bucket ? [] : await this.repairFromFiles(scan, indexed);
+    const orphans = bucket ? await this.repairFromBucket(bucket, indexed) : [];
     await this.expire();
-    await this.markMissing(scan);
+    if (!bucket) await this.markMissing(scan);
 
-    const total = (await store.count()) + unreadable.length;
-    const pressure = await this.planDiskPressure(total / 2 - unreadable.length);
-    const refused = safetyValve(total, unreadable.length, pressure);
+    const total = (await store.count()) + unreadable.length + orphans.length;
+    const pressure = bucket ? null : await this.planDiskPressure(total / 2 - unreadable.length);
+    const refused = safetyValve(total, unreadable.length + orphans.length, pressure);
     if (refused) {
-      await this.reportRefusal(refused, unreadable.length, pressure);
+      await this.reportRefusal(refused, unreadable.length + orphans.length, pressure);
     } else {
       for (const entry of unreadable) await this.removeUnreadable(entry);
+      if (orphans.length > 0) await this.removeOrphanObjects(bucket!, orphans);
       if (pressure) await this.relieveDiskPressure(pressure);
     }
     await this.removeOrphanThumbnails(scan, indexed);
@@ -196,7 +208,11 @@ class CleanupRun {
     return unreadable;
   }
 
-  private async reindex(id: string, entry: DirectoryEntry, video: ProbedVideo): Promise<boolean> {
+  private async reindex(
+    id: string,
+    entry: Pick<DirectoryEntry, 'bytes'>,
+    video: ProbedVideo,
+  ): Promise<boolean> {
     const { deviceSn, startedAt } = parseRecordingId(id)!;
     const started = startedAt.getTime();
     try {
@@ -235,7 +251,89 @@ class CleanupRun {
     })) {
       this.checkAborted();
       if (await this.deleteRecording(ref.id)) this.deleted.retention += 1;
+      if (this.objectsToDelete.length >= DELETE_BATCH) await this.deleteObjects();
     }
+    await this.deleteObjects();
+  }
+
+  /**
+   * The bucket's listing (page by page) against the index: a stored entry without its video object
+   * becomes `missing`, a `missing` one whose object is back is restored, and a video object without
+   * an entry is indexed when ffprobe reads it (through a presigned URL), else returned as an orphan
+   * whose deletion the safety valve weighs.
+   */
+  private async repairFromBucket(
+    bucket: RecordingObjects,
+    indexed: Map<string, RecordingStatus>,
+  ): Promise<{ id: string; bytes: number }[]> {
+    const { store, probe, logger } = this.deps;
+    const videos = new Map<string, { bytes: number; lastModified: number }>();
+    for await (const object of bucket.list(this.run.signal)) {
+      const named = bucket.parseKey(object.key);
+      if (named?.kind === 'video') videos.set(named.id, object);
+    }
+    const orphans: { id: string; bytes: number }[] = [];
+    for (const [id, object] of videos) {
+      this.checkAborted();
+      const status = indexed.get(id);
+      if (status === 'missing') {
+        if (await ignoringRaces(() => store.markFound(id, object.bytes))) this.repairs.restored += 1;
+        continue;
+      }
+      if (status !== undefined || (await store.get(id))) continue;
+      if (this.startedAt - object.lastModified < this.deps.settings.orphanGraceMs) {
+        this.repairs.unreadable_pending += 1;
+        continue;
+      }
+      const url = await bucket.presign(bucket.key(id, 'video'), 600);
+      const video = await probe(url, this.run.signal).catch((err: unknown) => {
+        if (!(err instanceof ProbeUnavailableError)) throw err;
+        return undefined;
+      });
+      if (video === undefined) this.repairs.unreadable_pending += 1;
+      else if (video === null) orphans.push({ id, bytes: object.bytes });
+      else if (await this.reindex(id, { bytes: object.bytes }, video)) {
+        await ignoringRaces(() => store.update(id, { stored_at: this.startedAt }));
+        indexed.set(id, 'completed');
+      }
+    }
+    for await (const ref of store.refs({ status: FINISHED, order: 'asc', limit: 1000 })) {
+      this.checkAborted();
+      if (videos.has(ref.id)) continue;
+      const recording = await store.get(ref.id);
+      // Not stored yet: its only copy is in a recorder's spool, waiting for its upload.
+      if (!recording || recording.stored_at === null || recording.video_status === 'no_video') continue;
+      if (await bucket.head(bucket.key(ref.id, 'video'), this.run.signal)) continue;
+      if (!(await ignoringRaces(() => store.markMissing(ref.id)))) continue;
+      this.repairs.marked_missing += 1;
+      logger.warn({ id: ref.id }, 'recording object is gone from the bucket: marked missing');
+    }
+    return orphans;
+  }
+
+  private async removeOrphanObjects(bucket: RecordingObjects, orphans: { id: string; bytes: number }[]) {
+    for (const orphan of orphans) {
+      // Indexed by someone since the listing: no longer an orphan.
+      if (await this.deps.store.get(orphan.id)) continue;
+      this.objectsToDelete.push(bucket.key(orphan.id, 'video'), bucket.key(orphan.id, 'thumbnail'));
+      this.bytesFreed += orphan.bytes;
+      this.repairs.unreadable_removed += 1;
+      this.deps.logger.warn(
+        { id: orphan.id, bytes: orphan.bytes },
+        'removing an unreadable object that had no index entry',
+      );
+    }
+    await this.deleteObjects();
+  }
+
+  /** One DeleteObjects request per DELETE_BATCH keys; a key S3 refuses is reported, not retried here. */
+  private async deleteObjects(): Promise<void> {
+    const bucket = this.deps.bucket;
+    const keys = this.objectsToDelete.splice(0);
+    if (!bucket || keys.length === 0) return;
+    const refused = await bucket.deleteMany(keys, this.run.signal);
+    for (const r of refused)
+      this.deps.logger.error({ key: r.key, error: r.error }, 'the bucket refused to delete an object');
   }
 
   /** Finished entries whose video is not on disk (checked again now, not only in the scan). */
@@ -369,6 +467,10 @@ class CleanupRun {
     const deleted = await ignoringRaces(() => this.deps.store.delete(id, { expectStatus: DELETABLE }));
     if (!deleted) return false;
     this.bytesFreed += await this.deps.files.removeRecording(id);
+    if (this.deps.bucket) {
+      this.objectsToDelete.push(this.deps.bucket.key(id, 'video'), this.deps.bucket.key(id, 'thumbnail'));
+      this.bytesFreed += deleted.stored_at !== null ? deleted.bytes : 0;
+    }
     return true;
   }
 
