@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseRecordingId, recordingUrl } from '@eufy-relay/contracts';
 import { RecordingStore } from '@eufy-relay/recordings';
-import { RecordingObjects, createS3Client } from '@eufy-relay/storage';
+import { RecordingObjects, StorageHealth, createS3Client } from '@eufy-relay/storage';
 import { startS3TestServer, type S3TestServer } from '@eufy-relay/storage/testing';
-import { makeThumbnail, makeVideo, request, startApi, type TestApi } from './helpers';
+import { TOKEN, bearer, makeThumbnail, makeVideo, request, startApi, type TestApi } from './helpers';
 
 const CAMERA = 'T8113P0223000002';
 const STORED = `${CAMERA}_20250130_143022`;
@@ -64,7 +64,7 @@ describe('finished recordings served from an S3 bucket (real fauxqs)', () => {
       none,
     );
     client.destroy();
-    proxy = await startApi('storage-proxy', s3Env(s3.endpoint));
+    proxy = await startApi('storage-proxy', s3Env(s3.endpoint, { API_TOKEN: TOKEN }));
     redirect = await startApi(
       'storage-redirect',
       s3Env(s3.endpoint, { S3_PLAYBACK: 'redirect', URL_SIGNING_SECRET: SECRET, URL_TTL_SECONDS: '600' }),
@@ -165,5 +165,40 @@ describe('finished recordings served from an S3 bucket (real fauxqs)', () => {
     expect(Buffer.from(await followed.arrayBuffer()).equals(video)).toBe(true);
     const ranged = await fetch(location, { headers: { Range: 'bytes=0-99' } });
     expect(ranged.status).toBe(206);
+  });
+
+  it('/storage, /metrics and /health report the backend, uploads and per-camera objects; a failing upload shows in /health', async () => {
+    const storage = (await request(proxy.api.url, '/storage', { headers: bearer() })).json();
+    expect(storage.backend).toEqual({
+      kind: 's3',
+      bucket: `s3://${BUCKET}/recordings/`,
+      uploads: { pending: 0, failing: 0, failed: 0 },
+      spool: proxy.config.RECORDINGS_DIR,
+    });
+    expect(storage.cameras).toEqual([
+      expect.objectContaining({ device_sn: CAMERA, count: 2, bytes: 2 * video.length }),
+    ]);
+    const metrics = (await request(proxy.api.url, '/metrics', { headers: bearer() })).text;
+    expect(metrics).toContain('eufy_relay_storage_backend{backend="s3"} 1');
+    expect(metrics).toContain(
+      `eufy_relay_recordings_camera_bytes{device_sn="${CAMERA}"} ${2 * video.length}`,
+    );
+    expect(metrics).toMatch(/eufy_relay_queue_jobs\{queue="uploads",state="waiting"\} 0/);
+
+    const health = new StorageHealth(proxy.redis, proxy.config);
+    await health.failed('TimeoutError: the S3 endpoint did not answer', Date.UTC(2026, 0, 1));
+    const failing = (await request(proxy.api.url, '/health')).json();
+    expect(failing.checks.storage).toEqual({
+      ok: false,
+      error: 'TimeoutError: the S3 endpoint did not answer',
+      backend: 's3',
+      failing_since: '2026-01-01T00:00:00.000Z',
+    });
+    expect(failing.problems).toContain(
+      'storage: uploads to S3 failing since 2026-01-01T00:00:00.000Z: TimeoutError: the S3 endpoint did not answer',
+    );
+    await health.succeeded();
+    const healed = (await request(proxy.api.url, '/health')).json();
+    expect(healed.checks.storage).toEqual({ ok: true, backend: 's3', failing_since: null });
   });
 });
