@@ -5,7 +5,7 @@ import type { Config } from '@eufy-relay/config';
 import { QUEUES, type QueueName } from '@eufy-relay/contracts';
 import { DeviceRegistry, HeartbeatStore } from '@eufy-relay/devices';
 import { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
-import { openStorage } from '@eufy-relay/storage';
+import { FragmentLayouts, openStorage } from '@eufy-relay/storage';
 import { DeliveryLog, openWebhookQueue } from '@eufy-relay/webhooks';
 import { createRedis, startRole, type RoleDeps, type RunningRole } from '@eufy-relay/runtime';
 import { createApp } from './app';
@@ -128,6 +128,7 @@ export function start(config: Config, deps?: ApiDeps): Promise<RunningApi> {
               objects: storage.objects,
               mode: config.S3_PLAYBACK,
               unsignedTtlSeconds: config.URL_TTL_SECONDS,
+              layouts: new FragmentLayouts(redis, config),
             },
           }
         : {}),

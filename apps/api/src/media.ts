@@ -257,7 +257,10 @@ function servePlaylist(options: MediaOptions) {
     const now = options.now?.() ?? Date.now();
     checkSignature(id, query, options, now);
     const file = await options.lookup(id, 'video');
-    const layout = await options.fragments.layout(file.path);
+    const layout =
+      file.stored && options.objects
+        ? await options.objects.layouts.load(id)
+        : await options.fragments.layout(file.path);
     if (!layout?.fragments.length) return unavailable(id, 'video', file.state, res);
     const done = file.state !== 'recording';
     // The fragments are fetched with the playlist's own signature: one signature covers both.

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import type { Config } from '@eufy-relay/config';
-import type { ObjectReadRefused, RecordingObjects } from '@eufy-relay/storage';
+import type { FragmentLayouts, ObjectReadRefused, RecordingObjects } from '@eufy-relay/storage';
 import { HttpError } from './errors';
 import type { MediaKind, RecordingState } from './media';
 
@@ -13,6 +13,8 @@ export interface ObjectServing {
   mode: Config['S3_PLAYBACK'];
   /** Lifetime of a presigned URL when the api's own URLs are not signed (URL_TTL_SECONDS). */
   unsignedTtlSeconds: number;
+  /** Fragment layout of a stored video (written by its upload), for the HLS playlist. */
+  layouts: FragmentLayouts;
 }
 
 export interface ObjectRequest {

@@ -1,9 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseRecordingId, recordingUrl } from '@eufy-relay/contracts';
-import { RecordingStore } from '@eufy-relay/recordings';
-import { RecordingObjects, StorageHealth, createS3Client } from '@eufy-relay/storage';
+import { createLogger } from '@eufy-relay/logger';
+import { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
+import { RecordingObjects, StorageHealth, createS3Client, uploadRecording } from '@eufy-relay/storage';
 import { startS3TestServer, type S3TestServer } from '@eufy-relay/storage/testing';
 import { TOKEN, bearer, makeThumbnail, makeVideo, request, startApi, type TestApi } from './helpers';
 
@@ -31,7 +32,7 @@ describe('finished recordings served from an S3 bucket (real fauxqs)', () => {
   let thumbnail: Buffer;
   let work: string;
 
-  async function indexStored(api: TestApi, id: string): Promise<void> {
+  async function indexFinished(api: TestApi, id: string): Promise<RecordingStore> {
     const store = new RecordingStore(api.redis, api.config);
     const started = parseRecordingId(id)!.startedAt.getTime();
     await store.create({ device_sn: CAMERA, started_at: started });
@@ -41,8 +42,38 @@ describe('finished recordings served from an S3 bucket (real fauxqs)', () => {
       ended_at: started + 2000,
       duration_seconds: 2,
       stop_reason: 'motion_timeout',
+      bytes: video.length,
     });
-    await store.update(id, { stored_at: Date.now(), bytes: video.length });
+    return store;
+  }
+
+  /** The recorder's upload job, from a spool on "another host": the api's RECORDINGS_DIR never holds these files. */
+  async function recordAndUpload(api: TestApi): Promise<void> {
+    const store = await indexFinished(api, STORED);
+    const spool = mkdtempSync(path.join(tmpdir(), 'eufy-relay-api-spool-'));
+    copyFileSync(path.join(work, `${STORED}.mp4`), path.join(spool, `${STORED}.mp4`));
+    copyFileSync(path.join(work, `${STORED}.jpg`), path.join(spool, `${STORED}.jpg`));
+    const client = createS3Client(api.config);
+    try {
+      const summary = await uploadRecording(
+        {
+          config: api.config,
+          redis: api.redis,
+          store,
+          files: new RecordingFiles(spool),
+          objects: new RecordingObjects(client, api.config),
+          health: new StorageHealth(api.redis, api.config),
+          logger: createLogger({ level: 'silent' }),
+        },
+        STORED,
+      );
+      expect(summary.outcome).toBe('stored');
+    } finally {
+      client.destroy();
+      rmSync(spool, { recursive: true, force: true });
+    }
+    // Stored in the index, its object never uploaded (or deleted by hand since).
+    await (await indexFinished(api, GONE)).update(GONE, { stored_at: Date.now() });
   }
 
   beforeAll(async () => {
@@ -52,27 +83,12 @@ describe('finished recordings served from an S3 bucket (real fauxqs)', () => {
     makeThumbnail(path.join(work, `${STORED}.jpg`));
     video = readFileSync(path.join(work, `${STORED}.mp4`));
     thumbnail = readFileSync(path.join(work, `${STORED}.jpg`));
-    // The recorder's upload, on "another host": the api's RECORDINGS_DIR never holds these files.
-    const client = createS3Client({ ...proxyConfig(s3.endpoint), S3_TIMEOUT_MS: 5000 });
-    const objects = new RecordingObjects(client, { S3_BUCKET: BUCKET, S3_PREFIX: 'recordings/' });
-    const none = { load: async () => null, save: async () => {}, clear: async () => {} };
-    await objects.uploadFile(path.join(work, `${STORED}.mp4`), objects.key(STORED, 'video'), 'video', none);
-    await objects.uploadFile(
-      path.join(work, `${STORED}.jpg`),
-      objects.key(STORED, 'thumbnail'),
-      'thumbnail',
-      none,
-    );
-    client.destroy();
     proxy = await startApi('storage-proxy', s3Env(s3.endpoint, { API_TOKEN: TOKEN }));
     redirect = await startApi(
       'storage-redirect',
       s3Env(s3.endpoint, { S3_PLAYBACK: 'redirect', URL_SIGNING_SECRET: SECRET, URL_TTL_SECONDS: '600' }),
     );
-    for (const api of [proxy, redirect]) {
-      await indexStored(api, STORED);
-      await indexStored(api, GONE);
-    }
+    for (const api of [proxy, redirect]) await recordAndUpload(api);
   });
   afterAll(async () => {
     await proxy?.close();
@@ -80,19 +96,6 @@ describe('finished recordings served from an S3 bucket (real fauxqs)', () => {
     await s3?.stop();
     rmSync(work, { recursive: true, force: true });
   });
-
-  function proxyConfig(endpoint: string) {
-    return {
-      S3_ENDPOINT: endpoint,
-      S3_REGION: 'us-east-1',
-      S3_BUCKET: BUCKET,
-      S3_PREFIX: 'recordings/',
-      S3_ACCESS_KEY_ID: 'test',
-      S3_SECRET_ACCESS_KEY: 'test',
-      S3_FORCE_PATH_STYLE: true,
-      S3_TIMEOUT_MS: 5000,
-    };
-  }
 
   it('proxies the whole object with the caching of a finished recording', async () => {
     const reply = await request(proxy.api.url, `/recordings/${STORED}.mp4`);
@@ -165,6 +168,33 @@ describe('finished recordings served from an S3 bucket (real fauxqs)', () => {
     expect(Buffer.from(await followed.arrayBuffer()).equals(video)).toBe(true);
     const ranged = await fetch(location, { headers: { Range: 'bytes=0-99' } });
     expect(ranged.status).toBe(206);
+  });
+
+  it('answers the HLS playlist of a stored recording from the layout its upload kept; its byte ranges come from the object', async () => {
+    const reply = await request(proxy.api.url, `/recordings/${STORED}.m3u8`);
+    expect(reply.status).toBe(200);
+    expect(reply.headers['content-type']).toMatch(/^application\/vnd\.apple\.mpegurl/);
+    const lines = reply.text.trim().split('\n');
+    expect(lines).toContain('#EXT-X-PLAYLIST-TYPE:VOD');
+    expect(lines.at(-1)).toBe('#EXT-X-ENDLIST');
+    const map = /^#EXT-X-MAP:URI="([^"]+)",BYTERANGE="(\d+)@0"$/.exec(
+      lines.find((l) => l.startsWith('#EXT-X-MAP'))!,
+    );
+    expect(map![1]).toBe(`${STORED}.mp4`);
+    const ranges = lines
+      .filter((l) => l.startsWith('#EXT-X-BYTERANGE:'))
+      .map((l) => l.slice('#EXT-X-BYTERANGE:'.length).split('@').map(Number) as [number, number]);
+    expect(ranges.length).toBeGreaterThan(1);
+    // The fragments tile the file from the end of the init section to ffmpeg's closing index (mfra).
+    expect(ranges[0]![1]).toBe(Number(map![2]));
+    const [length, offset] = ranges.at(-1)!;
+    expect(video.subarray(offset + length + 4, offset + length + 8).toString('latin1')).toBe('mfra');
+    const fragment = await request(proxy.api.url, `/recordings/${STORED}.mp4`, {
+      headers: { Range: `bytes=${offset}-${offset + length - 1}` },
+    });
+    expect(fragment.status).toBe(206);
+    expect(fragment.body.subarray(4, 8).toString('latin1')).toBe('moof');
+    expect(fragment.body.equals(video.subarray(offset, offset + length))).toBe(true);
   });
 
   it('/storage, /metrics and /health report the backend, uploads and per-camera objects; a failing upload shows in /health', async () => {

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '@eufy-relay/config';
 import { QUEUES, addJob, uploadRecordingJob } from '@eufy-relay/contracts';
 import type { Logger } from '@eufy-relay/logger';
+import { Fmp4Indexer, type Fmp4Layout } from '@eufy-relay/media/fmp4';
 import {
   RecordingStatusConflictError,
   type RecordingFileKind,
@@ -126,13 +127,39 @@ export class StorageHealth {
   }
 }
 
+/**
+ * `{prefix}:storage:layout:{id}` (string, JSON Fmp4Layout): where each fragment of a stored video
+ * lies, read from the spool copy before it goes, so the api can answer the HLS playlist of a stored
+ * recording without reading the object box by box. It expires with the recording's retention.
+ */
+export class FragmentLayouts {
+  constructor(
+    private readonly redis: Redis,
+    private readonly config: Pick<Config, 'REDIS_PREFIX' | 'RETENTION_DAYS'>,
+  ) {}
+
+  private key(id: string): string {
+    return redisKey(this.config, 'storage', 'layout', id);
+  }
+
+  async save(id: string, layout: Readonly<Fmp4Layout>): Promise<void> {
+    const seconds = Math.ceil(this.config.RETENTION_DAYS * 86_400) + 7 * 86_400;
+    await this.redis.set(this.key(id), JSON.stringify({ ...layout, tracks: [] }), 'EX', seconds);
+  }
+
+  async load(id: string): Promise<Fmp4Layout | null> {
+    const json = await this.redis.get(this.key(id));
+    return json ? (JSON.parse(json) as Fmp4Layout) : null;
+  }
+}
+
 /** The spool of this recorder has no copy of the recording; another recorder's may have. */
 export class NotInSpoolError extends Error {
   override readonly name = 'NotInSpoolError';
 }
 
 export interface UploadDeps {
-  config: Pick<Config, 'REDIS_PREFIX'>;
+  config: Pick<Config, 'REDIS_PREFIX' | 'RETENTION_DAYS'>;
   redis: Redis;
   store: RecordingStore;
   /** This recorder's spool (RECORDINGS_DIR). */
@@ -194,6 +221,7 @@ export async function uploadRecording(
   if (await isFile(thumbnail))
     await objects.uploadFile(thumbnail, objects.key(id, 'thumbnail'), 'thumbnail', noJournal, signal);
   const video = await objects.uploadFile(videoFile, objects.key(id, 'video'), 'video', journal, signal);
+  await new FragmentLayouts(deps.redis, deps.config).save(id, await new Fmp4Indexer(videoFile).refresh());
   return markStored(deps, id, video.bytes);
 }
 
