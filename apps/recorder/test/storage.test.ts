@@ -86,10 +86,15 @@ describe('recordings stored in an S3 bucket (STORAGE_BACKEND=s3, real fauxqs)', 
         'the storage health to turn failing',
       );
       expect(failing.error).toMatch(/timeout|exceeded|ETIMEDOUT|socket/i);
-      const errors = (await h.webhooks('system_error')).map(
-        (w) => w.payload as unknown as { operation: string },
+      // Reported right after the health state turned: waited for, not raced.
+      await until(
+        async () =>
+          (await h.webhooks('system_error')).some(
+            (w) => (w.payload as unknown as { operation: string }).operation === 'upload_recording',
+          ),
+        10_000,
+        'a system_error for the upload',
       );
-      expect(errors.some((e) => e.operation === 'upload_recording')).toBe(true);
       expect(existsSync(h.files.videoPath(id))).toBe(true);
       expect((await h.store.get(id))!.stored_at).toBeNull();
       await new Promise((r) => setTimeout(r, Math.max(0, OUTAGE_MS - (Date.now() - pausedAt))));
