@@ -103,8 +103,9 @@ describe('recordings stored in an S3 bucket (STORAGE_BACKEND=s3, real fauxqs)', 
     }
     const stored = await h.recordingWhen(id, (r) => r.stored_at !== null, 'stored after the outage', 30_000);
     expect((await objects.head(objects.key(id, 'video')))!.bytes).toBe(stored.bytes);
-    expect((await health.read()).ok).toBe(true);
-    expect(existsSync(h.files.videoPath(id))).toBe(false);
+    // The index is told first, then the spool copy goes and the health state turns: waited for.
+    await until(async () => !existsSync(h.files.videoPath(id)), 5000, 'the spool copy removed');
+    await until(async () => (await health.read()).ok, 5000, 'the storage health back to ok');
   }, 120_000);
 
   it('a recorder that starts finds a finished recording left in its spool (crash before the upload) and stores it', async () => {
@@ -128,7 +129,7 @@ describe('recordings stored in an S3 bucket (STORAGE_BACKEND=s3, real fauxqs)', 
     await h.startRecorder();
     const stored = await h.recordingWhen(orphanId, (r) => r.stored_at !== null, 'the orphan stored', 30_000);
     expect((await objects.head(objects.key(orphanId, 'video')))!.bytes).toBe(stored.bytes);
-    expect(existsSync(h.files.videoPath(orphanId))).toBe(false);
+    await until(async () => !existsSync(h.files.videoPath(orphanId)), 5000, 'the spool copy removed');
   }, 60_000);
 
   it('does not start against a bucket that is not there: one line naming S3_BUCKET', async () => {
