@@ -7,7 +7,7 @@ const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { ROOT, figure, freePort, managed, rssBytes, sleep, startRedis, waitFor } = require('./lib');
 
-const ROLES = ['ingest', 'recorder', 'notifier', 'janitor', 'api'];
+const { ROLE_NAMES: ROLES } = require('@eufy-relay/config');
 const IDLE_MS = 3000;
 
 async function healthy(port) {

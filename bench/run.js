@@ -15,6 +15,7 @@ const BENCHMARKS = {
   roles: () => require('./roles').run(),
   'motion-latency': () => require('./motion-latency').run(),
   serving: () => require('./serving').run(),
+  live: () => require('./live').run(),
   uploads: () => require('./uploads').run(),
 };
 

@@ -33,7 +33,7 @@ interface RenderService {
   image?: { url: string };
 }
 
-/** The env vars eufy-security-ws itself reads (shared/reference/eufy-security-ws-protocol.md §1). */
+/** The env vars eufy-security-ws itself reads (bropat/eufy-security-ws README, "Docker"). */
 const BRIDGE_ENV = [
   'USERNAME',
   'PASSWORD',
@@ -157,14 +157,14 @@ describe('docker-compose.yml', () => {
     >;
   };
 
-  it('is accepted by docker-compose config', () => {
-    const probe = spawnSync('docker-compose', ['version'], { encoding: 'utf8' });
-    if (probe.error) {
-      if (process.env.CI)
-        throw new Error("docker-compose is not installed (.ci/run installs Debian's docker-compose)");
-      console.warn('skipping: docker-compose is not installed (apt-get install docker-compose)');
-      return;
-    }
+  // Without docker-compose this check cannot run: in CI that is a failure (.ci/run installs it);
+  // elsewhere the test is skipped, so jest's summary counts it as skipped rather than passed.
+  const composeMissing = spawnSync('docker-compose', ['version'], { encoding: 'utf8' }).error !== undefined;
+  const itWithCompose = composeMissing && !process.env.CI ? it.skip : it;
+
+  itWithCompose('is accepted by docker-compose config', () => {
+    if (composeMissing)
+      throw new Error("docker-compose is not installed (.ci/run installs Debian's docker-compose)");
     execFileSync('docker-compose', ['-f', path.join(root, 'docker-compose.yml'), 'config', '-q'], {
       cwd: root,
       stdio: 'pipe',

@@ -4,7 +4,7 @@ import { CAMERA, SECOND_CAMERA, keepMoving, playable, useStack } from './harness
 // SIGKILL of a role mid-flow, then a restart: no webhook lost, none duplicated, every recording playable.
 
 const e2e = useStack({
-  // The recorder's own setting (not in design.md's table): a dead recorder's recordings are taken
+  // The recorder's own setting (not one of the original design's settings): a dead recorder's recordings are taken
   // over within about twice this. Shortened like every other timing.
   env: { RECORDING_TAKEOVER_SECONDS: '2' },
 });

@@ -3,14 +3,16 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { ROLE_NAMES, type RoleName } from '@eufy-relay/config';
 import { WebhookReceiver } from '@eufy-relay/webhooks/testing';
 
 // The end-to-end harness: every part of the product as its own OS process, started from its built
 // entry point the way a user runs it, on free ports, with timings shortened only through settings.
 
 export const ROOT = path.resolve(__dirname, '../..');
-export const ROLES = ['ingest', 'recorder', 'notifier', 'janitor', 'api'] as const;
-export type Role = (typeof ROLES)[number];
+/** Every role of the product (ROLE_NAMES): the stack runs each as its own process. */
+export const ROLES = ROLE_NAMES;
+export type Role = RoleName;
 
 const entry = (app: string) => path.join(ROOT, 'apps', app, 'dist', 'main.js');
 

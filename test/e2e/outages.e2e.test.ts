@@ -1,5 +1,5 @@
 import { expectNothingLostOrDuplicated, ofEvent, deliveries, waitForEvent } from './deliveries';
-import { CAMERA, SECOND_CAMERA, keepMoving, playable, sleep, useStack } from './harness';
+import { CAMERA, ROLES, SECOND_CAMERA, keepMoving, playable, sleep, useStack } from './harness';
 
 // Outages around the roles: the bridge dropping its sockets, the webhook receiver down, Redis
 // restarted. After each: no webhook lost, none duplicated, every recording playable.
@@ -57,7 +57,7 @@ test(`Redis restarted (empty: no persistence) while idle: every role reconnects 
   await redis.start();
   await recordOnce(CAMERA);
   await expectNothingLostOrDuplicated(e2e.receiver);
-  for (const role of ['ingest', 'recorder', 'notifier', 'janitor', 'api'] as const) {
+  for (const role of ROLES) {
     expect({ role, running: e2e.stack.role(role).running }).toEqual({ role, running: true });
   }
 }, 60_000);

@@ -56,6 +56,8 @@ export function createApp(ctx: ApiContext): Express {
   app.use((_req, res, next) => {
     // Browsers must take every response as the type it says (a JSON error is not a script).
     res.setHeader('X-Content-Type-Options', 'nosniff');
+    // No page of ours (the page, Bull Board, the docs) may be framed by another site (clickjacking).
+    res.setHeader('X-Frame-Options', 'DENY');
     next();
   });
   app.use(refuseLargeBodies);

@@ -6,7 +6,7 @@ import { HttpError } from './errors';
  * Who may call a route:
  * - `open`: anyone (health, video and thumbnail files, the API docs).
  * - `token`: with API_TOKEN set, only callers presenting it; without one, anyone (a laptop setup).
- * - `admin`: only callers presenting API_TOKEN; without one these routes refuse (design.md).
+ * - `admin`: only callers presenting API_TOKEN; without one these routes refuse (docs/design.md).
  */
 export type Access = 'open' | 'token' | 'admin';
 
@@ -33,6 +33,13 @@ function presentedCredentials(req: Request): Presented {
     return { scheme: 'basic', secret: colon >= 0 ? decoded.slice(colon + 1) : '' };
   }
   return null;
+}
+
+/** Whether a request may see what `token` routes show: API_TOKEN is unset, or the request carries it. */
+export function hasTokenAccess(req: Request, apiToken: string | undefined): boolean {
+  if (!apiToken) return true;
+  const presented = presentedCredentials(req);
+  return presented !== null && sameSecret(presented.secret, apiToken);
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);

@@ -1,7 +1,7 @@
-import type { Queue, QueueEvents } from 'bullmq';
+import type { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '@eufy-relay/config';
-import type { QueueName, UrlSigning } from '@eufy-relay/contracts';
+import type { QueueHandles, UrlSigning } from '@eufy-relay/contracts';
 import type { DeviceRegistry, HeartbeatStore } from '@eufy-relay/devices';
 import type { Logger } from '@eufy-relay/logger';
 import type { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
@@ -17,7 +17,7 @@ export interface ApiContext {
   logger: Logger;
   redis: Redis;
   /** Every queue of QUEUES (Bull Board, depths in /health and /metrics, replay, POST /cleanup). */
-  queues: Record<QueueName, Queue>;
+  queues: QueueHandles;
   /** Completion events of the janitor queue, opened on first use: POST /cleanup waits on them. */
   janitorEvents: () => Promise<QueueEvents>;
   deliveryLog: DeliveryLog;
@@ -35,10 +35,4 @@ export interface ApiContext {
   startedAt: number;
   /** STORAGE_BACKEND=s3: the bucket stored recordings are served from (and counted in /storage). */
   objects?: ObjectServing;
-}
-
-export function urlSigning(config: Config): UrlSigning | undefined {
-  return config.URL_SIGNING_SECRET
-    ? { secret: config.URL_SIGNING_SECRET, ttlSeconds: config.URL_TTL_SECONDS }
-    : undefined;
 }

@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from '@eufy-relay/logger';
 import { z } from 'zod';
@@ -5,7 +6,8 @@ import { z } from 'zod';
 /**
  * Every error the api answers has this shape, whatever raised it (our handlers, the body parser, the
  * router's URL decoding): `{ "error": { "status", "code", "message", "details"? } }`. `code` is a
- * stable machine-readable name; `message` is for people and may change.
+ * stable machine-readable name; `message` is for people and may change. Neither ever carries a
+ * file-system path or a library's error text: those go to the log.
  */
 export const errorBody = z
   .object({
@@ -59,7 +61,8 @@ function fromLibraryError(err: {
   if (known) return new HttpError(status, known[0], known[1]);
   // The router answers 400 for a path whose percent-encoding cannot be decoded.
   if (status === 400) return new HttpError(400, 'bad_request', 'malformed request (check the URL encoding)');
-  return new HttpError(status, 'client_error', String(err.message ?? 'bad request'));
+  // Never the library's own message: send's, for one, names the file it could not find.
+  return new HttpError(status, 'client_error', (STATUS_CODES[status] ?? 'client error').toLowerCase());
 }
 
 export function sendError(res: Parameters<RequestHandler>[1], error: HttpError): void {

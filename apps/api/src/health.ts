@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BRIDGE_PROBLEMS } from '@eufy-relay/devices';
 import { StorageHealth } from '@eufy-relay/storage';
+import { hasTokenAccess } from './auth';
 import type { ApiContext } from './context';
 import { ApiRoutes, named } from './routes';
 import { JOB_STATES, pingRedis, readDisk, readHeartbeat, readQueueCounts } from './status';
@@ -8,12 +9,38 @@ import { JOB_STATES, pingRedis, readDisk, readHeartbeat, readQueueCounts } from 
 const check = <T extends z.ZodRawShape>(shape: T) =>
   z.object({ ok: z.boolean(), error: z.string().optional(), ...shape });
 
+/**
+ * What can make the product unhealthy, by name: the open answer of /health gives only these, so a
+ * stranger learns that something is wrong but nothing about paths, hosts or load.
+ */
+export const HEALTH_PROBLEMS = [
+  'redis_unreachable',
+  'ingest_no_heartbeat',
+  'eufy_ws_not_connected',
+  ...BRIDGE_PROBLEMS.map((p) => `eufy_ws_${p}` as const),
+  'disk_unavailable',
+  'disk_not_writable',
+  'disk_low',
+  'storage_uploads_failing',
+] as const;
+export type HealthProblem = (typeof HEALTH_PROBLEMS)[number];
+
+const healthStatus = z.enum(['ok', 'unhealthy']);
+const problemNames = z.array(z.enum(HEALTH_PROBLEMS));
+
+export const healthSummary = named(
+  'HealthSummary',
+  z.object({ status: healthStatus, problems: problemNames }),
+  'What anyone may see: the status and the names of the problems',
+);
+
 export const healthBody = named(
   'Health',
   z.object({
-    status: z.enum(['ok', 'unhealthy']),
-    /** One line per reason the product is not healthy; empty when it is. */
-    problems: z.array(z.string()),
+    status: healthStatus,
+    problems: problemNames,
+    /** One line per problem, in the order of `problems`, saying what is wrong. */
+    details: z.array(z.string()),
     uptime_seconds: z.number(),
     checks: z.object({
       redis: check({ latency_ms: z.number().nullable() }),
@@ -39,7 +66,7 @@ export const healthBody = named(
       }).describe('with s3: the latest upload attempt of any recorder'),
     }),
   }),
-  'Redis, the eufy-security-ws connection (through the ingest heartbeat), queue depths and disk',
+  'With the token: Redis, the eufy-security-ws connection (through the ingest heartbeat), queue depths and disk',
 );
 export type HealthBody = z.infer<typeof healthBody>;
 
@@ -51,26 +78,35 @@ export async function readHealth(ctx: ApiContext): Promise<HealthBody> {
     readDisk(ctx.config.RECORDINGS_DIR),
     ctx.objects ? new StorageHealth(ctx.redis, ctx.config).read().catch(() => null) : null,
   ]);
-  const problems: string[] = [];
-  if (!redis.ok) problems.push(`redis: ${redis.error}`);
+  const problems: HealthProblem[] = [];
+  const details: string[] = [];
+  const problem = (name: HealthProblem, detail: string) => {
+    problems.push(name);
+    details.push(detail);
+  };
+  if (!redis.ok) problem('redis_unreachable', `redis: ${redis.error}`);
 
   const beat = heartbeat.ok ? heartbeat.value.heartbeat : null;
   if (heartbeat.ok && !beat) {
-    problems.push('ingest: no heartbeat in Redis (ingest is not running or cannot reach Redis)');
+    problem(
+      'ingest_no_heartbeat',
+      'ingest: no heartbeat in Redis (ingest is not running or cannot reach Redis)',
+    );
   } else if (beat) {
-    if (!beat.connected) problems.push('eufy-security-ws: ingest is not connected to it');
-    for (const p of beat.problems) problems.push(`eufy-security-ws: ${p}`);
+    if (!beat.connected) problem('eufy_ws_not_connected', 'eufy-security-ws: ingest is not connected to it');
+    for (const p of beat.problems) problem(`eufy_ws_${p}`, `eufy-security-ws: ${p}`);
   }
 
   const min = ctx.config.MIN_FREE_DISK_BYTES;
-  if (!disk.ok) problems.push(`disk: ${ctx.config.RECORDINGS_DIR}: ${disk.error}`);
-  else if (!disk.value.writable) problems.push(`disk: ${disk.value.path} is not writable`);
+  if (!disk.ok) problem('disk_unavailable', `disk: ${ctx.config.RECORDINGS_DIR}: ${disk.error}`);
+  else if (!disk.value.writable) problem('disk_not_writable', `disk: ${disk.value.path} is not writable`);
   else if (disk.value.free_bytes < min) {
-    problems.push(`disk: ${disk.value.free_bytes} bytes free, under MIN_FREE_DISK_BYTES (${min})`);
+    problem('disk_low', `disk: ${disk.value.free_bytes} bytes free, under MIN_FREE_DISK_BYTES (${min})`);
   }
   // Nothing is lost while uploads fail (the spools keep the files), but a person must know.
   if (uploads && !uploads.ok)
-    problems.push(
+    problem(
+      'storage_uploads_failing',
       `storage: uploads to S3 failing since ${new Date(uploads.since ?? Date.now()).toISOString()}: ${uploads.error ?? 'unknown error'}`,
     );
   const bridgeOk = beat !== null && beat.connected && beat.problems.length === 0;
@@ -78,6 +114,7 @@ export async function readHealth(ctx: ApiContext): Promise<HealthBody> {
   return {
     status: problems.length === 0 ? 'ok' : 'unhealthy',
     problems,
+    details,
     uptime_seconds: Math.round((Date.now() - ctx.startedAt) / 1000),
     checks: {
       redis: redis.ok
@@ -130,17 +167,20 @@ export function healthRoutes(routes: ApiRoutes, ctx: ApiContext): void {
       description:
         '200 when Redis answers, ingest is connected to eufy-security-ws without problems and the ' +
         'recordings disk is writable with at least MIN_FREE_DISK_BYTES free; 503 otherwise, with ' +
-        'one line per reason in `problems`.',
+        'the name of each problem in `problems`. Anyone gets the status and the problem names ' +
+        '(HealthSummary); a request carrying API_TOKEN (or any request while it is unset) gets ' +
+        'the checks behind them (Health): what each problem is, queue depths, disk, versions.',
       responses: {
-        200: { description: 'healthy', schema: healthBody },
-        503: { description: 'unhealthy; `problems` says why', schema: healthBody },
+        200: { description: 'healthy', schema: z.union([healthSummary, healthBody]) },
+        503: { description: 'unhealthy; `problems` names why', schema: z.union([healthSummary, healthBody]) },
       },
     },
-    async (_input, _req, res) => {
+    async (_input, req, res) => {
       const health = await readHealth(ctx);
       res.setHeader('Cache-Control', 'no-store');
       if (health.status !== 'ok') res.status(503);
-      return health;
+      if (hasTokenAccess(req, ctx.config.API_TOKEN)) return health;
+      return { status: health.status, problems: health.problems };
     },
   );
 

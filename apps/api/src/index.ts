@@ -1,19 +1,30 @@
+import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { Queue, QueueEvents } from 'bullmq';
+import { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Config } from '@eufy-relay/config';
-import { QUEUES, type QueueName } from '@eufy-relay/contracts';
+import { requireInProduction, type Config } from '@eufy-relay/config';
+import {
+  QUEUES,
+  cleanupJob,
+  motionSignalJob,
+  offlineCheckJob,
+  openQueue,
+  recordingSessionJob,
+  urlSigning,
+  type QueueHandles,
+} from '@eufy-relay/contracts';
 import { DeviceRegistry, HeartbeatStore } from '@eufy-relay/devices';
 import { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
-import { FragmentLayouts, openStorage } from '@eufy-relay/storage';
+import { FragmentLayouts, openStorage, openUploadQueue } from '@eufy-relay/storage';
 import { DeliveryLog, openWebhookQueue } from '@eufy-relay/webhooks';
 import { createRedis, startRole, type RoleDeps, type RunningRole } from '@eufy-relay/runtime';
 import { createApp } from './app';
-import { urlSigning, type ApiContext } from './context';
+import type { ApiContext } from './context';
 import { FragmentIndexes } from './hls';
 import { LiveRecordings } from './live';
 import { READ_CHUNK_BYTES } from './media';
 import { indexLookup } from './recordings';
+import { createServer, isLoopback, listenHost } from './server';
 
 export interface ApiDeps extends RoleDeps {
   /** Listen here instead of PORT; 0 picks a free port (tests). */
@@ -45,26 +56,27 @@ function firstConnection(redis: Redis): Promise<Error | null> {
 export function start(config: Config, deps?: ApiDeps): Promise<RunningApi> {
   return startRole('api', config, deps, async (scope) => {
     const { logger, shutdown } = scope;
-    if (config.NODE_ENV === 'production' && !config.API_TOKEN) {
-      throw new Error(
-        'API_TOKEN is not set: under NODE_ENV=production the api does not start without it ' +
-          '(it guards the JSON API, the page and Bull Board)',
-      );
-    }
+    requireInProduction(config, 'api', {
+      API_TOKEN: 'it guards the JSON API, the page and Bull Board',
+      // A recording id is a camera serial (in every webhook) and a UTC second: unsigned, a script
+      // could walk a day of one camera in 86,400 requests.
+      URL_SIGNING_SECRET: 'video and thumbnail URLs are always signed in production',
+    });
     // Fail fast while Redis is away: a request answers 500/503 at once instead of queueing forever.
     const redis = scope.redis('producer');
     const redisProblem = await firstConnection(redis);
     if (redisProblem) logger.warn({ err: redisProblem }, 'Redis is not reachable yet: /health reports it');
 
-    const queues = Object.fromEntries(
-      Object.values(QUEUES).map((name) => [
-        name,
-        // Opened as producers open it: a job added from Bull Board carries the retry schedule too.
-        name === QUEUES.webhooks
-          ? openWebhookQueue(config, redis)
-          : new Queue(name, { connection: redis, prefix: config.REDIS_PREFIX }),
-      ]),
-    ) as Record<QueueName, Queue>;
+    const queueOptions = { connection: redis, prefix: config.REDIS_PREFIX };
+    const queues: QueueHandles = {
+      [QUEUES.motion]: openQueue(motionSignalJob, queueOptions),
+      // Opened as producers open it: a job added from Bull Board carries the retry schedule too.
+      [QUEUES.webhooks]: openWebhookQueue(config, redis),
+      [QUEUES.janitor]: openQueue(cleanupJob, queueOptions),
+      [QUEUES.alerts]: openQueue(offlineCheckJob, queueOptions),
+      [QUEUES.recordingSessions]: openQueue(recordingSessionJob, queueOptions),
+      [QUEUES.uploads]: openUploadQueue(config, redis),
+    };
     // Connection errors are the Redis client's, already reported by /health: kept off stderr.
     for (const q of Object.values(queues)) scope.queue(q);
 
@@ -133,8 +145,7 @@ export function start(config: Config, deps?: ApiDeps): Promise<RunningApi> {
           }
         : {}),
     };
-    const app = createApp(ctx);
-    const server = app.listen(deps?.port ?? config.PORT, config.HOST);
+    const server = createServer(createApp(ctx), config, logger);
     shutdown.add('live followers', () => live.close());
     shutdown.add('http server', () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -142,14 +153,20 @@ export function start(config: Config, deps?: ApiDeps): Promise<RunningApi> {
       server.closeAllConnections();
       return closed;
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('listening', resolve);
-      server.once('error', reject);
-    });
+    const listen = listenHost(config);
+    server.listen(deps?.port ?? config.PORT, listen.host);
+    await once(server, 'listening');
     const address = server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const url = `http://${host}:${address.port}`;
-    logger.info({ url, auth: config.API_TOKEN ? 'token' : 'open (API_TOKEN unset)' }, 'api listening');
+    const auth = config.API_TOKEN ? 'token' : 'open (API_TOKEN unset)';
+    logger.info({ url, auth, listen: listen.why }, 'api listening');
+    if (!config.API_TOKEN && !isLoopback(listen.host)) {
+      logger.warn(
+        { host: listen.host },
+        'API_TOKEN is unset and HOST is not a loopback address: the token routes are open to anyone who reaches this port',
+      );
+    }
     return scope.running({ url });
   });
 }

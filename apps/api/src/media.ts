@@ -62,14 +62,16 @@ export interface MediaOptions {
 
 /**
  * A completed (or failed) recording never changes again: cache it long and immutable, but never past
- * its signed URL's expiry, so a cache cannot keep serving a link that has run out. A recording still
- * being written (or one the index does not know) must be revalidated on every use.
+ * its signed URL's expiry, so a cache cannot keep serving a link that has run out. Behind a signed
+ * URL it is `private`: a shared cache that ignores the query string would hand it to anyone asking
+ * for the bare path. A recording still being written (or one the index does not know) must be
+ * revalidated on every use.
  */
 function cacheControl(state: RecordingState | null, signedUntil: number | null, now: number): string {
   if (state !== 'completed' && state !== 'failed') return 'no-cache';
-  let maxAge = ONE_YEAR_SECONDS;
-  if (signedUntil !== null) maxAge = Math.max(0, Math.min(maxAge, signedUntil - Math.floor(now / 1000)));
-  return `public, max-age=${maxAge}, immutable`;
+  if (signedUntil === null) return `public, max-age=${ONE_YEAR_SECONDS}, immutable`;
+  const maxAge = Math.max(0, Math.min(ONE_YEAR_SECONDS, signedUntil - Math.floor(now / 1000)));
+  return `private, max-age=${maxAge}, immutable`;
 }
 
 async function fileStats(path: string): Promise<Stats | null> {
@@ -156,13 +158,37 @@ export function recordingIdOf(req: Request): string {
   return id;
 }
 
-/** A recording whose file has no bytes: 202 while it is being recorded, else a 404 that says why. */
-function unavailable(id: string, kind: MediaKind, state: RecordingState | null, res: Response): void {
+/** How soon the page a browser gets for a recording without video yet loads the URL again. */
+export const BROWSER_REFRESH_SECONDS = 1;
+
+/**
+ * A recording whose file has no playable video yet: 202 while it is being recorded, else a 404 that
+ * says why. A browser opening the link (a person who clicked it in a chat a moment after the
+ * webhook) gets a small page that loads the URL again by itself until the video plays.
+ */
+function unavailable(
+  id: string,
+  kind: MediaKind,
+  state: RecordingState | null,
+  req: Request,
+  res: Response,
+): void {
   if (state === 'recording') {
     // The URL went out at motion start; the receiver is early, not wrong.
     res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
     res.setHeader('Cache-Control', 'no-store');
-    res.status(202).json({ id, status: 'recording', retry_after_seconds: RETRY_AFTER_SECONDS });
+    res.status(202);
+    if (req.accepts(['json', 'html']) === 'html') {
+      res.setHeader('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
+      res
+        .type('html')
+        .send(
+          `<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="${BROWSER_REFRESH_SECONDS}">` +
+            '<title>Recording</title><p>The recording has started; its video appears here in a moment.</p>',
+        );
+      return;
+    }
+    res.json({ id, status: 'recording', retry_after_seconds: RETRY_AFTER_SECONDS });
     return;
   }
   const reason =
@@ -214,11 +240,11 @@ function serveMedia(kind: MediaKind, options: MediaOptions) {
         return serveObject(options.objects, request, req, res);
       }
       const stats = await fileStats(file.path);
-      if (stats === null || stats.size === 0) return unavailable(id, kind, file.state, res);
+      if (stats === null || stats.size === 0) return unavailable(id, kind, file.state, req, res);
       if (kind === 'video' && file.state === 'recording') {
         // The header alone (ftyp + moov) is a complete, empty video to a player: wait for a fragment.
         const layout = await options.fragments.layout(file.path);
-        if (!layout?.fragments.length) return unavailable(id, kind, file.state, res);
+        if (!layout?.fragments.length) return unavailable(id, kind, file.state, req, res);
         if (followsLive(req)) return options.live.stream(id, file.path, res);
       }
       finished.remember(id, file, stats, now);
@@ -261,7 +287,7 @@ function servePlaylist(options: MediaOptions) {
       file.stored && options.objects
         ? await options.objects.layouts.load(id)
         : await options.fragments.layout(file.path);
-    if (!layout?.fragments.length) return unavailable(id, 'video', file.state, res);
+    if (!layout?.fragments.length) return unavailable(id, 'video', file.state, req, res);
     const done = file.state !== 'recording';
     // The fragments are fetched with the playlist's own signature: one signature covers both.
     const signature = options.signing

@@ -125,7 +125,14 @@ export function operationsRoutes(routes: ApiRoutes, ctx: ApiContext): void {
         if (err instanceof CleanupTimeoutError) {
           throw new HttpError(503, 'janitor_unavailable', `${err.message}: is the janitor role running?`);
         }
-        if (err instanceof CleanupFailedError) throw new HttpError(500, 'cleanup_failed', err.message);
+        if (err instanceof CleanupFailedError) {
+          // Its reason is the janitor's error text (paths, system messages): reported, not answered.
+          throw new HttpError(
+            500,
+            'cleanup_failed',
+            `cleanup run ${err.jobId} failed: GET /errors and the janitor's log say why`,
+          );
+        }
         throw err;
       }
     },

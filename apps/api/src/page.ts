@@ -28,7 +28,7 @@ function cameraCard(d: DeviceView): string {
       ? ''
       : `<span class="battery">battery ${d.battery}%${d.charging ? ' (charging)' : ''}</span>`;
   const recording = d.recording_url
-    ? `<a class="badge recording" href="${escapeHtml(d.recording_url)}" data-video="${escapeHtml(d.recording_url)}">recording</a>`
+    ? `<a class="badge recording" href="${escapeHtml(d.recording_url)}" data-video="${escapeHtml(d.recording_url)}" data-live="true">recording</a>`
     : '';
   const snoozed =
     d.snoozed && d.snoozed_until
@@ -42,7 +42,7 @@ function cameraCard(d: DeviceView): string {
 
 function recordingTile(r: RecordingView, cameraName: string): string {
   return `<li class="tile" data-id="${escapeHtml(r.id)}">
-  <a href="${escapeHtml(r.url)}" data-video="${escapeHtml(r.url)}">
+  <a href="${escapeHtml(r.url)}" data-video="${escapeHtml(r.url)}"${r.status === 'recording' ? ' data-live="true"' : ''}>
     <img src="${escapeHtml(r.thumbnail_url)}" alt="${escapeHtml(`${cameraName}, ${r.started_at}`)}" loading="lazy" width="320" height="180">
     <span class="caption">${escapeHtml(cameraName)} · <time datetime="${r.started_at}">${escapeHtml(humanTime(r.started_at))}</time>
     ${r.duration_seconds !== null ? `· ${duration(r.duration_seconds)}` : ''} · ${escapeHtml(r.status)}</span>
@@ -65,15 +65,28 @@ ul{list-style:none;padding:0}
 .caption{font-size:13px}
 #player{width:100%;max-height:70vh;background:#000;display:none}
 #player.active{display:block}
+#live{display:inline-block;margin:6px 0;padding:0 6px;border-radius:4px;background:#c22;font-weight:600}
+#live[hidden]{display:none}
 `;
 
-/** The script only swaps the player's source on a click; the links still work without it. */
+/**
+ * The script only swaps the player's source on a click; the links still work without it. A recording
+ * in progress plays live from its .mp4 URL (the api streams it until it ends); browsers without
+ * MediaSource (iOS) or with native HLS but no MediaSource-based progressive streaming (Safari) get
+ * the .m3u8 playlist of the same file, which carries the same signature.
+ */
 const SCRIPT = `
 const player = document.getElementById('player');
+const live = document.getElementById('live');
+const nativeHls = player.canPlayType('application/vnd.apple.mpegurl') !== '';
+const appleBrowser = /^((?!chrome|chromium|android|crios|fxios).)*safari/i.test(navigator.userAgent);
+const useHls = nativeHls && (!('MediaSource' in window) || appleBrowser);
+player.addEventListener('ended', () => { live.hidden = true; });
 document.querySelectorAll('a[data-video]').forEach((a) => {
   a.addEventListener('click', (event) => {
     event.preventDefault();
-    player.src = a.dataset.video;
+    player.src = useHls ? a.dataset.video.replace(/\\.mp4(\\?|$)/, '.m3u8$1') : a.dataset.video;
+    live.hidden = a.dataset.live !== 'true';
     player.classList.add('active');
     player.scrollIntoView({ block: 'nearest' });
     player.play().catch(() => {});
@@ -104,6 +117,7 @@ export function renderPage(model: PageModel): { html: string; csp: string } {
 <body>
 <header><h1>eufy-relay</h1><a href="${model.links.docs}">API docs</a><a href="${model.links.queues}">queues</a></header>
 <main>
+<span id="live" hidden>● LIVE</span>
 <video id="player" controls playsinline preload="metadata"></video>
 <h2>Cameras</h2>
 ${cameras.length ? `<ul class="cameras">${cameras.map(cameraCard).join('\n')}</ul>` : '<p>No cameras known yet: ingest fills this list once it is connected to eufy-security-ws.</p>'}

@@ -1,5 +1,6 @@
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import { z } from 'zod';
+import { zodIssueLines } from '@eufy-relay/config';
 import { requireAccess, type Access } from './auth';
 import { HttpError, errorBody } from './errors';
 
@@ -56,14 +57,10 @@ export interface RouteInput<Q, B> {
 
 type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
 
-function issuesOf(error: z.ZodError): string[] {
-  return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
-}
-
 function parseOr400<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  throw new HttpError(400, `invalid_${what}`, `invalid ${what}`, { details: issuesOf(result.error) });
+  throw new HttpError(400, `invalid_${what}`, `invalid ${what}`, { details: zodIssueLines(result.error) });
 }
 
 /** Drops what JSON Schema documents carry on their own but an embedded OpenAPI schema must not. */

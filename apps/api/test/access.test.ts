@@ -1,12 +1,20 @@
 import { loadConfig } from '@eufy-relay/config';
-import { addJob, cleanupJob, QUEUES } from '@eufy-relay/contracts';
-import { Queue } from 'bullmq';
+import { addJob, cleanupJob, openQueue, QUEUES } from '@eufy-relay/contracts';
 import { writeFileSync } from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { start } from '../src';
 import { MAX_BODY_BYTES } from '../src/app';
-import { TOKEN, basic, bearer, makeVideo, request, startApi, type TestApi } from './helpers';
+import {
+  TOKEN,
+  basic,
+  bearer,
+  holdDownload,
+  makeVideo,
+  readRest,
+  request,
+  startApi,
+  type TestApi,
+} from './helpers';
 
 const DONE = 'T8113P0223000002_20250130_143022';
 
@@ -60,7 +68,7 @@ describe('with API_TOKEN set', () => {
   });
 
   it('refuses Bull Board actions sent cross-site with cached Basic credentials (CSRF)', async () => {
-    const queue = new Queue(QUEUES.janitor, { connection: t.redis, prefix: t.config.REDIS_PREFIX });
+    const queue = openQueue(cleanupJob, { connection: t.redis, prefix: t.config.REDIS_PREFIX });
     await addJob(queue, cleanupJob, { trigger: 'manual' });
     const pause = (headers: Record<string, string>) =>
       request(t.api.url, `/admin/queues/api/queues/${QUEUES.janitor}/pause`, { method: 'PUT', headers });
@@ -150,9 +158,10 @@ describe('start', () => {
       HOST: '127.0.0.1',
       LOG_LEVEL: 'silent',
       NODE_ENV: 'production',
+      URL_SIGNING_SECRET: 'url-signing-secret-0123456789',
     };
     await expect(start(loadConfig({ env }), { port: 0 })).rejects.toThrow(
-      /API_TOKEN is not set: under NODE_ENV=production the api does not start without it/,
+      /^API_TOKEN is not set: under NODE_ENV=production the api does not start without it \(it guards/,
     );
     const api = await start(loadConfig({ env: { ...env, API_TOKEN: TOKEN } }), { port: 0 });
     expect((await request(api.url, '/devices')).status).toBe(401);
@@ -171,23 +180,11 @@ describe('start', () => {
     // Larger than the socket buffers, so the download is really in flight when the api stops.
     const size = 32 * 1024 * 1024;
     writeFileSync(path.join(t.config.RECORDINGS_DIR, `${DONE}.mp4`), Buffer.alloc(size));
-    const url = new URL(t.api.url);
-    const held = await new Promise<http.IncomingMessage>((resolve) => {
-      http.get({ host: url.hostname, port: url.port, path: `/recordings/${DONE}.mp4` }, (res) => {
-        res.pause();
-        resolve(res);
-      });
-    });
+    const held = await holdDownload(t.api.url, `/recordings/${DONE}.mp4`);
     await t.close();
-    // The client learns of the cut once it reads again: the download ends short, not complete.
-    let received = 0;
-    held.on('data', (c: Buffer) => (received += c.length));
-    held.on('error', () => {});
-    const closed = new Promise((resolve) => held.on('close', resolve));
-    held.resume();
-    await closed;
-    expect(held.complete).toBe(false);
-    expect(received).toBeLessThan(size);
+    const rest = await readRest(held);
+    expect(rest.complete).toBe(false);
+    expect(rest.received).toBeLessThan(size);
     await expect(request(t.api.url, '/health')).rejects.toThrow(/ECONNREFUSED/);
   });
 });

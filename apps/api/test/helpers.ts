@@ -17,25 +17,41 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
+/** Polls until `check` passes; the bound is a hang guard, not a speed target. */
+export async function eventually<T>(
+  read: () => Promise<T> | T,
+  check: (v: T) => boolean,
+  what: string,
+): Promise<T> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const value = await read();
+    if (check(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The settings of a test api named `name`: its own REDIS_PREFIX, recordings under `dir`, silent. */
+export function testEnv(name: string, dir: string): Record<string, string> {
+  return {
+    REDIS_URL: process.env.REDIS_URL ?? '',
+    REDIS_PREFIX: `eufy-relay-test-api-${name}-${process.pid}`,
+    RECORDINGS_DIR: path.join(dir, 'recordings'),
+    LOG_LEVEL: 'silent',
+    NODE_ENV: 'test',
+    MIN_FREE_DISK_BYTES: '0',
+    PUBLIC_BASE_URL: 'https://relay.example.com',
+  };
+}
+
 /**
  * A real api on 127.0.0.1 (free port) over the real Redis, with its own REDIS_PREFIX and a fresh
  * RECORDINGS_DIR; close() stops it and removes its keys, queues and files.
  */
 export async function startApi(name: string, env: Record<string, string> = {}): Promise<TestApi> {
   const dir = mkdtempSync(path.join(tmpdir(), `eufy-relay-api-${name}-`));
-  const config = loadConfig({
-    env: {
-      REDIS_URL: process.env.REDIS_URL ?? '',
-      REDIS_PREFIX: `eufy-relay-test-api-${name}-${process.pid}`,
-      RECORDINGS_DIR: path.join(dir, 'recordings'),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'silent',
-      NODE_ENV: 'test',
-      MIN_FREE_DISK_BYTES: '0',
-      PUBLIC_BASE_URL: 'https://relay.example.com',
-      ...env,
-    },
-  });
+  const config = loadConfig({ env: { ...testEnv(name, dir), HOST: '127.0.0.1', ...env } });
   mkdirSync(config.RECORDINGS_DIR, { recursive: true });
   const api = await start(config, { port: 0 });
   const redis = createRedis(config, 'worker');
@@ -103,6 +119,33 @@ export function request(
     req.on('error', reject);
     req.end(options.body);
   });
+}
+
+/** Starts a download and holds it unread: once the socket buffers are full, the server's writes stall. */
+export function holdDownload(baseUrl: string, rawPath: string): Promise<http.IncomingMessage> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: hostname, port, path: rawPath, agent: false }, (res) => {
+        res.pause();
+        resolve(res);
+      })
+      .on('error', reject);
+  });
+}
+
+/**
+ * Reads what is left of a held download. A paused client learns that the server cut it only once it
+ * reads again: the download then ends short (`complete` false) instead of running to its end.
+ */
+export async function readRest(res: http.IncomingMessage): Promise<{ received: number; complete: boolean }> {
+  let received = 0;
+  res.on('data', (c: Buffer) => (received += c.length));
+  res.on('error', () => {});
+  const closed = new Promise((resolve) => res.on('close', resolve));
+  res.resume();
+  await closed;
+  return { received, complete: res.complete };
 }
 
 export const bearer = (token = TOKEN) => ({ Authorization: `Bearer ${token}` });

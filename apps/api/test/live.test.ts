@@ -137,6 +137,13 @@ describe('a recording in progress', () => {
         expect(r.json()).toMatchObject({ id, status: 'recording' });
       }
     }
+    // A browser opening the link that early gets a page that loads it again by itself.
+    const page = await request(t.api.url, signed(id, 'mp4'), {
+      headers: { Accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' },
+    });
+    expect(page.status).toBe(202);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expect(page.text).toContain('<meta http-equiv="refresh" content="1">');
     // The first fragment complete: the video plays (a closed range gets what exists).
     writeFileSync(file, data.subarray(0, first.offset + first.length));
     const r = await request(t.api.url, signed(id, 'mp4'), { headers: { Range: 'bytes=0-1' } });

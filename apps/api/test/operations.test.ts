@@ -9,21 +9,10 @@ import type { RunningRole } from '@eufy-relay/runtime';
 import { enqueueWebhook, openWebhookQueue } from '@eufy-relay/webhooks';
 import { WebhookReceiver } from '@eufy-relay/webhooks/testing';
 import { errorsBody, webhookDeliveryView } from '../src/operations';
-import { TOKEN, bearer, makeVideo, request, startApi, type TestApi } from './helpers';
+import { TOKEN, bearer, eventually, makeVideo, request, startApi, type TestApi } from './helpers';
 
 const CAMERA = 'T8113P0223000002';
 const silent = createLogger({ level: 'silent' });
-
-/** Polls until `check` passes; the bound is a hang guard, not a speed target. */
-async function eventually<T>(read: () => Promise<T>, check: (v: T) => boolean, what: string): Promise<T> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const value = await read();
-    if (check(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('GET /errors', () => {
   let t: TestApi;
@@ -94,7 +83,7 @@ describe('POST /cleanup', () => {
     expect(r.status).toBe(503);
     expect(r.json().error.code).toBe('janitor_unavailable');
     // Withdrawn: no janitor starting later runs a stale request.
-    const health = (await request(t.api.url, '/health')).json();
+    const health = (await request(t.api.url, '/health', { headers: bearer() })).json();
     expect(health.checks.queues.depths.janitor).toMatchObject({ waiting: 0, active: 0 });
   });
 
@@ -150,8 +139,10 @@ describe('POST /cleanup', () => {
     expect({ status: r.status, body: r.json() }).toMatchObject({ status: 500 });
     expect(r.json().error).toMatchObject({
       code: 'cleanup_failed',
-      message: expect.stringMatching(/^cleanup run .* failed: /),
+      message: expect.stringMatching(/^cleanup run .* failed: GET \/errors and the janitor's log say why$/),
     });
+    // The janitor's reason names the missing directory: it goes to the log, never into the answer.
+    expect(r.text).not.toContain(t.config.RECORDINGS_DIR);
   });
 });
 

@@ -9,7 +9,7 @@ beforeAll(() => {
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`pnpm build\` first`);
 });
 
-it('under NODE_ENV=production without API_TOKEN, exits 1 saying why, before listening', async () => {
+it('under NODE_ENV=production without API_TOKEN and URL_SIGNING_SECRET, exits 1 naming both, before listening', async () => {
   const child = spawn(process.execPath, [entry], {
     env: {
       PATH: process.env.PATH ?? '',
@@ -33,7 +33,7 @@ it('under NODE_ENV=production without API_TOKEN, exits 1 saying why, before list
   const fatal = lines.find((l) => l.msg === 'failed to start');
   expect(fatal?.level).toBe(60);
   expect(fatal?.err?.message).toMatch(
-    /^API_TOKEN is not set: under NODE_ENV=production the api does not start/,
+    /^API_TOKEN is not set: under NODE_ENV=production the api does not start without it .*; URL_SIGNING_SECRET is not set: under NODE_ENV=production the api does not start without it \(video and thumbnail URLs are always signed in production\)$/,
   );
   expect(lines.some((l) => l.msg === 'api listening')).toBe(false);
 });

@@ -1,9 +1,8 @@
 import { loadConfig } from '@eufy-relay/config';
-import { addJob, motionSignalJob, QUEUES } from '@eufy-relay/contracts';
+import { addJob, motionSignalJob, openQueue, QUEUES, type JobQueue } from '@eufy-relay/contracts';
 import { DeviceRegistry, HeartbeatStore, type BridgeHeartbeat } from '@eufy-relay/devices';
 import { RecordingStore } from '@eufy-relay/recordings';
 import { DeliveryLog } from '@eufy-relay/webhooks';
-import { Queue } from 'bullmq';
 import { rmSync } from 'node:fs';
 import { start } from '../src';
 import { devicesBody } from '../src/devices';
@@ -26,13 +25,13 @@ const heartbeat = (patch: Partial<BridgeHeartbeat> = {}): BridgeHeartbeat => ({
 let t: TestApi;
 let heartbeats: HeartbeatStore;
 let registry: DeviceRegistry;
-let motion: Queue;
+let motion: JobQueue<typeof motionSignalJob>;
 
 beforeAll(async () => {
   t = await startApi('status');
   heartbeats = new HeartbeatStore(t.redis, t.config);
   registry = new DeviceRegistry(t.redis, t.config);
-  motion = new Queue(QUEUES.motion, { connection: t.redis, prefix: t.config.REDIS_PREFIX });
+  motion = openQueue(motionSignalJob, { connection: t.redis, prefix: t.config.REDIS_PREFIX });
 });
 afterAll(async () => {
   await motion.obliterate({ force: true });
@@ -78,7 +77,8 @@ describe('GET /health', () => {
     );
     const r = await get('/health');
     expect(r.status).toBe(503);
-    expect(r.json().problems).toEqual([
+    expect(r.json().problems).toEqual(['eufy_ws_captcha_required', 'eufy_ws_push_disconnected']);
+    expect(r.json().details).toEqual([
       'eufy-security-ws: captcha_required',
       'eufy-security-ws: push_disconnected',
     ]);
@@ -86,7 +86,8 @@ describe('GET /health', () => {
     await heartbeats.write(heartbeat({ connected: false, problems: ['unreachable'] }), 60_000);
     const down = await get('/health');
     expect(down.status).toBe(503);
-    expect(down.json().problems).toEqual([
+    expect(down.json().problems).toEqual(['eufy_ws_not_connected', 'eufy_ws_unreachable']);
+    expect(down.json().details).toEqual([
       'eufy-security-ws: ingest is not connected to it',
       'eufy-security-ws: unreachable',
     ]);
@@ -97,7 +98,8 @@ describe('GET /health', () => {
     await t.redis.del(`${t.config.REDIS_PREFIX}:heartbeat:ingest`);
     const r = await get('/health');
     expect(r.status).toBe(503);
-    expect(r.json().problems).toEqual([
+    expect(r.json().problems).toEqual(['ingest_no_heartbeat']);
+    expect(r.json().details).toEqual([
       'ingest: no heartbeat in Redis (ingest is not running or cannot reach Redis)',
     ]);
     expect(r.json().checks.eufy_ws).toMatchObject({
@@ -112,7 +114,8 @@ describe('GET /health', () => {
     await new HeartbeatStore(full.redis, full.config).write(heartbeat(), 60_000);
     const r = await request(full.api.url, '/health');
     expect(r.status).toBe(503);
-    expect(r.json().problems).toEqual([
+    expect(r.json().problems).toEqual(['disk_low']);
+    expect(r.json().details).toEqual([
       expect.stringMatching(/^disk: \d+ bytes free, under MIN_FREE_DISK_BYTES \(9007199254740991\)$/),
     ]);
     await full.close();
@@ -122,7 +125,8 @@ describe('GET /health', () => {
     await new HeartbeatStore(missing.redis, missing.config).write(heartbeat(), 60_000);
     const m = await request(missing.api.url, '/health');
     expect(m.status).toBe(503);
-    expect(m.json().problems).toEqual([
+    expect(m.json().problems).toEqual(['disk_unavailable']);
+    expect(m.json().details).toEqual([
       `disk: ${missing.config.RECORDINGS_DIR}: ENOENT: no such file or directory, statfs '${missing.config.RECORDINGS_DIR}'`,
     ]);
     await missing.close();
@@ -147,7 +151,8 @@ describe('GET /health', () => {
       expect(r.status).toBe(503);
       const body = healthBody.parse(r.json());
       expect(body.checks.redis).toMatchObject({ ok: false, latency_ms: null });
-      expect(body.problems[0]).toMatch(/^redis: /);
+      expect(body.problems[0]).toBe('redis_unreachable');
+      expect(body.details[0]).toMatch(/^redis: /);
       expect(body.checks.queues.ok).toBe(false);
       expect((await request(api.url, '/health/live')).status).toBe(200);
       // A route that needs Redis fails as a JSON 500 without internals.

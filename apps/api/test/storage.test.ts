@@ -217,18 +217,19 @@ describe('finished recordings served from an S3 bucket (real fauxqs)', () => {
 
     const health = new StorageHealth(proxy.redis, proxy.config);
     await health.failed('TimeoutError: the S3 endpoint did not answer', Date.UTC(2026, 0, 1));
-    const failing = (await request(proxy.api.url, '/health')).json();
+    const failing = (await request(proxy.api.url, '/health', { headers: bearer() })).json();
     expect(failing.checks.storage).toEqual({
       ok: false,
       error: 'TimeoutError: the S3 endpoint did not answer',
       backend: 's3',
       failing_since: '2026-01-01T00:00:00.000Z',
     });
-    expect(failing.problems).toContain(
+    expect(failing.problems).toContain('storage_uploads_failing');
+    expect(failing.details).toContain(
       'storage: uploads to S3 failing since 2026-01-01T00:00:00.000Z: TimeoutError: the S3 endpoint did not answer',
     );
     await health.succeeded();
-    const healed = (await request(proxy.api.url, '/health')).json();
+    const healed = (await request(proxy.api.url, '/health', { headers: bearer() })).json();
     expect(healed.checks.storage).toEqual({ ok: true, backend: 's3', failing_since: null });
   });
 });

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { zodIssueLines } from '@eufy-relay/config';
 import { DETECTIONS } from './detections';
 import type { Simulator } from './simulator';
 
@@ -72,11 +73,7 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 
 function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   const parsed = schema.safeParse(value);
-  if (!parsed.success)
-    throw new HttpError(
-      400,
-      parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '),
-    );
+  if (!parsed.success) throw new HttpError(400, zodIssueLines(parsed.error, { root: 'body' }).join('; '));
   return parsed.data;
 }
 
@@ -230,6 +227,7 @@ async function handle(sim: Simulator, req: IncomingMessage, res: ServerResponse)
 }
 
 export function startControlServer(sim: Simulator, host: string, port: number): Promise<Server> {
+  // Fire-and-forget: handle() answers every error itself (500 with the message); node's server ignores the result.
   const server = createServer((req, res) => void handle(sim, req, res));
   return new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -59,10 +59,12 @@ async function main(): Promise<void> {
     if (stopping) process.exit(1);
     stopping = true;
     logger.info({ signal }, 'stopping');
+    // Fire-and-forget: stop() never rejects; the process exits when it is done, so nobody waits for it here.
     void simulator.stop().then(() => process.exit(0));
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
+// Fire-and-forget: main() reports its own errors and exits: nothing awaits a main.
 void main();

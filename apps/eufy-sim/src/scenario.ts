@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { zodIssueLines } from '@eufy-relay/config';
 
 const seconds = z.number().positive();
 
@@ -110,7 +111,9 @@ export function parseScenario(input: unknown, origin = 'scenario'): Scenario {
   const parsed = scenarioSchema.safeParse(input ?? {});
   if (!parsed.success)
     throw new ScenarioError(
-      parsed.error.issues.map((i) => `${origin}: ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n'),
+      zodIssueLines(parsed.error)
+        .map((line) => `${origin}: ${line}`)
+        .join('\n'),
     );
   const scenario = parsed.data;
   const stationSerials = new Set(scenario.stations.map((s) => s.serialNumber));

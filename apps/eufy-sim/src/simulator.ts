@@ -475,6 +475,7 @@ export class Simulator {
     this.clients.add(client);
     ws.on('close', () => this.onClose(client));
     ws.on('error', (err) => this.logger.debug({ err: err.message }, 'client socket error'));
+    // Fire-and-forget: onMessage answers a bad message with an error result itself; the socket does not wait for it.
     ws.on('message', (data) => void this.onMessage(client, data.toString()));
     this.send(client, { type: 'version', ...this.scenario.version });
   }
@@ -770,6 +771,7 @@ export class Simulator {
       ended: false,
     };
     this.streams.set(stationSerial, stream);
+    // Fire-and-forget: The stream runs until stopped and ends itself on any error (runStream catches); the start command answers now.
     void this.runStream(stream);
   }
 

@@ -1,10 +1,9 @@
-import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '@eufy-relay/config';
-import { utcTimestamp } from '@eufy-relay/contracts';
+import { utcTimestamp, webhookId as webhookIdOf } from '@eufy-relay/contracts';
 import type { Logger } from '@eufy-relay/logger';
 import { redisKey } from '@eufy-relay/runtime';
-import { enqueueWebhook } from '@eufy-relay/webhooks';
+import { enqueueWebhook, type WebhookQueue } from '@eufy-relay/webhooks';
 
 /** One battery reading of a device: its level and, on devices that have one, their own low flag. */
 export interface BatteryReading {
@@ -28,7 +27,7 @@ export class BatteryAlerts {
       Config,
       'REDIS_PREFIX' | 'BATTERY_LOW_PERCENT' | 'BATTERY_REARM_PERCENT' | 'BATTERY_ALERT_COOLDOWN_SECONDS'
     >,
-    private readonly webhooks: Queue,
+    private readonly webhooks: WebhookQueue,
     private readonly logger: Logger,
   ) {}
 
@@ -48,7 +47,7 @@ export class BatteryAlerts {
         );
       return;
     }
-    const webhookId = `low_battery.${reading.serial}.${reading.at}`;
+    const webhookId = webhookIdOf('low_battery', { deviceSn: reading.serial, at: reading.at });
     const cooldownMs = Math.round(config.BATTERY_ALERT_COOLDOWN_SECONDS * 1000);
     const claimed = await redis.set(key, webhookId, 'PX', cooldownMs, 'NX');
     if (claimed !== 'OK' && (await redis.get(key)) !== webhookId) return;

@@ -1,6 +1,13 @@
-import { Queue, Worker } from 'bullmq';
+import { Worker } from 'bullmq';
 import type { Config } from '@eufy-relay/config';
-import { InvalidJobPayloadError, QUEUES, offlineCheckJob, validatedProcessor } from '@eufy-relay/contracts';
+import {
+  InvalidJobPayloadError,
+  QUEUES,
+  motionSignalJob,
+  offlineCheckJob,
+  openQueue,
+  validatedProcessor,
+} from '@eufy-relay/contracts';
 import { DeviceRegistry, HeartbeatStore } from '@eufy-relay/devices';
 import { ErrorReporter } from '@eufy-relay/errors';
 import { EufyClient } from '@eufy-relay/eufy-client';
@@ -30,8 +37,8 @@ export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
     const workerRedis = scope.redis('worker', 'ingest-alerts');
 
     const queueOptions = { connection: producer, prefix: config.REDIS_PREFIX };
-    const motionQueue = scope.queue(new Queue(QUEUES.motion, queueOptions));
-    const alertsQueue = scope.queue(new Queue(QUEUES.alerts, queueOptions));
+    const motionQueue = scope.queue(openQueue(motionSignalJob, queueOptions));
+    const alertsQueue = scope.queue(openQueue(offlineCheckJob, queueOptions));
     const webhooks = scope.queue(openWebhookQueue(config, producer));
 
     const reporter = new ErrorReporter({ config, redis: producer, webhooks, logger });

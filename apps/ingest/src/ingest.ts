@@ -133,6 +133,7 @@ export class Ingest {
       return;
     }
     if (event.source !== 'device') return;
+    // Fire-and-forget: fetchAdded logs its own failure; the event loop of the bridge must not wait for two RPCs.
     if (event.event === 'device added') void this.fetchAdded(event.device);
     else if (event.event === 'device removed') {
       const serial = event.device;

@@ -1,7 +1,7 @@
-import type { JobsOptions, Queue } from 'bullmq';
+import type { JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '@eufy-relay/config';
-import { addJob, motionSignalJob } from '@eufy-relay/contracts';
+import { addJob, motionSignalJob, type JobQueue } from '@eufy-relay/contracts';
 import type { DeviceRegistry } from '@eufy-relay/devices';
 import type { DetectionKind, DeviceState } from '@eufy-relay/eufy-client';
 import { redisKey } from '@eufy-relay/runtime';
@@ -60,7 +60,7 @@ export class MotionSignals {
   constructor(
     private readonly redis: Redis,
     private readonly config: Pick<Config, 'REDIS_PREFIX' | 'MOTION_TRIGGERS'>,
-    private readonly queue: Queue,
+    private readonly queue: JobQueue<typeof motionSignalJob>,
     private readonly registry: DeviceRegistry,
   ) {
     this.triggers = new Set(config.MOTION_TRIGGERS);

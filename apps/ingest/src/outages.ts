@@ -1,10 +1,9 @@
-import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '@eufy-relay/config';
-import { addJob, offlineCheckJob, utcTimestamp } from '@eufy-relay/contracts';
+import { addJob, offlineCheckJob, utcTimestamp, webhookId, type JobQueue } from '@eufy-relay/contracts';
 import type { Logger } from '@eufy-relay/logger';
 import { redisKey } from '@eufy-relay/runtime';
-import { enqueueWebhook } from '@eufy-relay/webhooks';
+import { enqueueWebhook, type WebhookQueue } from '@eufy-relay/webhooks';
 
 /*
  * An outage is `{prefix}:outage:{serial}`, a hash { started_at (epoch ms), reason, alerted }, where
@@ -62,9 +61,9 @@ export interface OutageOptions {
     'REDIS_PREFIX' | 'OFFLINE_DEBOUNCE_SECONDS' | 'RETRY_ATTEMPTS' | 'RETRY_BASE_DELAY_MS'
   >;
   /** The alerts queue (delayed offline checks). */
-  alerts: Queue;
+  alerts: JobQueue<typeof offlineCheckJob>;
   /** The webhooks queue, opened with openWebhookQueue. */
-  webhooks: Queue;
+  webhooks: WebhookQueue;
   logger: Logger;
 }
 
@@ -133,7 +132,7 @@ export class Outages {
         timestamp: utcTimestamp(at),
         offline_seconds: Math.max(0, Math.round((at - startedAt) / 1000)),
       },
-      { webhookId: `camera_online.${serial}.${startedAt}` },
+      { webhookId: webhookId('camera_online', { deviceSn: serial, outageStartedAt: startedAt }) },
     );
     await redis.eval(SETTLE, 1, this.key(serial), started, '');
     logger.info({ serial, reason, offlineMs: at - startedAt }, 'camera back online: camera_online queued');
@@ -156,7 +155,7 @@ export class Outages {
     await enqueueWebhook(
       this.options.webhooks,
       { event: 'camera_offline', device_sn: serial, timestamp: utcTimestamp(startedAt), reason },
-      { webhookId: `camera_offline.${serial}.${startedAt}` },
+      { webhookId: webhookId('camera_offline', { deviceSn: serial, outageStartedAt: startedAt }) },
     );
   }
 }

@@ -152,6 +152,7 @@ export class Outbox {
 
   private start(entry: Entry, lane: string | null): void {
     this.busy.add(lane);
+    // Fire-and-forget: The lane's pump: it catches every error of an entry itself and frees the lane in finally.
     void (async () => {
       // A write that fails for want of Redis is retried where it stopped, not from the entry's start.
       for (const write of entry.writes) if (!(await this.writeOne(write))) break;

@@ -1,6 +1,9 @@
+import { createWriteStream } from 'node:fs';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { parseRecordingId } from '@eufy-relay/contracts';
 import type { Logger } from '@eufy-relay/logger';
+import { ProbeUnavailableError, type MediaInfo } from '@eufy-relay/media';
 import {
   RecordingExistsError,
   RecordingNotFoundError,
@@ -12,8 +15,6 @@ import {
   type RecordingStore,
 } from '@eufy-relay/recordings';
 import { DELETE_BATCH, type RecordingObjects } from '@eufy-relay/storage';
-import type { ProbedVideo } from './probe';
-import { ProbeUnavailableError } from './probe';
 import type { SystemErrorReporter } from './report';
 import type { CleanupResult } from './result';
 
@@ -27,7 +28,7 @@ export interface CleanupDeps {
   store: RecordingStore;
   files: RecordingFiles;
   diskUsage: () => Promise<DiskUsage>;
-  probe: (file: string, signal?: AbortSignal) => Promise<ProbedVideo | null>;
+  probe: (file: string, signal?: AbortSignal) => Promise<MediaInfo | null>;
   reporter: SystemErrorReporter;
   logger: Logger;
   settings: CleanupSettings;
@@ -189,7 +190,7 @@ class CleanupRun {
       // Unindexed at the start of the run; a recorder may have created the entry since (it always
       // writes the index before the file), so look again before probing.
       if (status !== undefined || (await store.get(id))) continue;
-      let video: ProbedVideo | null;
+      let video: MediaInfo | null;
       try {
         video = await probe(files.videoPath(id), this.run.signal);
       } catch (err) {
@@ -211,7 +212,7 @@ class CleanupRun {
   private async reindex(
     id: string,
     entry: Pick<DirectoryEntry, 'bytes'>,
-    video: ProbedVideo,
+    video: MediaInfo,
   ): Promise<boolean> {
     const { deviceSn, startedAt } = parseRecordingId(id)!;
     const started = startedAt.getTime();
@@ -222,13 +223,13 @@ class CleanupRun {
         source: 'repair',
         status: 'completed',
         video_status: 'completed',
-        ended_at: started + Math.round(video.duration_seconds * 1000),
-        duration_seconds: Math.round(video.duration_seconds),
+        ended_at: started + Math.round(video.durationSeconds * 1000),
+        duration_seconds: Math.round(video.durationSeconds),
         bytes: entry.bytes,
-        codec: video.codec,
+        codec: video.videoCodec,
         width: video.width,
         height: video.height,
-        has_audio: video.has_audio,
+        has_audio: video.hasAudio,
         stop_reason: 'reindexed',
       });
     } catch (err) {
@@ -266,7 +267,7 @@ class CleanupRun {
     bucket: RecordingObjects,
     indexed: Map<string, RecordingStatus>,
   ): Promise<{ id: string; bytes: number }[]> {
-    const { store, probe, logger } = this.deps;
+    const { store, logger } = this.deps;
     const videos = new Map<string, { bytes: number; lastModified: number }>();
     for await (const object of bucket.list(this.run.signal)) {
       const named = bucket.parseKey(object.key);
@@ -285,11 +286,7 @@ class CleanupRun {
         this.repairs.unreadable_pending += 1;
         continue;
       }
-      const url = await bucket.presign(bucket.key(id, 'video'), 600);
-      const video = await probe(url, this.run.signal).catch((err: unknown) => {
-        if (!(err instanceof ProbeUnavailableError)) throw err;
-        return undefined;
-      });
+      const video = await this.probeObject(bucket, id);
       if (video === undefined) this.repairs.unreadable_pending += 1;
       else if (video === null) orphans.push({ id, bytes: object.bytes });
       else if (await this.reindex(id, { bytes: object.bytes }, video)) {
@@ -309,6 +306,27 @@ class CleanupRun {
       logger.warn({ id: ref.id }, 'recording object is gone from the bucket: marked missing');
     }
     return orphans;
+  }
+
+  /**
+   * ffprobe's verdict on a stray object, read from a temporary copy in this janitor's directory
+   * (rare: only objects nobody indexed); undefined when the object or ffprobe could not be read.
+   */
+  private async probeObject(bucket: RecordingObjects, id: string): Promise<MediaInfo | null | undefined> {
+    const { files, probe, logger } = this.deps;
+    const copy = files.tempPath(id, 'video');
+    try {
+      const read = await bucket.read(bucket.key(id, 'video'), {}, this.run.signal);
+      if (read.refused) return undefined;
+      await pipeline(read.body, createWriteStream(copy), { signal: this.run.signal });
+      return await probe(copy, this.run.signal);
+    } catch (err) {
+      if (this.run.signal?.aborted) throw err;
+      logger.warn({ err, id }, 'could not read or probe an object missing from the index; keeping it');
+      return undefined;
+    } finally {
+      await files.remove(copy);
+    }
   }
 
   private async removeOrphanObjects(bucket: RecordingObjects, orphans: { id: string; bytes: number }[]) {

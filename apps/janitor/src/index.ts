@@ -1,17 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { Queue, Worker } from 'bullmq';
+import { Worker, type Queue } from 'bullmq';
 import type { Config } from '@eufy-relay/config';
-import { QUEUES, cleanupJob, validatedProcessor } from '@eufy-relay/contracts';
+import { QUEUES, cleanupJob, openQueue, validatedProcessor } from '@eufy-relay/contracts';
 import { ErrorReporter } from '@eufy-relay/errors';
 import { jobLogger } from '@eufy-relay/logger';
+import { probeVideo } from '@eufy-relay/media';
 import { RecordingFiles, RecordingStore, diskUsage, type DiskUsage } from '@eufy-relay/recordings';
 import { openStorage } from '@eufy-relay/storage';
 import { openWebhookQueue } from '@eufy-relay/webhooks';
 import { closeWorker, redisReady, startRole, type RoleDeps, type RunningRole } from '@eufy-relay/runtime';
 import { runCleanup } from './cleanup';
-import { probeVideo } from './probe';
 import { sharedSystemErrorReporter, type SystemErrorReporter } from './report';
 import type { CleanupResult } from './result';
 import {
@@ -32,7 +32,7 @@ export interface JanitorDeps extends RoleDeps {
   diskUsage?: (dir: string) => Promise<DiskUsage>;
   /** Where system errors go; defaults to system_error webhooks on the webhooks queue. */
   reporter?: SystemErrorReporter;
-  /** Defaults to `ffprobe` on PATH. */
+  /** Defaults to FFPROBE_PATH, else `ffprobe` on PATH (as `@eufy-relay/media` runs it). */
   ffprobePath?: string;
 }
 
@@ -50,7 +50,7 @@ export function start(config: Config, deps: JanitorDeps = {}): Promise<RunningRo
     await redis.ping();
     await mkdir(config.RECORDINGS_DIR, { recursive: true });
 
-    const janitorQueue = scope.queue(new Queue(QUEUES.janitor, { connection: redis, prefix }));
+    const janitorQueue = scope.queue(openQueue(cleanupJob, { connection: redis, prefix }));
     const producer = scope.redis('producer', 'janitor-producer');
     await redisReady(producer);
     const webhooks = scope.queue(openWebhookQueue(config, producer));
@@ -80,7 +80,7 @@ export function start(config: Config, deps: JanitorDeps = {}): Promise<RunningRo
             diskUsage: () => measureDisk(files.dir),
             probe: (file, probeSignal) =>
               probeVideo(file, {
-                ffprobePath: deps.ffprobePath ?? 'ffprobe',
+                path: deps.ffprobePath,
                 timeoutMs: config.FFPROBE_TIMEOUT_SECONDS * 1000,
                 signal: probeSignal,
               }),
@@ -126,7 +126,8 @@ export function start(config: Config, deps: JanitorDeps = {}): Promise<RunningRo
     shutdown.add('janitor worker', closeWorker(worker, scope.shutdownMs / 2));
 
     await janitorQueue.setGlobalConcurrency(1);
-    await janitorQueue.upsertJobScheduler(
+    // BullMQ types the scheduler id as a job name; the scheduler's jobs are cleanup jobs (below).
+    await (janitorQueue as Queue).upsertJobScheduler(
       CLEANUP_SCHEDULER_ID,
       { every: Math.max(1, Math.round(config.CLEANUP_INTERVAL_SECONDS * 1000)) },
       {

@@ -3,4 +3,5 @@ import '@eufy-relay/runtime/lean-start';
 import { runMain } from '@eufy-relay/runtime';
 import { start } from './index';
 
+// Fire-and-forget: runMain handles its own failures (logs them and exits): nothing awaits a main.
 void runMain('janitor', start);

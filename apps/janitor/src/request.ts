@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Queue, QueueEvents } from 'bullmq';
-import { addJob, cleanupJob } from '@eufy-relay/contracts';
+import type { QueueEvents } from 'bullmq';
+import { addJob, cleanupJob, type JobQueue } from '@eufy-relay/contracts';
 import { CLEANUP_JOB_OPTIONS } from './schedule';
 import { cleanupResultSchema, type CleanupResult } from './result';
 
@@ -36,7 +36,7 @@ export class CleanupFailedError extends Error {
  * request; one already running finishes and lands in the run history.
  */
 export async function requestCleanup(
-  queue: Queue,
+  queue: JobQueue<typeof cleanupJob>,
   events: QueueEvents,
   timeoutMs: number,
 ): Promise<CleanupResult> {

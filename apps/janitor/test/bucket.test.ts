@@ -3,12 +3,12 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { recordingId } from '@eufy-relay/contracts';
 import { createLogger } from '@eufy-relay/logger';
+import { probeVideo } from '@eufy-relay/media';
 import { RecordingFiles, RecordingStore, diskUsage } from '@eufy-relay/recordings';
 import { deletePrefixKeys } from '@eufy-relay/runtime';
 import { RecordingObjects, createS3Client } from '@eufy-relay/storage';
 import { startS3TestServer, type S3TestServer } from '@eufy-relay/storage/testing';
 import { runCleanup, type CleanupDeps } from '../src/cleanup';
-import { probeVideo } from '../src/probe';
 import type { SystemProblem } from '../src/report';
 import { DAY, makeMp4, removeDir, tempDir, testConfig } from './helpers';
 
@@ -106,7 +106,7 @@ function deps(spool: string): CleanupDeps {
     files: new RecordingFiles(spool),
     bucket: objects,
     diskUsage: () => diskUsage(spool),
-    probe: (file, signal) => probeVideo(file, { ffprobePath: 'ffprobe', timeoutMs: 30_000, signal }),
+    probe: (file, signal) => probeVideo(file, { timeoutMs: 30_000, signal }),
     reporter: { report: async (p: SystemProblem) => void problems.push(p) },
     logger: createLogger({ level: 'silent' }),
     // Disk pressure would apply to this spool only; with 1 PB asked, a disk janitor would delete everything.

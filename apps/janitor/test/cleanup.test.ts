@@ -7,7 +7,7 @@ import { recordingId } from '@eufy-relay/contracts';
 import { createLogger } from '@eufy-relay/logger';
 import { RecordingFiles, RecordingStore, diskUsage } from '@eufy-relay/recordings';
 import { runCleanup, type CleanupDeps } from '../src/cleanup';
-import { probeVideo } from '../src/probe';
+import { probeVideo } from '@eufy-relay/media';
 import { ErrorReporter } from '@eufy-relay/errors';
 import { openWebhookQueue } from '@eufy-relay/webhooks';
 import { sharedSystemErrorReporter } from '../src/report';
@@ -66,7 +66,7 @@ function deps(
     store,
     files,
     diskUsage: () => diskUsage(dir),
-    probe: (file, signal) => probeVideo(file, { ffprobePath: 'ffprobe', timeoutMs: 30_000, signal }),
+    probe: (file, signal) => probeVideo(file, { timeoutMs: 30_000, signal }),
     reporter: sharedSystemErrorReporter(
       new ErrorReporter({
         config: reporterConfig,
@@ -352,8 +352,7 @@ describe('repair', () => {
     await age(files.videoPath(orphan), 2 * HOUR);
     const result = await run(
       deps({
-        probe: (file) =>
-          probeVideo(file, { ffprobePath: path.join(dir, 'no-such-ffprobe'), timeoutMs: 5000 }),
+        probe: (file) => probeVideo(file, { path: path.join(dir, 'no-such-ffprobe'), timeoutMs: 5000 }),
       }),
     );
     expect(result.repairs).toMatchObject({ unreadable_removed: 0, unreadable_pending: 1, indexed: 0 });

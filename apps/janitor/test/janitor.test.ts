@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
-import { QUEUES } from '@eufy-relay/contracts';
+import { QUEUES, cleanupJob, openQueue } from '@eufy-relay/contracts';
 import { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
 import { deletePrefixKeys, type RunningRole } from '@eufy-relay/runtime';
 import {
@@ -43,7 +43,7 @@ async function history(): Promise<CleanupResult[]> {
 }
 
 function janitorQueue() {
-  const queue = new Queue(QUEUES.janitor, { connection, prefix });
+  const queue = openQueue(cleanupJob, { connection, prefix });
   const events = new QueueEvents(QUEUES.janitor, { connection, prefix });
   closing.push(events, queue);
   return { queue, events };

@@ -3,11 +3,14 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { ROLE_NAMES } from '@eufy-relay/config';
 import { createRedis, deletePrefixKeys } from '@eufy-relay/runtime';
 
 // These tests run the built entry points the way a user does (`node apps/<role>/dist/main.js`);
 // the README's test command builds first.
 const root = path.resolve(__dirname, '../../..');
+/** Every role's own entry point, and the launcher that runs them together. */
+const APPS = [...ROLE_NAMES, 'launcher'];
 const entry = (app: string) => path.join(root, 'apps', app, 'dist', 'main.js');
 const recordingsDir = mkdtempSync(path.join(tmpdir(), 'eufy-relay-launcher-'));
 const baseEnv = {
@@ -49,28 +52,25 @@ function run(app: string, env: Record<string, string>): Promise<Exit> {
 }
 
 beforeAll(() => {
-  for (const app of ['ingest', 'recorder', 'notifier', 'janitor', 'api', 'launcher']) {
+  for (const app of APPS) {
     if (!existsSync(entry(app))) throw new Error(`${entry(app)} is missing: run \`pnpm build\` first`);
   }
 });
 
-describe.each(['ingest', 'recorder', 'notifier', 'janitor', 'api', 'launcher'])(
-  '%s with a bad setting',
-  (app) => {
-    it('exits non-zero within a second, naming the key, before connecting anywhere', async () => {
-      const exit = await run(app, { MOTION_TIMEOUT_SECONDS: 'abc', REDIS_URL: 'redis://127.0.0.1:1' });
-      expect(exit.code).toBe(1);
-      // The issue asks for "within a second" (measured ~0.3 s here, 2.8 s once at load 10); the bound
-      // is looser so a loaded CI machine cannot make it flaky, yet it still fails a process that hangs
-      // or connects first.
-      expect(exit.ms).toBeLessThan(5000);
-      expect(exit.stderr.trim()).toBe(
-        'config: MOTION_TIMEOUT_SECONDS="abc": expected a positive number (seconds)',
-      );
-      expect(exit.stdout).toBe('');
-    });
-  },
-);
+describe.each(APPS)('%s with a bad setting', (app) => {
+  it('exits non-zero within a second, naming the key, before connecting anywhere', async () => {
+    const exit = await run(app, { MOTION_TIMEOUT_SECONDS: 'abc', REDIS_URL: 'redis://127.0.0.1:1' });
+    expect(exit.code).toBe(1);
+    // The issue asks for "within a second" (measured ~0.3 s here, 2.8 s once at load 10); the bound
+    // is looser so a loaded CI machine cannot make it flaky, yet it still fails a process that hangs
+    // or connects first.
+    expect(exit.ms).toBeLessThan(5000);
+    expect(exit.stderr.trim()).toBe(
+      'config: MOTION_TIMEOUT_SECONDS="abc": expected a positive number (seconds)',
+    );
+    expect(exit.stdout).toBe('');
+  });
+});
 
 /** A port nothing listens on right now, for a process that needs a fixed PORT. */
 function freePort(): Promise<number> {

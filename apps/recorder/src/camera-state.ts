@@ -144,22 +144,25 @@ export class CameraStates {
     return redisKey(this.config, 'recorder', 'camera', sn);
   }
 
-  /** Applies one motion signal (seen at `at`) to the camera; `candidateId` starts at `startedAt`. */
-  async motion(
-    sn: string,
-    candidateId: string,
-    startedAt: number,
-    at: number,
-    now = Date.now(),
-  ): Promise<MotionResult> {
+  /**
+   * Applies one motion signal, seen at `motionAt`, to the camera `deviceSn`: a recording it starts is
+   * `candidateId`, starting at `startedAt`. Times are epoch ms; `now` defaults to the clock.
+   */
+  async motion(motion: {
+    deviceSn: string;
+    candidateId: string;
+    startedAt: number;
+    motionAt: number;
+    now?: number;
+  }): Promise<MotionResult> {
     const reply = (await this.redis.eval(
       MOTION,
       1,
-      this.cameraKey(sn),
-      candidateId,
-      startedAt,
-      now,
-      at,
+      this.cameraKey(motion.deviceSn),
+      motion.candidateId,
+      motion.startedAt,
+      motion.now ?? Date.now(),
+      motion.motionAt,
       this.rules.maxRecordingMs,
       this.rules.abandonGraceMs,
     )) as string[];

@@ -1,11 +1,12 @@
-import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '@eufy-relay/config';
+import type { JobQueue, recordingSessionJob } from '@eufy-relay/contracts';
 import type { DeviceRegistry } from '@eufy-relay/devices';
 import type { ErrorReporter } from '@eufy-relay/errors';
 import type { EufyClient } from '@eufy-relay/eufy-client';
 import type { Logger } from '@eufy-relay/logger';
 import type { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
+import type { WebhookQueue } from '@eufy-relay/webhooks';
 import type { CameraStates } from './camera-state';
 import type { SessionRecords } from './session-records';
 import type { StationSlots } from './station-slots';
@@ -23,9 +24,8 @@ export interface RecorderContext {
   sessions: SessionRecords;
   slots: StationSlots;
   client: EufyClient;
-  webhooks: Queue;
-  /** The recording-sessions queue. */
-  recordingSessions: Queue;
+  webhooks: WebhookQueue;
+  recordingSessions: JobQueue<typeof recordingSessionJob>;
   reporter: ErrorReporter;
   /** With STORAGE_BACKEND=s3: where a finished recording goes next; unset, it stays in RECORDINGS_DIR. */
   uploads?: RecorderUploads;

@@ -1,7 +1,13 @@
 import { mkdir } from 'node:fs/promises';
-import { Queue, Worker, type JobsOptions } from 'bullmq';
-import type { Config } from '@eufy-relay/config';
-import { QUEUES, motionSignalJob, recordingSessionJob, validatedProcessor } from '@eufy-relay/contracts';
+import { Worker, type JobsOptions } from 'bullmq';
+import { requireInProduction, type Config } from '@eufy-relay/config';
+import {
+  QUEUES,
+  motionSignalJob,
+  openQueue,
+  recordingSessionJob,
+  validatedProcessor,
+} from '@eufy-relay/contracts';
 import { DeviceRegistry } from '@eufy-relay/devices';
 import { ErrorReporter } from '@eufy-relay/errors';
 import { EufyClient, SchemaIncompatibleError } from '@eufy-relay/eufy-client';
@@ -51,12 +57,15 @@ export function recordingSessionJobOptions(
 export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
   return startRole('recorder', config, deps, async (scope) => {
     const { logger, shutdown } = scope;
+    requireInProduction(config, 'recorder', {
+      URL_SIGNING_SECRET: 'the video URLs it sends in webhooks must be signed, else the api refuses them',
+    });
     // A worker connection: a Redis blip pauses recordings rather than failing them.
     const redis = scope.redis('worker');
     const subscriber = scope.redis('worker', 'recorder-subscriber');
     const webhooks = scope.queue(openWebhookQueue(config, redis));
     const recordingSessions = scope.queue(
-      new Queue(QUEUES.recordingSessions, {
+      openQueue(recordingSessionJob, {
         connection: redis,
         prefix: config.REDIS_PREFIX,
         defaultJobOptions: recordingSessionJobOptions(config),

@@ -23,27 +23,27 @@ export type MotionOutcome =
  */
 export async function handleMotion(
   ctx: RecorderContext,
-  signal: JobData<typeof motionSignalJob>,
+  motion: JobData<typeof motionSignalJob>,
   log: Logger,
 ): Promise<MotionOutcome> {
   const { config, cameras } = ctx;
-  if (!signal.state) return { outcome: 'ignored', why: 'flag_cleared' };
-  if (!config.MOTION_TRIGGERS.includes(signal.kind)) return { outcome: 'ignored', why: 'not_a_trigger' };
+  if (!motion.state) return { outcome: 'ignored', why: 'flag_cleared' };
+  if (!config.MOTION_TRIGGERS.includes(motion.kind)) return { outcome: 'ignored', why: 'not_a_trigger' };
   const now = Date.now();
   // Another host's clock may run ahead: motion is never later than now.
-  const at = Math.min(Date.parse(signal.at), now);
+  const at = Math.min(Date.parse(motion.at), now);
   // A signal that waited in the queue longer than the timeout would start a recording that is already over.
   if (now - at >= config.MOTION_TIMEOUT_SECONDS * 1000) return { outcome: 'ignored', why: 'stale' };
 
   let startedAt = now;
   for (;;) {
-    const result = await cameras.motion(
-      signal.device_sn,
-      recordingId(signal.device_sn, startedAt),
+    const result = await cameras.motion({
+      deviceSn: motion.device_sn,
+      candidateId: recordingId(motion.device_sn, startedAt),
       startedAt,
-      at,
+      motionAt: at,
       now,
-    );
+    });
     switch (result.kind) {
       case 'bump':
         // The previous recording started in this same second: ids have one-second precision.
@@ -52,19 +52,19 @@ export async function handleMotion(
       case 'snoozed':
         return { outcome: 'snoozed', until: result.until };
       case 'extended':
-        // A start whose recorder died half-way is completed by the next motion signal.
+        // A start whose recorder died half-way is completed by the next motion motion.
         if (!result.setup)
-          await setUpRecording(ctx, signal.device_sn, result.recordingId, result.startedAt, log);
+          await setUpRecording(ctx, motion.device_sn, result.recordingId, result.startedAt, log);
         return { outcome: 'extended', recording_id: result.recordingId };
       case 'started':
         if (result.replaced)
           log.warn(
-            { device_sn: signal.device_sn, replaced: result.replaced },
+            { device_sn: motion.device_sn, replaced: result.replaced },
             'a recording past its cap was never stopped (no recorder ran it): starting a new one',
           );
-        await setUpRecording(ctx, signal.device_sn, result.recordingId, result.startedAt, log);
+        await setUpRecording(ctx, motion.device_sn, result.recordingId, result.startedAt, log);
         log.info(
-          { device_sn: signal.device_sn, recording_id: result.recordingId, kind: signal.kind },
+          { device_sn: motion.device_sn, recording_id: result.recordingId, kind: motion.kind },
           'recording started',
         );
         return { outcome: 'started', recording_id: result.recordingId };

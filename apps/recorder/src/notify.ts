@@ -1,28 +1,20 @@
-import type { Queue } from 'bullmq';
 import type { Config } from '@eufy-relay/config';
-import { recordingUrl, utcTimestamp } from '@eufy-relay/contracts';
+import { recordingUrl, urlSigning, utcTimestamp, webhookId } from '@eufy-relay/contracts';
 import type { VideoStatus } from '@eufy-relay/recordings';
-import { enqueueWebhook } from '@eufy-relay/webhooks';
+import { enqueueWebhook, type WebhookQueue } from '@eufy-relay/webhooks';
 
 type UrlConfig = Pick<Config, 'PUBLIC_BASE_URL' | 'URL_SIGNING_SECRET' | 'URL_TTL_SECONDS'>;
 
 /** The recording's public URL, signed (expiring) when URL_SIGNING_SECRET is set. */
 export function videoUrl(config: UrlConfig, id: string): string {
-  const signing = config.URL_SIGNING_SECRET
-    ? { secret: config.URL_SIGNING_SECRET, ttlSeconds: config.URL_TTL_SECONDS }
-    : undefined;
-  return recordingUrl(config.PUBLIC_BASE_URL, id, { signing });
+  return recordingUrl(config.PUBLIC_BASE_URL, id, { signing: urlSigning(config) });
 }
 
-/**
- * Webhook ids derive from the recording id, so however often a start or a finish is retried (or
- * taken over by another recorder), the receiver gets one motion_detected and one motion_stopped.
- */
-export const motionDetectedId = (id: string) => `motion_detected.${id}`;
-export const motionStoppedId = (id: string) => `motion_stopped.${id}`;
+// Webhook ids derive from the recording id, so however often a start or a finish is retried (or
+// taken over by another recorder), the receiver gets one motion_detected and one motion_stopped.
 
 export async function sendMotionDetected(
-  webhooks: Queue,
+  webhooks: WebhookQueue,
   config: UrlConfig,
   recording: { id: string; device_sn: string; started_at: number },
 ): Promise<void> {
@@ -35,12 +27,12 @@ export async function sendMotionDetected(
       video_url: videoUrl(config, recording.id),
       video_status: 'recording',
     },
-    { webhookId: motionDetectedId(recording.id) },
+    { webhookId: webhookId('motion_detected', { recordingId: recording.id }) },
   );
 }
 
 export async function sendMotionStopped(
-  webhooks: Queue,
+  webhooks: WebhookQueue,
   config: UrlConfig,
   recording: {
     id: string;
@@ -62,6 +54,6 @@ export async function sendMotionStopped(
       duration_seconds: recording.duration_seconds,
       ...(recording.reason ? { reason: recording.reason.slice(0, 1000) } : {}),
     },
-    { webhookId: motionStoppedId(recording.id) },
+    { webhookId: webhookId('motion_stopped', { recordingId: recording.id }) },
   );
 }

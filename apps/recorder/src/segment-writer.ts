@@ -233,6 +233,7 @@ export class SegmentWriter {
         });
         this.recording = recording;
         this.recordingCodec = codec;
+        // Fire-and-forget: exited never rejects; this only logs an ffmpeg that ends on its own.
         void recording.ffmpeg.exited.then((exit) => {
           if (this.recording === recording && !this.closing)
             this.fail(new Error(`${describeExit(exit)} while recording ${this.options.file}`));

@@ -151,11 +151,13 @@ class RecordingSession {
     const forward = () => stop.abort(this.signal?.reason);
     if (this.signal?.aborted) forward();
     else this.signal?.addEventListener('abort', forward, { once: true });
+    // Fire-and-forget: stop() of a livestream never rejects; an abort listener cannot wait for it anyway.
     stop.signal.addEventListener('abort', () => void this.stream?.stop(), { once: true });
 
     this.station = await this.stationOf(stop.signal);
     await store.update(this.id, { station_sn: this.station });
     const watcher = this.watch(deadline, stop);
+    // Fire-and-forget: renew() catches and logs its own errors; the next tick retries.
     const renewer = setInterval(() => void this.renew(), slots.leaseMs / 3);
     try {
       while (!stop.signal.aborted) {

@@ -3,13 +3,13 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { loadConfig, type Config } from '@eufy-relay/config';
 import {
-  QUEUES,
   addJob,
   motionSignalJob,
+  openQueue,
+  recordingSessionJob,
   type MotionStoppedPayload,
   type WebhookPayload,
 } from '@eufy-relay/contracts';
@@ -126,9 +126,9 @@ export async function startHarness(name: string, options: HarnessOptions) {
   const config: Config = loadConfig({ env });
   const redis: Redis = createRedis(config, 'worker', `${config.REDIS_PREFIX}:test`);
   await redisReady(redis);
-  const motionQueue = new Queue(QUEUES.motion, { connection: redis, prefix: config.REDIS_PREFIX });
+  const motionQueue = openQueue(motionSignalJob, { connection: redis, prefix: config.REDIS_PREFIX });
   const webhooks = openWebhookQueue(config, redis);
-  const sessionsQueue = new Queue(QUEUES.recordingSessions, {
+  const sessionsQueue = openQueue(recordingSessionJob, {
     connection: redis,
     prefix: config.REDIS_PREFIX,
   });
@@ -181,6 +181,7 @@ export async function startHarness(name: string, options: HarnessOptions) {
     /** Keeps sending motion for a camera every `everyMs` until the returned function is called. */
     keepMoving(sn: string, everyMs = 500): () => void {
       const timer = setInterval(() => void harness.motion(sn).catch(() => undefined), everyMs);
+      // Fire-and-forget: the first signal at once; a failure shows in the test's own assertions on the recording.
       void harness.motion(sn);
       return () => clearInterval(timer);
     },

@@ -33,34 +33,64 @@ afterAll(async () => {
 
 describe('motion rules of one camera', () => {
   it('starts a recording on motion while idle, then extends it: last motion only moves forward', async () => {
-    expect(await cameras.motion(SN, id(T0), T0, T0, T0)).toEqual({
+    expect(
+      await cameras.motion({ deviceSn: SN, candidateId: id(T0), startedAt: T0, motionAt: T0, now: T0 }),
+    ).toEqual({
       kind: 'started',
       recordingId: id(T0),
       startedAt: T0,
       replaced: null,
     });
-    expect(await cameras.motion(SN, id(T0 + 5000), T0 + 5000, T0 + 5000, T0 + 5000)).toEqual({
+    expect(
+      await cameras.motion({
+        deviceSn: SN,
+        candidateId: id(T0 + 5000),
+        startedAt: T0 + 5000,
+        motionAt: T0 + 5000,
+        now: T0 + 5000,
+      }),
+    ).toEqual({
       kind: 'extended',
       recordingId: id(T0),
       startedAt: T0,
       setup: false,
     });
     // A late signal from the past does not move last motion back.
-    await cameras.motion(SN, id(T0 + 6000), T0 + 6000, T0 + 1000, T0 + 6000);
+    await cameras.motion({
+      deviceSn: SN,
+      candidateId: id(T0 + 6000),
+      startedAt: T0 + 6000,
+      motionAt: T0 + 1000,
+      now: T0 + 6000,
+    });
     expect(await cameras.decide(SN, id(T0), T0, undefined, T0 + 6000)).toEqual({
       kind: 'continue',
       deadline: T0 + 5000 + 60_000,
     });
     await cameras.markSetup(SN, id(T0));
-    expect(await cameras.motion(SN, id(T0 + 7000), T0 + 7000, T0 + 7000, T0 + 7000)).toMatchObject({
+    expect(
+      await cameras.motion({
+        deviceSn: SN,
+        candidateId: id(T0 + 7000),
+        startedAt: T0 + 7000,
+        motionAt: T0 + 7000,
+        now: T0 + 7000,
+      }),
+    ).toMatchObject({
       kind: 'extended',
       setup: true,
     });
   });
 
   it('stops after the motion timeout, at the motion deadline; the camera is idle again', async () => {
-    await cameras.motion(SN, id(T0), T0, T0, T0);
-    await cameras.motion(SN, id(T0), T0, T0 + 10_000, T0 + 10_000);
+    await cameras.motion({ deviceSn: SN, candidateId: id(T0), startedAt: T0, motionAt: T0, now: T0 });
+    await cameras.motion({
+      deviceSn: SN,
+      candidateId: id(T0),
+      startedAt: T0,
+      motionAt: T0 + 10_000,
+      now: T0 + 10_000,
+    });
     expect(await cameras.decide(SN, id(T0), T0, undefined, T0 + 69_999)).toEqual({
       kind: 'continue',
       deadline: T0 + 70_000,
@@ -81,8 +111,9 @@ describe('motion rules of one camera', () => {
   });
 
   it('stops at the cap and snoozes: motion inside the snooze starts nothing, after it a new recording', async () => {
-    await cameras.motion(SN, id(T0), T0, T0, T0);
-    for (let t = T0; t <= T0 + 900_000; t += 30_000) await cameras.motion(SN, id(t), t, t, t);
+    await cameras.motion({ deviceSn: SN, candidateId: id(T0), startedAt: T0, motionAt: T0, now: T0 });
+    for (let t = T0; t <= T0 + 900_000; t += 30_000)
+      await cameras.motion({ deviceSn: SN, candidateId: id(t), startedAt: t, motionAt: t, now: t });
     expect(await cameras.decide(SN, id(T0), T0, undefined, T0 + 900_100)).toEqual({
       kind: 'stop',
       reason: 'max_duration',
@@ -90,11 +121,27 @@ describe('motion rules of one camera', () => {
     });
     const until = T0 + 900_000 + 3_600_000;
     expect(await cameras.current(SN)).toEqual({ recordingId: null, snoozedUntil: until });
-    expect(await cameras.motion(SN, id(until - 1), until - 1, until - 1, until - 1)).toEqual({
+    expect(
+      await cameras.motion({
+        deviceSn: SN,
+        candidateId: id(until - 1),
+        startedAt: until - 1,
+        motionAt: until - 1,
+        now: until - 1,
+      }),
+    ).toEqual({
       kind: 'snoozed',
       until,
     });
-    expect(await cameras.motion(SN, id(until), until, until, until)).toMatchObject({
+    expect(
+      await cameras.motion({
+        deviceSn: SN,
+        candidateId: id(until),
+        startedAt: until,
+        motionAt: until,
+        now: until,
+      }),
+    ).toMatchObject({
       kind: 'started',
       recordingId: id(until),
     });
@@ -102,20 +149,36 @@ describe('motion rules of one camera', () => {
   });
 
   it('a new recording never reuses the second of the previous one (ids have 1 s precision)', async () => {
-    await cameras.motion(SN, id(T0), T0, T0, T0);
+    await cameras.motion({ deviceSn: SN, candidateId: id(T0), startedAt: T0, motionAt: T0, now: T0 });
     await cameras.decide(SN, id(T0), T0, 'livestream_failed', T0 + 300);
-    expect(await cameras.motion(SN, id(T0 + 500), T0 + 500, T0 + 500, T0 + 500)).toEqual({
+    expect(
+      await cameras.motion({
+        deviceSn: SN,
+        candidateId: id(T0 + 500),
+        startedAt: T0 + 500,
+        motionAt: T0 + 500,
+        now: T0 + 500,
+      }),
+    ).toEqual({
       kind: 'bump',
       second: T0 / 1000 + 1,
     });
-    expect(await cameras.motion(SN, id(T0 + 1000), T0 + 1000, T0 + 500, T0 + 500)).toMatchObject({
+    expect(
+      await cameras.motion({
+        deviceSn: SN,
+        candidateId: id(T0 + 1000),
+        startedAt: T0 + 1000,
+        motionAt: T0 + 500,
+        now: T0 + 500,
+      }),
+    ).toMatchObject({
       kind: 'started',
       recordingId: id(T0 + 1000),
     });
   });
 
   it('a forced stop ends it now; a recording never stopped past its cap is replaced and then ends as abandoned', async () => {
-    await cameras.motion(SN, id(T0), T0, T0, T0);
+    await cameras.motion({ deviceSn: SN, candidateId: id(T0), startedAt: T0, motionAt: T0, now: T0 });
     expect(await cameras.decide(SN, id(T0), T0, 'livestream_failed', T0 + 2000)).toEqual({
       kind: 'stop',
       reason: 'livestream_failed',
@@ -123,13 +186,29 @@ describe('motion rules of one camera', () => {
     });
 
     const t1 = T0 + 10_000;
-    await cameras.motion(SN, id(t1), t1, t1, t1);
+    await cameras.motion({ deviceSn: SN, candidateId: id(t1), startedAt: t1, motionAt: t1, now: t1 });
     // Cap 900 s + 4 × takeover 15 s later, nobody stopped it: its recorders are gone.
     const late = t1 + 900_000 + 60_000;
-    expect(await cameras.motion(SN, id(late - 1000), late - 1000, late - 1000, late - 1000)).toMatchObject({
+    expect(
+      await cameras.motion({
+        deviceSn: SN,
+        candidateId: id(late - 1000),
+        startedAt: late - 1000,
+        motionAt: late - 1000,
+        now: late - 1000,
+      }),
+    ).toMatchObject({
       kind: 'extended',
     });
-    expect(await cameras.motion(SN, id(late), late, late, late)).toEqual({
+    expect(
+      await cameras.motion({
+        deviceSn: SN,
+        candidateId: id(late),
+        startedAt: late,
+        motionAt: late,
+        now: late,
+      }),
+    ).toEqual({
       kind: 'started',
       recordingId: id(late),
       startedAt: late,

@@ -17,6 +17,7 @@ async function main(): Promise<void> {
     secret: process.env.WEBHOOK_SECRET || undefined,
   });
   process.stdout.write(`webhook inbox on ${inbox.url} (POST webhooks to ${inbox.url}/hooks)\n`);
+  // Fire-and-forget: close() ends the server; the process exits when it is done, a signal handler cannot wait.
   const stop = () => void inbox.close().then(() => process.exit(0));
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

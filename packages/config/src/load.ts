@@ -80,6 +80,26 @@ function readYamlLayer(file: string, label: string, errors: string[]): RawLayer 
   return layer;
 }
 
+/** Settings valid one by one but not together. */
+function relationErrors(config: Config): string[] {
+  const errors: string[] = [];
+  // Node refuses a server whose headers may take longer than the whole request.
+  if (config.HTTP_REQUEST_TIMEOUT_SECONDS < config.HTTP_HEADERS_TIMEOUT_SECONDS) {
+    errors.push(
+      `config: ${showValue('HTTP_REQUEST_TIMEOUT_SECONDS', config.HTTP_REQUEST_TIMEOUT_SECONDS)}: ` +
+        `expected at least HTTP_HEADERS_TIMEOUT_SECONDS (${config.HTTP_HEADERS_TIMEOUT_SECONDS})`,
+    );
+  }
+  if (config.STORAGE_BACKEND === 's3' && !config.S3_BUCKET)
+    errors.push('config: S3_BUCKET is unset: STORAGE_BACKEND=s3 needs the bucket to store recordings in');
+  if ((config.S3_ACCESS_KEY_ID === undefined) !== (config.S3_SECRET_ACCESS_KEY === undefined))
+    errors.push(
+      `config: ${config.S3_ACCESS_KEY_ID === undefined ? 'S3_ACCESS_KEY_ID' : 'S3_SECRET_ACCESS_KEY'} is unset: ` +
+        'set both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither for the AWS SDK default chain',
+    );
+  return errors;
+}
+
 /**
  * Loads the configuration: built-in defaults, then config/default.yaml, then the YAML file named by
  * CONFIG_FILE, then environment variables (which win). An empty environment variable counts as unset.
@@ -122,22 +142,9 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       errors.push(`config: ${showValue(name, merged[name])}: ${setting?.expected ?? issue.message}`);
     }
   }
-  if (result.success) errors.push(...crossChecks(result.data as Config));
+  if (result.success) errors.push(...relationErrors(result.data as Config));
   if (errors.length > 0 || !result.success) throw new ConfigError(errors);
   return result.data as Config;
-}
-
-/** Settings that are only wrong together with another one; one line each, like a bad value. */
-function crossChecks(config: Config): string[] {
-  const lines: string[] = [];
-  if (config.STORAGE_BACKEND === 's3' && !config.S3_BUCKET)
-    lines.push('config: S3_BUCKET is unset: STORAGE_BACKEND=s3 needs the bucket to store recordings in');
-  if ((config.S3_ACCESS_KEY_ID === undefined) !== (config.S3_SECRET_ACCESS_KEY === undefined))
-    lines.push(
-      `config: ${config.S3_ACCESS_KEY_ID === undefined ? 'S3_ACCESS_KEY_ID' : 'S3_SECRET_ACCESS_KEY'} is unset: ` +
-        'set both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither for the AWS SDK default chain',
-    );
-  return lines;
 }
 
 /** The configuration as it may be logged: secrets replaced, URL credentials scrubbed. */
@@ -149,4 +156,31 @@ export function describeConfig(config: Config): Record<string, unknown> {
     else out[name] = typeof value === 'string' ? scrubUrlCredentials(value) : value;
   }
   return out;
+}
+
+/** The secret values that are set: a logger masks them wherever they appear in a line. */
+export function secretValues(config: Config): string[] {
+  return SECRET_SETTINGS.map((name) => config[name]).filter((v): v is string => typeof v === 'string');
+}
+
+/**
+ * Under NODE_ENV=production a role does not start without the settings it names (each with why it
+ * needs it): one error naming every missing one. Other environments start without them.
+ */
+export function requireInProduction(
+  config: Config,
+  role: string,
+  needs: Partial<Record<SettingName, string>>,
+): void {
+  if (config.NODE_ENV !== 'production') return;
+  const missing = Object.entries(needs).filter(([name]) => config[name as SettingName] === undefined);
+  if (missing.length === 0) return;
+  throw new Error(
+    missing
+      .map(
+        ([name, why]) =>
+          `${name} is not set: under NODE_ENV=production the ${role} does not start without it (${why})`,
+      )
+      .join('; '),
+  );
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * Every setting of eufy-relay, keyed by its environment name (design.md: the names are fixed).
+ * Every setting of eufy-relay, keyed by its environment name (docs/design.md, "Contracts": the names are fixed).
  * Each entry carries what a person needs when a value is wrong: what is expected, in words.
  * The same table feeds the schema, the README's configuration table and config/default.yaml checks.
  */
@@ -146,10 +146,39 @@ export const settings = {
     description: 'api listen port',
   }),
   HOST: s({
-    schema: z.string().min(1),
+    schema: z.string().min(1).optional(),
     expected: 'expected a host name or IP address to listen on',
-    default: '0.0.0.0',
-    description: 'api listen address',
+    default: undefined,
+    description:
+      'api listen address; unset: 0.0.0.0 with API_TOKEN set, else 127.0.0.1 (its token routes would be open)',
+  }),
+  HTTP_HEADERS_TIMEOUT_SECONDS: s({
+    schema: seconds(),
+    expected: 'expected a positive number (seconds)',
+    default: '20',
+    description:
+      'a client has this long to send the headers of a request, else 408 and the connection closes',
+  }),
+  HTTP_REQUEST_TIMEOUT_SECONDS: s({
+    schema: seconds(),
+    expected: 'expected a positive number (seconds), at least HTTP_HEADERS_TIMEOUT_SECONDS',
+    default: '60',
+    description:
+      'a client has this long to send a whole request (headers and body); a response streaming out is not bound by it',
+  }),
+  HTTP_IDLE_TIMEOUT_SECONDS: s({
+    schema: seconds(),
+    expected: 'expected a positive number (seconds)',
+    default: '60',
+    description:
+      'a connection on which nothing moves this long is closed (a client that stops reading a video, an idle socket)',
+  }),
+  HTTP_MAX_CONNECTIONS: s({
+    schema: positiveInt(),
+    expected: 'expected a whole number, 1 or more',
+    default: '512',
+    description:
+      'connections the api holds at once (players following live recordings count); further ones are closed as they arrive',
   }),
   RECORDINGS_DIR: s({
     schema: z.string().min(1),
@@ -465,7 +494,8 @@ export const settings = {
     schema: optionalSecret(16),
     expected: 'expected at least 16 characters (or unset for plain URLs)',
     default: undefined,
-    description: 'HMAC key for signed, expiring video URLs; unset: plain URLs',
+    description:
+      'HMAC key for signed, expiring video and thumbnail URLs; unset: plain URLs (not under NODE_ENV=production)',
     secret: true,
   }),
   URL_TTL_SECONDS: s({
@@ -490,7 +520,8 @@ export const settings = {
     schema: z.enum(['development', 'production', 'test']),
     expected: 'expected development, production or test',
     default: 'development',
-    description: 'production makes the api refuse to start without API_TOKEN',
+    description:
+      'production: the api refuses to start without API_TOKEN and URL_SIGNING_SECRET, the recorder without URL_SIGNING_SECRET',
   }),
   SHUTDOWN_TIMEOUT_SECONDS: s({
     schema: seconds(),

@@ -31,7 +31,7 @@ function errorLines(env: Record<string, string>): string[] {
 }
 
 describe('loadConfig', () => {
-  it('gives design.md defaults with an empty environment', () => {
+  it('gives the documented defaults with an empty environment', () => {
     const config = loadConfig({ env: {} });
     expect(config.REDIS_URL).toBe('redis://127.0.0.1:6379');
     expect(config.REDIS_PREFIX).toBe('eufy-relay');
@@ -180,6 +180,13 @@ describe('loadConfig', () => {
       'config: MOTION_TIMEOUT_SECONDS',
       'config: URL_TTL_SECONDS',
     ]);
+  });
+
+  it('refuses a request timeout shorter than the headers timeout (Node would refuse the server)', () => {
+    expect(errorLines({ HTTP_HEADERS_TIMEOUT_SECONDS: '30', HTTP_REQUEST_TIMEOUT_SECONDS: '10' })).toEqual([
+      'config: HTTP_REQUEST_TIMEOUT_SECONDS="10": expected at least HTTP_HEADERS_TIMEOUT_SECONDS (30)',
+    ]);
+    expect(loadConfig({ env: { HTTP_REQUEST_TIMEOUT_SECONDS: '20' } }).HTTP_REQUEST_TIMEOUT_SECONDS).toBe(20);
   });
 
   it('never prints a secret value, even when it is the bad one', () => {

@@ -1,5 +1,7 @@
+import type { WebhookEvent, WebhookPayload } from './webhooks';
+
 /**
- * The webhook examples of the seed (shared/seed/PROJECT_SUMMARY.md), verbatim: the shapes Workato
+ * The webhook examples of the original design (docs/design.md, "Contracts"), verbatim: the shapes Workato
  * recipes were built against. For documentation (OpenAPI examples) and tests.
  */
 export const SEED_WEBHOOK_EXAMPLES = {
@@ -41,3 +43,20 @@ export const SEED_WEBHOOK_EXAMPLES = {
     traceback: 'Traceback (most recent call last):\n...',
   },
 } as const;
+
+/** One example payload per webhook event; the type check fails while an event has none. */
+export type WebhookExamples = { [E in WebhookEvent]: Extract<WebhookPayload, { event: E }> };
+
+/**
+ * An example of every webhook event: the seed's verbatim, then those added since. The contract test
+ * parses each, so a new event gets its example checked against its schema.
+ */
+export const WEBHOOK_EXAMPLES = {
+  ...SEED_WEBHOOK_EXAMPLES,
+  camera_online: {
+    event: 'camera_online',
+    device_sn: 'T8600P2323209876',
+    timestamp: '2025-01-30T08:12:30Z',
+    offline_seconds: 750,
+  },
+} as const satisfies WebhookExamples;

@@ -1,6 +1,6 @@
-import { UnrecoverableError, type Job, type JobsOptions, type Queue } from 'bullmq';
+import { Queue, UnrecoverableError, type Job, type JobsOptions, type QueueOptions } from 'bullmq';
 import { z } from 'zod';
-import { MOTION_KINDS } from '@eufy-relay/config';
+import { MOTION_KINDS, zodIssueLines } from '@eufy-relay/config';
 import { DEVICE_SN, RECORDING_ID } from './recording';
 import { webhookPayload } from './webhooks';
 
@@ -30,16 +30,35 @@ export const QUEUES = {
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
 /** A job is a name plus a schema on a queue; producers and consumers import the same definition. */
-export interface JobDefinition<S extends z.ZodType = z.ZodType> {
-  queue: QueueName;
-  name: string;
+export interface JobDefinition<
+  S extends z.ZodType = z.ZodType,
+  Q extends QueueName = QueueName,
+  N extends string = string,
+> {
+  queue: Q;
+  name: N;
   schema: S;
 }
 
 export type JobData<D extends JobDefinition> = z.output<D['schema']>;
 
-export function defineJob<S extends z.ZodType>(queue: QueueName, name: string, schema: S): JobDefinition<S> {
+export function defineJob<S extends z.ZodType, const Q extends QueueName, const N extends string>(
+  queue: Q,
+  name: N,
+  schema: S,
+): JobDefinition<S, Q, N> {
   return { queue, name, schema };
+}
+
+/**
+ * The queue of one job definition, typed by it (data, result, job name): a handle for the webhooks
+ * queue cannot be passed where the motion queue is expected, and `add` takes only that job's data.
+ */
+export type JobQueue<D extends JobDefinition, Result = unknown> = Queue<JobData<D>, Result, D['name']>;
+
+/** Opens the queue a job definition belongs on. */
+export function openQueue<D extends JobDefinition>(definition: D, options: QueueOptions): JobQueue<D> {
+  return new Queue<JobData<D>, unknown, D['name']>(definition.queue, options);
 }
 
 /** BullMQ custom job ids must not contain ":" (it separates key parts). */
@@ -131,15 +150,12 @@ export class InvalidJobPayloadError extends Error {
 export function parseJobData<D extends JobDefinition>(definition: D, data: unknown): JobData<D> {
   const result = definition.schema.safeParse(data);
   if (result.success) return result.data as JobData<D>;
-  throw new InvalidJobPayloadError(
-    `${definition.queue}/${definition.name}`,
-    result.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`),
-  );
+  throw new InvalidJobPayloadError(`${definition.queue}/${definition.name}`, zodIssueLines(result.error));
 }
 
 /** Validates, then adds; an invalid payload throws before anything reaches Redis. */
 export async function addJob<D extends JobDefinition>(
-  queue: Queue,
+  queue: JobQueue<D>,
   definition: D,
   data: z.input<D['schema']>,
   options?: JobsOptions,
@@ -150,7 +166,8 @@ export async function addJob<D extends JobDefinition>(
   if (options?.jobId !== undefined && !JOB_ID.test(options.jobId)) {
     throw new Error(`job id ${JSON.stringify(options.jobId)} must match ${JOB_ID}`);
   }
-  return queue.add(definition.name, parseJobData(definition, data), options);
+  // Typed by the definition at the call; BullMQ's generic name type cannot follow it in here.
+  return (queue as Queue).add(definition.name, parseJobData(definition, data), options);
 }
 
 /**
@@ -176,3 +193,19 @@ export function validatedProcessor<D extends JobDefinition, R>(
     return handle(data, job, signal);
   };
 }
+
+/** Every job definition: each queue carries exactly one kind of job. */
+export const JOB_DEFINITIONS = [
+  motionSignalJob,
+  deliverWebhookJob,
+  offlineCheckJob,
+  recordingSessionJob,
+  cleanupJob,
+  uploadRecordingJob,
+] as const;
+
+/** The job definition that belongs on queue `Q`. */
+export type JobOnQueue<Q extends QueueName> = Extract<(typeof JOB_DEFINITIONS)[number], { queue: Q }>;
+
+/** One typed handle per queue, as a process that opens them all (the api) holds them. */
+export type QueueHandles = { [Q in QueueName]: JobQueue<JobOnQueue<Q>> };

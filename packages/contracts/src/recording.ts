@@ -1,9 +1,13 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Config } from '@eufy-relay/config';
 
 /** Eufy serials are letters and digits (T8113P0223000002); no "_" so a recording id splits unambiguously. */
-export const DEVICE_SN = /^[A-Za-z0-9]{1,40}$/;
+const DEVICE_SN_SOURCE = '[A-Za-z0-9]{1,40}';
+export const DEVICE_SN = new RegExp(`^${DEVICE_SN_SOURCE}$`);
+/** A recording id without anchors or groups, to embed in larger patterns (its URL, a listing cursor). */
+export const RECORDING_ID_SOURCE = `${DEVICE_SN_SOURCE}_\\d{8}_\\d{6}`;
 /** `{device_sn}_{YYYYMMDD_HHMMSS}`, the UTC start of the recording. */
-export const RECORDING_ID = /^([A-Za-z0-9]{1,40})_(\d{8})_(\d{6})$/;
+export const RECORDING_ID = new RegExp(`^(${DEVICE_SN_SOURCE})_(\\d{8})_(\\d{6})$`);
 
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 
@@ -29,6 +33,15 @@ export function parseRecordingId(id: string): { deviceSn: string; startedAt: Dat
 export interface UrlSigning {
   secret: string;
   ttlSeconds: number;
+}
+
+/** How recording URLs are signed under these settings; undefined (plain URLs) without URL_SIGNING_SECRET. */
+export function urlSigning(
+  config: Pick<Config, 'URL_SIGNING_SECRET' | 'URL_TTL_SECONDS'>,
+): UrlSigning | undefined {
+  return config.URL_SIGNING_SECRET
+    ? { secret: config.URL_SIGNING_SECRET, ttlSeconds: config.URL_TTL_SECONDS }
+    : undefined;
 }
 
 function signature(id: string, expires: number, secret: string): string {

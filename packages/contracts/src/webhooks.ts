@@ -1,17 +1,18 @@
 import { z } from 'zod';
-import { DEVICE_SN } from './recording';
+import { DEVICE_SN, RECORDING_ID_SOURCE } from './recording';
 import { UTC_TIMESTAMP } from './time';
 
 /**
- * The webhook payloads of the seed (shared/seed/PROJECT_SUMMARY.md), field for field. Objects are
+ * The webhook payloads of the original design (docs/design.md, "Contracts"), field for field. Objects are
  * strict: a producer cannot send a field a Workato recipe does not expect by accident.
  */
 const timestamp = z.string().regex(UTC_TIMESTAMP, 'expected a UTC timestamp like 2025-01-30T14:30:22Z');
 const deviceSn = z.string().regex(DEVICE_SN, 'expected a device serial of letters and digits');
+const VIDEO_PATH = new RegExp(`^/(?:.*/)?recordings/${RECORDING_ID_SOURCE}\\.mp4$`);
 const videoUrl = z
   .url({ protocol: /^https?$/ })
   .refine(
-    (u) => /^\/(?:.*\/)?recordings\/[A-Za-z0-9]{1,40}_\d{8}_\d{6}\.mp4$/.test(new URL(u).pathname),
+    (u) => VIDEO_PATH.test(new URL(u).pathname),
     'expected PUBLIC_BASE_URL/recordings/{device_sn}_{YYYYMMDD_HHMMSS}.mp4',
   );
 

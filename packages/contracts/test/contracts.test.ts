@@ -1,4 +1,4 @@
-import { Queue, Worker, type Job } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import {
   InvalidJobPayloadError,
   QUEUES,
@@ -8,6 +8,7 @@ import {
   deliverWebhookJob,
   motionSignalJob,
   offlineCheckJob,
+  openQueue,
   parseJobData,
   parseRecordingId,
   recordingId,
@@ -15,6 +16,7 @@ import {
   utcTimestamp,
   validatedProcessor,
   webhookPayload,
+  type JobQueue,
 } from '../src';
 
 const seed = SEED_WEBHOOK_EXAMPLES;
@@ -138,10 +140,10 @@ describe('job contracts', () => {
 describe('jobs through a real Redis', () => {
   const prefix = `eufy-relay-test-contracts-${process.pid}`;
   const connection = { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', maxRetriesPerRequest: null };
-  let queue: Queue;
+  let queue: JobQueue<typeof deliverWebhookJob>;
 
   beforeAll(() => {
-    queue = new Queue(QUEUES.webhooks, { connection, prefix });
+    queue = openQueue(deliverWebhookJob, { connection, prefix });
   });
   afterAll(async () => {
     await queue.obliterate({ force: true });
@@ -156,6 +158,7 @@ describe('jobs through a real Redis', () => {
         created_at: new Date().toISOString(),
       } as never),
     ).rejects.toThrow(/webhook_id/);
+    // @ts-expect-error the motion job does not belong on the webhooks queue (the type check says so too)
     await expect(addJob(queue, motionSignalJob, {} as never)).rejects.toThrow(/belongs on queue motion/);
     expect(await queue.count()).toBe(0);
   });
@@ -176,6 +179,7 @@ describe('jobs through a real Redis', () => {
     // A producer that bypasses the contract (old version, hand-written job) puts junk on the queue.
     await queue.add(
       'deliver-webhook',
+      // @ts-expect-error a hand-written payload that breaks the contract (the typed handle refuses it)
       { webhook_id: 'w1', payload: { event: 'nope' } },
       { jobId: 'bad', attempts: 5 },
     );

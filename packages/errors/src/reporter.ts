@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isNativeError } from 'node:util/types';
-import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '@eufy-relay/config';
-import { utcTimestamp } from '@eufy-relay/contracts';
+import { utcTimestamp, webhookId as webhookIdOf } from '@eufy-relay/contracts';
 import type { Logger } from '@eufy-relay/logger';
 import { redisKey } from '@eufy-relay/runtime';
-import { enqueueWebhook, withJitter } from '@eufy-relay/webhooks';
+import { enqueueWebhook, withJitter, type WebhookQueue } from '@eufy-relay/webhooks';
 import { foldedCountsKey, recentErrorsKey, type RecordedError } from './recent';
 
 /** Bounds on what one error puts in Redis and in a webhook. */
@@ -49,7 +48,7 @@ export interface ErrorReporterOptions {
   /** A producer connection (createRedis(config, 'producer')). */
   redis: Redis;
   /** The webhooks queue, opened with openWebhookQueue. */
-  webhooks: Queue;
+  webhooks: WebhookQueue;
   logger: Logger;
 }
 
@@ -137,7 +136,7 @@ export class ErrorReporter {
       return { outcome: 'folded', into: id, occurrences: count + 1 };
     }
     logger.error({ ...logFields, error_id: id }, `${operation} failed`);
-    const webhookId = `system_error.${id}`;
+    const webhookId = webhookIdOf('system_error', { errorId: id });
     const { id: _entryId, ...systemError } = entry;
     try {
       await enqueueWebhook(

@@ -1,6 +1,5 @@
-import { Queue } from 'bullmq';
 import { loadConfig, type Config } from '@eufy-relay/config';
-import { QUEUES, systemErrorPayload } from '@eufy-relay/contracts';
+import { deliverWebhookJob, openQueue, systemErrorPayload } from '@eufy-relay/contracts';
 import { createLogger, logCapture } from '@eufy-relay/logger';
 import { createRedis, redisReady } from '@eufy-relay/runtime';
 import { openWebhookQueue } from '@eufy-relay/webhooks';
@@ -164,7 +163,7 @@ describe('ErrorReporter.report', () => {
   });
   it('keeps the list entry and says so when the system_error webhook cannot be queued', async () => {
     const { config } = await setup();
-    const bare = new Queue(QUEUES.webhooks, { connection: redis, prefix: config.REDIS_PREFIX });
+    const bare = openQueue(deliverWebhookJob, { connection: redis, prefix: config.REDIS_PREFIX });
     const reporter = new ErrorReporter({
       config,
       redis,

@@ -768,6 +768,7 @@ export class EufyClient extends EventEmitter<EufyClientEvents> {
           returnCode: event.returnCode,
           returnCodeName: event.returnCodeName,
         });
+        // Fire-and-forget: stopLivestreamOnServer catches and logs its own errors; the event handler must not block on an RPC.
         void this.stopLivestreamOnServer(this.streams.get(event.serialNumber)!);
       }
     }
@@ -820,11 +821,13 @@ export class EufyClient extends EventEmitter<EufyClientEvents> {
         if (station && event.event === 'connected') station.connected = true;
         if (station && (event.event === 'disconnected' || event.event === 'connection error'))
           station.connected = false;
+        // Fire-and-forget: refetch catches and logs its own errors; the event handler must not block on an RPC.
         if (event.event === 'station added') void this.refetch('station', event.station);
         if (event.event === 'station removed') state.stations.delete(event.station);
         return;
       }
       case 'device':
+        // Fire-and-forget: refetch catches and logs its own errors; the event handler must not block on an RPC.
         if (event.event === 'device added') void this.refetch('device', event.device);
         if (event.event === 'device removed') state.devices.delete(event.device);
         return;

@@ -89,6 +89,7 @@ export class Livestream implements AsyncIterable<LivestreamChunk> {
         reason: 'start_timeout',
         message: `no "livestream started" for ${serialNumber} within ${options.startTimeoutMs} ms`,
       });
+      // Fire-and-forget: stopOnServer catches and logs its own errors; the timer that fails the stream cannot wait for it.
       void this.stopOnServer();
     }, options.startTimeoutMs);
   }
@@ -195,6 +196,7 @@ export class Livestream implements AsyncIterable<LivestreamChunk> {
         reason: 'overflow',
         message: `livestream of ${this.serialNumber}: reader fell ${this.options.maxQueuedChunks} chunks behind`,
       });
+      // Fire-and-forget: stopOnServer catches and logs its own errors; the reader has already been told why the stream ended.
       void this.stopOnServer();
       return;
     }

@@ -1,9 +1,10 @@
 import { z } from 'zod';
+import { zodIssueLines } from '@eufy-relay/config';
 import { bufferFromJson } from './buffer-json';
 
 /**
- * The messages eufy-security-ws sends at API schema 13..21 (shared/reference/eufy-security-ws-protocol.md,
- * bropat/eufy-security-ws docs/api_events.md). Objects are not strict: newer servers add fields, and
+ * The messages eufy-security-ws sends at API schema 13..21 (bropat/eufy-security-ws
+ * docs/api_events.md and docs/api_commands.md). Objects are not strict: newer servers add fields, and
  * an extra field must never turn a known event into a dropped one.
  */
 
@@ -145,10 +146,7 @@ export type ServerMessage =
   | { kind: 'malformed'; problem: string };
 
 function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 3)
-    .map((issue) => `${issue.path.join('.') || '(message)'}: ${issue.message}`)
-    .join('; ');
+  return zodIssueLines(error, { root: '(message)', limit: 3 }).join('; ');
 }
 
 /** Classifies one decoded frame (see decodeMessage); never throws. */

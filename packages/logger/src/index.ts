@@ -12,6 +12,11 @@ export interface CreateLoggerOptions {
   pretty?: boolean;
   /** Where lines go (tests capture them); defaults to stdout. */
   destination?: DestinationStream;
+  /**
+   * Values never written, wherever they appear in a line (messages, error messages and stacks,
+   * any string field): the configured secrets (`secretValues(config)`).
+   */
+  secrets?: readonly string[];
 }
 
 /** Field names whose values are never logged, wherever they appear (one level deep or at the top). */
@@ -24,31 +29,56 @@ const REDACT_PATHS = SECRET_KEYS.flatMap((k) => [k, `*.${k}`]).concat([
 ]);
 
 const MAX_SCRUB_DEPTH = 4;
+const REDACTED = '<redacted>';
 
-/** Credentials embedded in URLs can sit in any string field (an error message, a redis URL). */
-function scrubStrings(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return value.includes('://') ? scrubUrlCredentials(value) : value;
+type Mask = (text: string) => string;
+
+/** Credentials embedded in URLs and the configured secret values, wherever they sit in a text. */
+function maskOf(secrets: readonly string[]): Mask {
+  const values = secrets.filter((v) => v !== '');
+  return (text) => {
+    let out = text.includes('://') ? scrubUrlCredentials(text) : text;
+    for (const v of values) if (out.includes(v)) out = out.replaceAll(v, REDACTED);
+    return out;
+  };
+}
+
+/**
+ * Any string field (an error message, a redis URL) may carry a secret. An Error is serialized first
+ * (type, message and stack with their causes, own fields such as `code`) so its texts are masked
+ * too: left as an Error, pino would write its message and stack untouched.
+ */
+function scrubStrings(value: unknown, mask: Mask, depth = 0): unknown {
+  if (typeof value === 'string') return mask(value);
   if (depth >= MAX_SCRUB_DEPTH || value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((v) => scrubStrings(v, depth + 1));
-  if (value instanceof Error) return value;
+  if (value instanceof Error) return scrubStrings({ ...pino.stdSerializers.err(value) }, mask, depth);
+  if (Array.isArray(value)) return value.map((v) => scrubStrings(v, mask, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = scrubStrings(v, depth + 1);
+  for (const [k, v] of Object.entries(value)) out[k] = scrubStrings(v, mask, depth + 1);
   return out;
 }
 
 export function createLogger(options: CreateLoggerOptions = {}): Logger {
   const pretty = options.pretty ?? (process.stdout.isTTY === true && process.env.NODE_ENV !== 'production');
+  const mask = maskOf(options.secrets ?? []);
   const pinoOptions: LoggerOptions = {
     level: options.level ?? 'info',
     base: { pid: process.pid, ...(options.role ? { role: options.role } : {}) },
-    redact: { paths: REDACT_PATHS, censor: '<redacted>' },
+    redact: { paths: REDACT_PATHS, censor: REDACTED },
     timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { log: (obj) => scrubStrings(obj) as Record<string, unknown> },
-    serializers: { err: pino.stdSerializers.err },
+    formatters: { log: (obj) => scrubStrings(obj, mask) as Record<string, unknown> },
+    // Errors in a line are serialized and masked by the formatter above; this one covers the `err`
+    // of a child logger's bindings, which do not pass through it.
+    serializers: { err: (err: unknown) => scrubStrings(err, mask, 1) },
     hooks: {
       // Messages are strings too: a URL with credentials in the message text is scrubbed as well.
       logMethod(args, method) {
-        const scrubbed = args.map((a) => (typeof a === 'string' ? scrubStrings(a) : a)) as typeof args;
+        // Without a message pino takes the error's own as the line's, past the formatter: give it
+        // the masked one.
+        const [first, second] = args as unknown[];
+        const err = first instanceof Error ? first : (first as { err?: unknown } | null)?.err;
+        if (err instanceof Error && typeof second !== 'string') args.splice(1, 0, err.message);
+        const scrubbed = args.map((a) => (typeof a === 'string' ? mask(a) : a)) as typeof args;
         method.apply(this, scrubbed);
       },
     },

@@ -30,6 +30,34 @@ describe('createLogger', () => {
     });
   });
 
+  it('masks URL credentials and the configured secrets inside errors: message, stack and cause', () => {
+    const { lines, destination } = capture();
+    const log = createLogger({ destination, secrets: ['tok-0123456789abcdef'] });
+    const cause = new Error('AUTH failed for redis://default:hunter2@redis:6379');
+    const err = Object.assign(new Error('bad header Bearer tok-0123456789abcdef', { cause }), {
+      code: 'E_HEADER',
+    });
+    log.error(err);
+    log.error({ err }, 'request failed');
+    log.warn({ detail: { error: err } }, 'nested');
+    log.child({ err }).info('bound');
+    const text = JSON.stringify(lines);
+    expect(text).not.toMatch(/hunter2|tok-0123456789abcdef/);
+    expect(lines).toHaveLength(4);
+    expect(lines[0]).toMatchObject({
+      msg: 'bad header Bearer <redacted>',
+      err: {
+        type: 'Error',
+        code: 'E_HEADER',
+        message: 'bad header Bearer <redacted>: AUTH failed for redis://default:***@redis:6379',
+        stack: expect.stringContaining('Error: bad header Bearer <redacted>'),
+      },
+    });
+    expect(lines[1]).toMatchObject({ msg: 'request failed', err: { type: 'Error', code: 'E_HEADER' } });
+    expect(lines[2]).toMatchObject({ detail: { error: { type: 'Error', code: 'E_HEADER' } } });
+    expect(lines[3]).toMatchObject({ msg: 'bound', err: { type: 'Error', code: 'E_HEADER' } });
+  });
+
   it('respects the level', () => {
     const { lines, destination } = capture();
     const log = createLogger({ level: 'warn', destination });

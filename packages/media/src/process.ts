@@ -172,6 +172,7 @@ export class FfmpegProcess {
       const stream = (i === 0 ? child.stdin : child.stdio[i + 2]) as Writable;
       return new PipeInput(i, stream, maxQueued, options.onDrop);
     });
+    // Fire-and-forget: stop() never rejects (exited carries the outcome); an abort listener cannot wait for it.
     this.abortListener = () => void this.stop();
     options.signal?.addEventListener('abort', this.abortListener, { once: true });
     this.exited = new Promise((resolve) => {
@@ -198,6 +199,7 @@ export class FfmpegProcess {
     const child = await spawnTool('ffmpeg', path, options.args, stdio);
     const ffmpeg = new FfmpegProcess(child, options);
     // Aborted while spawning: the listener was not there yet.
+    // Fire-and-forget: stop() never rejects; the caller sees the outcome through `exited`.
     if (options.signal?.aborted) void ffmpeg.stop();
     return ffmpeg;
   }

@@ -22,24 +22,36 @@ export class MediaToolNotFoundError extends Error {
   }
 }
 
-/** A media file or tool run that failed; `stderr` holds the tool's last lines, if it ran. */
+/**
+ * A media file or tool run that failed; `stderr` holds the tool's last lines, if it ran.
+ * `fileRejected`: the tool ran to its end and refused the input (an exit code of its own), or the
+ * file could not be read; false when the tool itself did not finish (killed, timed out, aborted),
+ * which says nothing about the file.
+ */
 export class MediaToolError extends Error {
   constructor(
     message: string,
     readonly stderr: readonly string[] = [],
+    readonly fileRejected = false,
   ) {
     super(message);
     this.name = 'MediaToolError';
   }
 
   /** A failed run: the message ends with what the tool said last. */
-  static ran(message: string, stderr: readonly string[]): MediaToolError {
-    return new MediaToolError(stderr.length > 0 ? `${message}: ${stderr.join(' | ')}` : message, stderr);
+  static ran(message: string, stderr: readonly string[], fileRejected = false): MediaToolError {
+    return new MediaToolError(
+      stderr.length > 0 ? `${message}: ${stderr.join(' | ')}` : message,
+      stderr,
+      fileRejected,
+    );
   }
 
   /** The same failure, said from the caller's point of view ("cannot read x.mp4: …"). */
   static during(context: string, err: unknown): unknown {
-    return err instanceof MediaToolError ? new MediaToolError(`${context}: ${err.message}`, err.stderr) : err;
+    return err instanceof MediaToolError
+      ? new MediaToolError(`${context}: ${err.message}`, err.stderr, err.fileRejected)
+      : err;
   }
 }
 

@@ -42,6 +42,7 @@ export async function runTool(
     throw MediaToolError.ran(
       `${tool} failed (${signal ? `signal ${signal}` : `exit code ${code}`})`,
       stderr.get(),
+      signal === null,
     );
   }
   return Buffer.concat(stdout).toString();
@@ -78,7 +79,12 @@ export async function probe(file: string, options: RunToolOptions = {}): Promise
   } catch (err) {
     throw MediaToolError.during(`cannot read ${file} as media`, err);
   }
-  const parsed = JSON.parse(output) as { format?: { duration?: string }; streams?: ProbeStream[] };
+  let parsed: { format?: { duration?: string }; streams?: ProbeStream[] };
+  try {
+    parsed = JSON.parse(output) as typeof parsed;
+  } catch {
+    throw new MediaToolError(`cannot read ${file} as media: ffprobe printed no JSON`, [], true);
+  }
   const streams = parsed.streams ?? [];
   const video = streams.find((s) => s.codec_type === 'video');
   const audio = streams.find((s) => s.codec_type === 'audio');
@@ -100,12 +106,36 @@ export async function probe(file: string, options: RunToolOptions = {}): Promise
 async function readableSize(file: string): Promise<number> {
   try {
     const info = await stat(file);
-    if (!info.isFile()) throw new MediaToolError(`cannot read ${file}: not a file`);
+    if (!info.isFile()) throw new MediaToolError(`cannot read ${file}: not a file`, [], true);
     return info.size;
   } catch (err) {
     if (err instanceof MediaToolError) throw err;
-    throw new MediaToolError(`cannot read ${file}: ${(err as Error).message}`);
+    throw new MediaToolError(`cannot read ${file}: ${(err as Error).message}`, [], true);
   }
+}
+
+/** ffprobe could not be run or did not answer in time: says nothing about the file. */
+export class ProbeUnavailableError extends Error {
+  constructor(file: string, cause: Error) {
+    super(`could not probe ${file}: ${cause.message}`, { cause });
+    this.name = 'ProbeUnavailableError';
+  }
+}
+
+/**
+ * What a video file holds, or null when ffprobe reads it and finds no playable video (so the file
+ * may be removed). Throws ProbeUnavailableError when ffprobe itself fails to run (missing binary,
+ * timeout, abort): a broken tool must never make good files look unreadable.
+ */
+export async function probeVideo(file: string, options: RunToolOptions = {}): Promise<MediaInfo | null> {
+  let info: MediaInfo;
+  try {
+    info = await probe(file, options);
+  } catch (err) {
+    if (err instanceof MediaToolError && err.fileRejected) return null;
+    throw new ProbeUnavailableError(file, err as Error);
+  }
+  return info.videoCodec ? info : null;
 }
 
 export interface ThumbnailOptions extends RunToolOptions {

@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { adtsFrameLength } from '../src';
 import { encodeAdtsFrames, tempDir } from './helpers';
 
 describe('adtsFrameLength', () => {
   it('reads the frame length of the eufy-security-ws audio fixture (19)', () => {
     const event = JSON.parse(
-      readFileSync('/work/shared/reference/fixtures/19_event.device.livestream_audio_data.json', 'utf8'),
+      readFileSync(join(__dirname, 'fixtures/19_event.device.livestream_audio_data.json'), 'utf8'),
     );
     const payload = Buffer.from(event.event.buffer.data as number[]);
     expect(adtsFrameLength(payload)).toBe(payload.length);

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { AnnexBParser, codecFromMetadata, runTool, type AccessUnit, type VideoCodec } from '../src';
 import { accessUnitsOf, canEncode, encodeStream, itEncoding, random, randomChunks, tempDir } from './helpers';
 
-const FIXTURES = '/work/shared/reference/fixtures';
+/** Messages recorded from eufy-security-ws (its protocol's livestream events). */
+const FIXTURES = join(__dirname, 'fixtures');
 
 function parseChunks(
   codec: VideoCodec,

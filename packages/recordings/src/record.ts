@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { zodIssueLines } from '@eufy-relay/config';
 import { DEVICE_SN, RECORDING_ID } from '@eufy-relay/contracts';
 
 /**
@@ -151,10 +152,7 @@ export function decodeRecording(id: string, hash: Record<string, string>): Recor
   }
   const result = recordingSchema.safeParse(raw);
   if (!result.success) {
-    throw new CorruptRecordingError(
-      id,
-      result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
-    );
+    throw new CorruptRecordingError(id, zodIssueLines(result.error));
   }
   return result.data;
 }

@@ -1,8 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import type { Config } from '@eufy-relay/config';
-import { RECORDING_ID, parseRecordingId, recordingId } from '@eufy-relay/contracts';
+import { zodIssueLines, type Config } from '@eufy-relay/config';
+import {
+  DEVICE_SN,
+  RECORDING_ID,
+  RECORDING_ID_SOURCE,
+  parseRecordingId,
+  recordingId,
+} from '@eufy-relay/contracts';
 import { redisKey } from '@eufy-relay/runtime';
 import {
   RECORDING_STATUSES,
@@ -56,10 +62,7 @@ export class InvalidRecordingInputError extends Error {
 function parseInput<S extends z.ZodType>(what: string, schema: S, input: unknown): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  throw new InvalidRecordingInputError(
-    what,
-    result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
-  );
+  throw new InvalidRecordingInputError(what, zodIssueLines(result.error));
 }
 
 /**
@@ -149,7 +152,7 @@ return {'ok', redis.call('HGETALL', KEYS[1])}
 const WRITE_SCRIPT_SHA = createHash('sha1').update(WRITE_SCRIPT).digest('hex');
 
 /** Where a listing continues: the (started_at, id) of the last item returned. Opaque to callers. */
-const CURSOR = /^(\d{1,15}):([A-Za-z0-9]{1,40}_\d{8}_\d{6})$/;
+const CURSOR = new RegExp(`^(\\d{1,15}):(${RECORDING_ID_SOURCE})$`);
 
 export interface RecordingQuery {
   device_sn?: string;
@@ -168,10 +171,7 @@ export interface RecordingQuery {
 }
 
 const querySchema = z.strictObject({
-  device_sn: z
-    .string()
-    .regex(/^[A-Za-z0-9]{1,40}$/)
-    .optional(),
+  device_sn: z.string().regex(DEVICE_SN).optional(),
   status: z.union([z.enum(RECORDING_STATUSES), z.array(z.enum(RECORDING_STATUSES)).min(1)]).optional(),
   from: z.number().int().nonnegative().optional(),
   to: z.number().int().nonnegative().optional(),

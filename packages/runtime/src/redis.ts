@@ -2,7 +2,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Config } from '@eufy-relay/config';
 
 /**
- * Connection options per use (design.md, "Stack facts that bite"):
+ * Connection options per use (docs/design.md, "Why this stack"):
  * - `worker`: BullMQ workers and anything that blocks must wait for Redis forever
  *   (maxRetriesPerRequest: null), or a Redis restart kills the worker.
  * - `producer`: fails fast while Redis is away (no offline queue), so the caller can buffer and

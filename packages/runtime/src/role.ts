@@ -1,4 +1,11 @@
-import { ConfigError, ROLE_NAMES, loadConfig, type Config, type RoleName } from '@eufy-relay/config';
+import {
+  ConfigError,
+  ROLE_NAMES,
+  loadConfig,
+  secretValues,
+  type Config,
+  type RoleName,
+} from '@eufy-relay/config';
 import { createLogger, endLogger, type Logger } from '@eufy-relay/logger';
 import { releaseYoungGeneration } from './heap';
 
@@ -18,7 +25,7 @@ export type RoleStarter = (config: Config, deps?: RoleDeps) => Promise<RunningRo
 export function roleLogger(name: string, config: Config, deps?: RoleDeps): Logger {
   return deps?.logger
     ? deps.logger.child({ role: name })
-    : createLogger({ level: config.LOG_LEVEL, role: name });
+    : createLogger({ level: config.LOG_LEVEL, role: name, secrets: secretValues(config) });
 }
 
 /**
@@ -49,7 +56,7 @@ const LOG_FLUSH_TIMEOUT_MS = 2000;
 export async function runMain(name: string, start: RoleStarter): Promise<void> {
   const config = loadConfigOrExit();
   // Roles bind their own `role` (roleLogger); binding it here too would print the key twice.
-  const baseLogger = createLogger({ level: config.LOG_LEVEL });
+  const baseLogger = createLogger({ level: config.LOG_LEVEL, secrets: secretValues(config) });
   const logger = baseLogger.child({ role: name });
   const startedAt = Date.now();
   let running: RunningRole | undefined;
@@ -69,6 +76,7 @@ export async function runMain(name: string, start: RoleStarter): Promise<void> {
     const bound = config.SHUTDOWN_TIMEOUT_SECONDS * 1000;
     const force = setTimeout(() => {
       logger.error({ timeoutMs: bound }, 'shutdown took too long: exiting');
+      // Fire-and-forget: exit ends the process: nothing comes after it to wait.
       void exit(code || 1);
     }, bound + 1000);
     force.unref();
@@ -82,14 +90,17 @@ export async function runMain(name: string, start: RoleStarter): Promise<void> {
     return exit(code);
   };
 
+  // Fire-and-forget: stopAndExit never rejects and ends the process; a signal handler cannot wait for it.
   process.on('SIGTERM', () => void stopAndExit(0, 'SIGTERM'));
   process.on('SIGINT', () => void stopAndExit(0, 'SIGINT'));
   process.on('uncaughtException', (err) => {
     logger.fatal({ err }, 'uncaught exception');
+    // Fire-and-forget: stopAndExit never rejects and ends the process.
     void stopAndExit(1, 'uncaughtException');
   });
   process.on('unhandledRejection', (reason) => {
     logger.fatal({ err: reason }, 'unhandled promise rejection');
+    // Fire-and-forget: stopAndExit never rejects and ends the process.
     void stopAndExit(1, 'unhandledRejection');
   });
 

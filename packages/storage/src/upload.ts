@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { Queue, UnrecoverableError, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '@eufy-relay/config';
-import { QUEUES, addJob, uploadRecordingJob } from '@eufy-relay/contracts';
+import { addJob, openQueue, uploadRecordingJob, type JobQueue } from '@eufy-relay/contracts';
 import type { Logger } from '@eufy-relay/logger';
 import { Fmp4Indexer, type Fmp4Layout } from '@eufy-relay/media/fmp4';
 import {
@@ -42,14 +42,16 @@ export function uploadBackoff(
   };
 }
 
-export function openUploadQueue(config: Pick<Config, 'REDIS_PREFIX'>, redis: Redis): Queue {
-  return new Queue(QUEUES.uploads, { connection: redis, prefix: config.REDIS_PREFIX });
+export type UploadQueue = JobQueue<typeof uploadRecordingJob>;
+
+export function openUploadQueue(config: Pick<Config, 'REDIS_PREFIX'>, redis: Redis): UploadQueue {
+  return openQueue(uploadRecordingJob, { connection: redis, prefix: config.REDIS_PREFIX });
 }
 
 /** Job id of a recording's upload: one per recording, however often it is queued. */
 export const uploadJobId = (id: string) => `upload.${id}`;
 
-export async function enqueueUpload(queue: Queue, id: string): Promise<void> {
+export async function enqueueUpload(queue: UploadQueue, id: string): Promise<void> {
   await addJob(
     queue,
     uploadRecordingJob,

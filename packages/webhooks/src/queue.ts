@@ -1,8 +1,15 @@
-import { Queue, type Job, type JobsOptions } from 'bullmq';
+import type { Job, JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import type { Config } from '@eufy-relay/config';
-import { JOB_ID, QUEUES, addJob, deliverWebhookJob, type webhookPayload } from '@eufy-relay/contracts';
+import {
+  JOB_ID,
+  addJob,
+  deliverWebhookJob,
+  openQueue,
+  type JobQueue,
+  type webhookPayload,
+} from '@eufy-relay/contracts';
 import { WEBHOOK_BACKOFF } from './retry';
 
 /**
@@ -24,11 +31,13 @@ export function webhookJobOptions(config: Pick<Config, 'WEBHOOK_RETRY_SCHEDULE_S
  * The webhooks queue as producers and the notifier open it: under REDIS_PREFIX, with every job
  * carrying the retry schedule (attempts + the notifier's backoff) and the retention above.
  */
+export type WebhookQueue = JobQueue<typeof deliverWebhookJob>;
+
 export function openWebhookQueue(
   config: Pick<Config, 'REDIS_PREFIX' | 'WEBHOOK_RETRY_SCHEDULE_SECONDS'>,
   connection: Redis,
-): Queue {
-  return new Queue(QUEUES.webhooks, {
+): WebhookQueue {
+  return openQueue(deliverWebhookJob, {
     connection,
     prefix: config.REDIS_PREFIX,
     defaultJobOptions: webhookJobOptions(config),
@@ -38,8 +47,7 @@ export function openWebhookQueue(
 export interface EnqueueWebhookOptions {
   /**
    * Sent as `webhook-id` and `X-Workato-Dedup`, and the BullMQ job id: enqueueing the same id again
-   * is a no-op while that job is kept. Derive it from the event (`motion_detected.{recording id}`),
-   * letters, digits and `_.@-` only.
+   * is a no-op while that job is kept. Built by `webhookId(event, key)` of `@eufy-relay/contracts`.
    */
   webhookId: string;
 }
@@ -50,7 +58,7 @@ export interface EnqueueWebhookOptions {
  * already queued nothing changes in Redis (the returned Job is BullMQ's local copy of this call).
  */
 export async function enqueueWebhook(
-  queue: Queue,
+  queue: WebhookQueue,
   payload: z.input<typeof webhookPayload>,
   { webhookId }: EnqueueWebhookOptions,
 ): Promise<Job> {
@@ -79,7 +87,7 @@ export type ReplayResult =
  * Sends a dead webhook (one that failed for good) again with its original id, body and a fresh
  * retry schedule — what the api's admin route and Bull Board's "retry" do.
  */
-export async function replayWebhook(queue: Queue, webhookId: string): Promise<ReplayResult> {
+export async function replayWebhook(queue: WebhookQueue, webhookId: string): Promise<ReplayResult> {
   if (!JOB_ID.test(webhookId))
     throw new Error(`invalid webhook id ${JSON.stringify(webhookId)}: expected ${JOB_ID}`);
   const job = await queue.getJob(webhookId);

@@ -15,7 +15,7 @@ const ERROR_BODY_EXCERPT = 200;
 /** Idle keep-alive connections to the receiver stay open this long (Workato closes earlier if it wants). */
 const KEEP_ALIVE_MS = 30_000;
 
-/** The headers of one attempt (design.md, "Webhook payloads"); `timestamp` in Unix seconds. */
+/** The headers of one attempt (docs/design.md, "Contracts"); `timestamp` in Unix seconds. */
 export function webhookHeaders(
   webhookId: string,
   body: string,

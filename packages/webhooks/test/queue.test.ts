@@ -1,6 +1,6 @@
-import { Queue, UnrecoverableError, Worker } from 'bullmq';
+import { UnrecoverableError, Worker } from 'bullmq';
 import { loadConfig } from '@eufy-relay/config';
-import { InvalidJobPayloadError, QUEUES } from '@eufy-relay/contracts';
+import { InvalidJobPayloadError, QUEUES, deliverWebhookJob, openQueue } from '@eufy-relay/contracts';
 import { createRedis, redisReady } from '@eufy-relay/runtime';
 import { WEBHOOK_BACKOFF, enqueueWebhook, openWebhookQueue, replayWebhook } from '../src';
 
@@ -45,7 +45,7 @@ describe('enqueueWebhook', () => {
   it('does nothing when the same webhook id is queued again', async () => {
     await enqueueWebhook(queue, lowBattery(10), { webhookId: 'low_battery.again' });
     await enqueueWebhook(queue, lowBattery(11), { webhookId: 'low_battery.again' });
-    expect((await queue.getJob('low_battery.again'))!.data.payload.battery_level).toBe(10);
+    expect((await queue.getJob('low_battery.again'))!.data.payload).toMatchObject({ battery_level: 10 });
     const ids = (await queue.getJobs(['waiting']))
       .map((j) => j.id)
       .filter((id) => id === 'low_battery.again');
@@ -62,7 +62,7 @@ describe('enqueueWebhook', () => {
   });
 
   it('refuses a webhooks queue opened without the retry schedule', async () => {
-    const bare = new Queue(QUEUES.webhooks, { connection: redis, prefix });
+    const bare = openQueue(deliverWebhookJob, { connection: redis, prefix });
     await expect(enqueueWebhook(bare, lowBattery(15), { webhookId: 'low_battery.bare' })).rejects.toThrow(
       /openWebhookQueue/,
     );
@@ -95,6 +95,7 @@ describe('replayWebhook', () => {
       await expect(replayWebhook(replayQueue, 'bad:id')).rejects.toThrow(/invalid webhook id/);
 
       const failed = new Promise((resolve) => worker.once('failed', resolve));
+      // Fire-and-forget: run() resolves only when the worker closes (below); the test waits for its 'failed' event instead.
       void worker.run();
       await failed;
       const dead = await replayQueue.getJob('low_battery.dead');
