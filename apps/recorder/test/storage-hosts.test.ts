@@ -50,7 +50,13 @@ describe('two recorders on "different hosts" (own RECORDINGS_DIR each) and one b
     let output = '';
     child.stdout!.on('data', (d) => (output += d));
     child.stderr!.on('data', (d) => (output += d));
-    await until(() => output.includes('"msg":"recording on motion"'), 30_000, 'the first recorder to start');
+    await until(
+      () => output.includes('"msg":"recording on motion"'),
+      60_000,
+      'the first recorder to start',
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; its output:\n${output.slice(-3000)}`);
+    });
     const stopMoving = h.keepMoving(CAM, 500);
     try {
       const { id } = await h.waitForRecording(CAM);
