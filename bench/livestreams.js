@@ -180,11 +180,15 @@ function report(steps, cores) {
       unit: '% of a core',
       target: '<= 0.667',
       why:
-        'most of it is the Node process: eufy-security-ws sends each frame as JSON with the bytes as a ' +
-        'number array, and decoding that is ~40 % of the Node profile, garbage collection ~15 %, the ' +
-        'keyframe gate ~7 %; a stream copy in ffmpeg is near its floor. Batching frames per pipe write would ' +
-        'stamp them together (ffmpeg times frames on read). Reaching the target needs a cheaper frame path ' +
-        '(a native or WebAssembly decoder, or a timestamped container on the pipe).',
+        'most of it is the Node process. CPU profile of the recorder at 16 streams (20 s, issue 20, machine ' +
+        'load ~65 on 2 cores, shares of all samples): before slab decoding, writeBuffer (one pipe write per ' +
+        'frame to ffmpeg, including the wake-ups of ffmpeg it causes) 20.6 %, scanByteArray (the Buffer-JSON ' +
+        'decode) 9.1 %, GC 4.1 %, WebSocket receive 1.6 %, decodeMediaMessage 1.5 %; after (frames decoded ' +
+        'straight into shared slabs) writeBuffer 28.1 %, scanByteArray 11.2 %, GC 6.4 %, WebSocket receive ' +
+        '1.2 %, decodeMediaMessage 0.8 % — the decode itself went from ~220 to ~190 µs CPU per 1080p frame ' +
+        'in isolation, within the noise of that machine. What is left: the per-frame pipe write (batching ' +
+        'frames per write would stamp them together: ffmpeg times frames on read), the byte scanner (a ' +
+        'WebAssembly SIMD one is the next step) and the copies in the keyframe gate.',
       note: best
         ? `measured at ${best.streams} streams: ${best.nodeCpuPercentPerStream} % in the Node process ` +
           '(WebSocket receive and decode, Annex-B parse in the gate, one pipe write per frame; the decode ' +

@@ -185,4 +185,20 @@ describe('docker-compose.yml', () => {
     for (const demo of ['eufy-sim', 'webhook-inbox'])
       expect(compose.services[demo]!.command![1]).toBe(`apps/${demo}/dist/main.js`);
   });
+
+  it('puts nginx in front of the api with the repo template, every variable of it set, and the recordings read-only', () => {
+    const nginx = compose.services.nginx!;
+    expect(nginx.volumes).toEqual(
+      expect.arrayContaining([
+        './deploy/nginx/templates:/etc/nginx/templates:ro',
+        'recordings:/data/recordings:ro',
+      ]),
+    );
+    const template = readFileSync(path.join(root, 'deploy/nginx/templates/default.conf.template'), 'utf8');
+    const used = [...new Set([...template.matchAll(/\$\{([A-Z_]+)\}/g)].map((m) => m[1]!))].sort();
+    expect(Object.keys(nginx.environment ?? {}).sort()).toEqual(used);
+    expect(nginx.environment!.RECORDINGS_DIR).toBe('/data/recordings');
+    expect(nginx.environment!.API_UPSTREAM).toBe(`api:${compose.services.api!.environment!.PORT}`);
+    expect(compose.services.api!.environment!.ACCEL_REDIRECT).toBe('${ACCEL_REDIRECT:-off}');
+  });
 });

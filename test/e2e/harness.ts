@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ROLE_NAMES, type RoleName } from '@eufy-relay/config';
+import { waitFor as poll, type Truthy } from '@eufy-relay/testing';
 import { WebhookReceiver } from '@eufy-relay/webhooks/testing';
 
 // The end-to-end harness: every part of the product as its own OS process, started from its built
@@ -36,28 +37,17 @@ export function alive(pid: number): boolean {
   }
 }
 
-/** Polls until `check` returns a truthy value; a hang guard, never a speed target. */
-export async function waitFor<T>(
+/**
+ * `waitFor` of `@eufy-relay/testing` as the end-to-end tests use it: a check that throws (a process
+ * still starting, a connection refused) is tried again until the bound.
+ */
+export function waitFor<T>(
   what: string,
   check: () => T | Promise<T>,
   timeoutMs = 20_000,
-  context: () => string = () => '',
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      const cause = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}\n${context()}`);
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  context?: () => string,
+): Promise<Truthy<T>> {
+  return poll(what, check, { timeoutMs, retryErrors: true, ...(context ? { context } : {}) });
 }
 
 export interface ProcessSpec {

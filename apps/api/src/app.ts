@@ -72,6 +72,7 @@ export function createApp(ctx: ApiContext): Express {
     live: ctx.live,
     fragments: ctx.fragments,
     objects: ctx.objects,
+    accelRedirect: ctx.config.ACCEL_REDIRECT === 'nginx',
   });
   recordingRoutes(routes, ctx);
   deviceRoutes(routes, ctx);

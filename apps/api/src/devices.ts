@@ -28,6 +28,9 @@ export const deviceView = named(
     recording_url: z.string().nullable(),
     snoozed: z.boolean(),
     snoozed_until: isoOrNull,
+    /** Where the camera's video comes from (the recorder's last choice) and why. */
+    video_source: z.enum(['rtsp', 'p2p']).nullable(),
+    video_source_reason: z.string().nullable(),
     updated_at: isoOrNull,
   }),
 );
@@ -75,6 +78,8 @@ export function toDeviceView(
       : null,
     snoozed: d.snoozed_until !== null && d.snoozed_until > now,
     snoozed_until: iso(d.snoozed_until),
+    video_source: d.video_source,
+    video_source_reason: d.video_source_reason,
     updated_at: iso(d.updated_at),
   };
 }

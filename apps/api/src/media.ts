@@ -9,6 +9,7 @@ import {
   parseRecordingId,
   type UrlSigning,
 } from '@eufy-relay/contracts';
+import { sendThroughNginx } from './accel';
 import { HttpError } from './errors';
 import { serveObject, type ObjectServing } from './object-media';
 import { hlsPlaylist, type FragmentIndexes } from './hls';
@@ -55,6 +56,8 @@ export interface MediaOptions {
   live: LiveRecordings;
   /** Where each recording's fragments lie: the first one decides 202 or play; HLS lists them. */
   fragments: FragmentIndexes;
+  /** ACCEL_REDIRECT=nginx: finished recordings' files are sent by nginx in front (accel.ts). */
+  accelRedirect?: boolean;
   now?: () => number;
   /** STORAGE_BACKEND=s3: where stored recordings are served from. */
   objects?: ObjectServing;
@@ -253,6 +256,8 @@ function serveMedia(kind: MediaKind, options: MediaOptions) {
     res.setHeader('Cache-Control', cacheControl(file.state, signedUntil, now));
     res.setHeader('X-Recording-Status', file.state ?? 'unknown');
     res.type(CONTENT_TYPES[kind]);
+    if (options.accelRedirect && (file.state === 'completed' || file.state === 'failed'))
+      return sendThroughNginx(res, file.path);
     // send stats the file again and serves exactly the bytes that exist at that moment, so a file
     // still growing is served up to its current size, and ranges are checked against that size.
     await new Promise<void>((resolve, reject) => {

@@ -1,6 +1,6 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { BRIDGE_PROBLEMS } from '@eufy-relay/devices';
 import type { ApiContext } from './context';
+import { onFirstUse } from './onFirstUse';
 import type { ApiRoutes } from './routes';
 import { JOB_STATES, pingRedis, readDisk, readHeartbeat, readQueueCounts, withTimeout } from './status';
 
@@ -8,8 +8,11 @@ import { JOB_STATES, pingRedis, readDisk, readHeartbeat, readQueueCounts, withTi
  * Prometheus metrics. The product's state lives in Redis, written by other processes, so the gauges
  * are refreshed from Redis at each scrape rather than counted in this process. A registry per api
  * instance (not prom-client's global one) so several instances can live in one process.
+ * prom-client (with @opentelemetry/api) loads here, at the first scrape: an api nobody scrapes does
+ * not carry it. The process metrics it samples on its own (GC, event-loop lag) start from then on.
  */
-export function createMetrics(ctx: ApiContext) {
+export async function createMetrics(ctx: ApiContext) {
+  const { Counter, Gauge, Registry, collectDefaultMetrics } = await import('prom-client');
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const gauge = (name: string, help: string, labelNames: string[] = []) =>
@@ -106,7 +109,7 @@ export function createMetrics(ctx: ApiContext) {
 }
 
 export function metricsRoutes(routes: ApiRoutes, ctx: ApiContext): void {
-  const metrics = createMetrics(ctx);
+  const metrics = onFirstUse(() => createMetrics(ctx));
   routes.raw(
     {
       method: 'get',
@@ -120,10 +123,11 @@ export function metricsRoutes(routes: ApiRoutes, ctx: ApiContext): void {
       responses: { 200: { description: 'Prometheus text format', contentType: 'text/plain' } },
     },
     async (_input, _req, res) => {
-      await metrics.refresh();
-      res.setHeader('Content-Type', metrics.registry.contentType);
+      const { registry, refresh } = await metrics();
+      await refresh();
+      res.setHeader('Content-Type', registry.contentType);
       res.setHeader('Cache-Control', 'no-store');
-      res.send(await metrics.registry.metrics());
+      res.send(await registry.metrics());
     },
   );
 }

@@ -111,12 +111,12 @@ export function operationsRoutes(routes: ApiRoutes, ctx: ApiContext): void {
       },
     },
     async (_input, _req, res) => {
+      // The connection is silent while the run goes on: it may outlast HTTP_IDLE_TIMEOUT_SECONDS,
+      // which would cut it before the answer. The wait has its own bound; the idle one resumes after.
+      const waitMs = ctx.config.CLEANUP_WAIT_SECONDS * 1000;
+      res.setTimeout(waitMs + ctx.config.HTTP_IDLE_TIMEOUT_SECONDS * 1000);
       try {
-        return await requestCleanup(
-          ctx.queues.janitor,
-          await ctx.janitorEvents(),
-          ctx.config.CLEANUP_WAIT_SECONDS * 1000,
-        );
+        return await requestCleanup(ctx.queues.janitor, await ctx.janitorEvents(), waitMs);
       } catch (err) {
         if (err instanceof CleanupTimeoutError && !err.cancelled) {
           res.status(202);

@@ -17,21 +17,6 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-/** Polls until `check` passes; the bound is a hang guard, not a speed target. */
-export async function eventually<T>(
-  read: () => Promise<T> | T,
-  check: (v: T) => boolean,
-  what: string,
-): Promise<T> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const value = await read();
-    if (check(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** The settings of a test api named `name`: its own REDIS_PREFIX, recordings under `dir`, silent. */
 export function testEnv(name: string, dir: string): Record<string, string> {
   return {

@@ -5,11 +5,12 @@ import { start as startJanitor, cleanupResultSchema } from '@eufy-relay/janitor'
 import { createLogger } from '@eufy-relay/logger';
 import { start as startNotifier } from '@eufy-relay/notifier';
 import { RecordingStore } from '@eufy-relay/recordings';
+import { waitFor } from '@eufy-relay/testing';
 import type { RunningRole } from '@eufy-relay/runtime';
 import { enqueueWebhook, openWebhookQueue } from '@eufy-relay/webhooks';
 import { WebhookReceiver } from '@eufy-relay/webhooks/testing';
 import { errorsBody, webhookDeliveryView } from '../src/operations';
-import { TOKEN, bearer, eventually, makeVideo, request, startApi, type TestApi } from './helpers';
+import { TOKEN, bearer, makeVideo, request, startApi, type TestApi } from './helpers';
 
 const CAMERA = 'T8113P0223000002';
 const silent = createLogger({ level: 'silent' });
@@ -90,7 +91,7 @@ describe('POST /cleanup', () => {
   it('runs the janitor now and returns what it did', async () => {
     janitor = await startJanitor(t.config, { logger: silent, ffprobePath: slowProbe() });
     // The janitor's first scheduled run happens at once; wait for it so the queue is idle.
-    await eventually(runs, (r) => r.length >= 1, 'the first scheduled run');
+    await waitFor('the first scheduled run', async () => (await runs()).length >= 1);
     const store = new RecordingStore(t.redis, t.config);
     const old = await store.create({ device_sn: CAMERA, started_at: Date.now() - 40 * 24 * 3600_000 });
     await store.finish(old.id, {
@@ -125,11 +126,10 @@ describe('POST /cleanup', () => {
     expect({ status: r.status, body: r.json() }).toMatchObject({ status: 202 });
     const { job_id, status } = r.json();
     expect(status).toBe('running');
-    const history = await eventually(
-      runs,
-      (h) => (h[0] as { job_id?: string } | undefined)?.job_id === job_id,
-      'the long run in the history',
-    );
+    const history = await waitFor('the long run in the history', async () => {
+      const h = await runs();
+      return (h[0] as { job_id?: string } | undefined)?.job_id === job_id && h;
+    });
     expect(cleanupResultSchema.parse(history[0]).repairs.indexed).toBe(1);
   });
 
@@ -177,11 +177,10 @@ describe('webhook deliveries and replay', () => {
     await enqueueWebhook(queue, payload(15), { webhookId: `low_battery.${CAMERA}.1` });
     await queue.close();
     const id = `low_battery.${CAMERA}.1`;
-    const dead = await eventually(
-      async () => webhookDeliveryView.parse((await get(`/webhooks/${id}`)).json()),
-      (w) => w.state === 'failed',
-      'the dead webhook',
-    );
+    const dead = await waitFor('the dead webhook', async () => {
+      const w = webhookDeliveryView.parse((await get(`/webhooks/${id}`)).json());
+      return w.state === 'failed' && w;
+    });
     expect(dead.attempts).toEqual([
       expect.objectContaining({ attempt: 1, outcome: 'failed', status_code: 400 }),
     ]);
@@ -190,11 +189,10 @@ describe('webhook deliveries and replay', () => {
     const r = await replay(id);
     expect(r.status).toBe(202);
     expect(r.json()).toEqual({ webhook_id: id, outcome: 'requeued' });
-    const delivered = await eventually(
-      async () => webhookDeliveryView.parse((await get(`/webhooks/${id}`)).json()),
-      (w) => w.state === 'completed',
-      'the replayed webhook delivered',
-    );
+    const delivered = await waitFor('the replayed webhook delivered', async () => {
+      const w = webhookDeliveryView.parse((await get(`/webhooks/${id}`)).json());
+      return w.state === 'completed' && w;
+    });
     expect(delivered.attempts.map((a) => [a.outcome, a.status_code])).toEqual([
       ['failed', 400],
       ['delivered', 200],

@@ -5,18 +5,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '@eufy-relay/config';
 import { createLogger, logCapture } from '@eufy-relay/logger';
+import { waitFor } from '@eufy-relay/testing';
 import { start } from '../src';
 import { createServer } from '../src/server';
-import {
-  TOKEN,
-  eventually,
-  holdDownload,
-  readRest,
-  request,
-  startApi,
-  testEnv,
-  type TestApi,
-} from './helpers';
+import { TOKEN, bearer, holdDownload, readRest, request, startApi, testEnv, type TestApi } from './helpers';
 
 // The api's HTTP server on the public internet (issue 17): where it listens, and what a client that
 // is slow, stalled or one of too many can hold.
@@ -80,7 +72,7 @@ describe('HTTP request deadlines', () => {
 
   it('answers 408 and closes a connection whose headers do not arrive in time', async () => {
     const slow = rawExchange(t.api.url, 'GET /health HTTP/1.1\r\nHost: relay\r\n');
-    await eventually(slow.closed, Boolean, 'the slow-headers connection closed');
+    await waitFor('the slow-headers connection closed', slow.closed);
     expect(slow.received()).toMatch(/^HTTP\/1\.1 408 /);
   });
 
@@ -89,7 +81,7 @@ describe('HTTP request deadlines', () => {
       t.api.url,
       'POST /health HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":',
     );
-    await eventually(slow.closed, Boolean, 'the slow-body connection closed');
+    await waitFor('the slow-body connection closed', slow.closed);
     expect(slow.received()).toMatch(/^HTTP\/1\.1 408 /);
   });
 });
@@ -144,6 +136,24 @@ describe('responses that do not move', () => {
   });
 });
 
+describe('a request whose answer takes longer than the idle timeout', () => {
+  it('is not cut while POST /cleanup waits for the janitor in silence', async () => {
+    // No janitor runs: the api waits CLEANUP_WAIT_SECONDS, twice the idle timeout, then answers 503.
+    const t = await startApi('idle-cleanup', {
+      API_TOKEN: TOKEN,
+      HTTP_IDLE_TIMEOUT_SECONDS: '1',
+      CLEANUP_WAIT_SECONDS: '2',
+    });
+    try {
+      const r = await request(t.api.url, '/cleanup', { method: 'POST', headers: bearer() });
+      expect(r.status).toBe(503);
+      expect(r.json().error.code).toBe('janitor_unavailable');
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('connection cap', () => {
   it('closes connections past HTTP_MAX_CONNECTIONS as they arrive, and serves again once one ends', async () => {
     const t = await startApi('cap', { HTTP_MAX_CONNECTIONS: '2' });
@@ -153,14 +163,13 @@ describe('connection cap', () => {
       await new Promise((r) => first.socket.once('connect', r));
       await new Promise((r) => second.socket.once('connect', r));
       const third = rawExchange(t.api.url, 'GET /health/live HTTP/1.1\r\nHost: relay\r\n\r\n');
-      await eventually(third.closed, Boolean, 'the third connection closed');
+      await waitFor('the third connection closed', third.closed);
       expect(third.received()).toBe('');
       first.socket.destroy();
-      const again = await eventually(
-        () => request(t.api.url, '/health/live').catch(() => null),
-        (r) => r?.status === 200,
-        'a request served after one connection ended',
-      );
+      const again = await waitFor('a request served after one connection ended', async () => {
+        const r = await request(t.api.url, '/health/live').catch(() => null);
+        return r?.status === 200 && r;
+      });
       expect(again!.json()).toMatchObject({ status: 'ok' });
       second.socket.destroy();
     } finally {

@@ -47,6 +47,7 @@ const bodies = {
     devices: z.array(z.string().min(1)).min(1).optional(),
   }),
   cut: z.object({ mode: z.enum(['stop', 'stall']).default('stop') }),
+  rtsp: z.object({ mode: z.enum(['normal', 'refuse', 'stall']) }),
   failNext: z.object({ mode: z.enum(['ack', 'timeout']) }),
   command: z.discriminatedUnion('mode', [
     z.object({ mode: z.literal('hang') }),
@@ -117,6 +118,20 @@ const routes: [string, string, Handler][] = [
       sim.setBattery(device(sim, sn!), parse(bodies.battery, body).battery);
       return { ok: true };
     },
+  ],
+  [
+    'POST',
+    '/devices/:sn/rtsp',
+    async (sim, [sn], body) => {
+      const { mode } = parse(bodies.rtsp, body);
+      await sim.setRtspMode(device(sim, sn!), mode);
+      return { mode };
+    },
+  ],
+  [
+    'POST',
+    '/devices/:sn/rtsp/drop',
+    async (sim, [sn]) => ({ dropped: await sim.dropRtsp(device(sim, sn!)) }),
   ],
   [
     'POST',
@@ -218,7 +233,7 @@ async function handle(sim: Simulator, req: IncomingMessage, res: ServerResponse)
       .filter((r) => r.params);
     const route = found.find((r) => r.method === req.method);
     if (!route) throw new HttpError(found.length ? 405 : 404, `no route ${req.method} ${path}`);
-    payload = route.handler(sim, route.params!, await readJson(req));
+    payload = await route.handler(sim, route.params!, await readJson(req));
   } catch (err) {
     status = err instanceof HttpError ? err.status : 500;
     payload = { error: err instanceof Error ? err.message : String(err) };

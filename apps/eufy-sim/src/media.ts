@@ -115,6 +115,37 @@ function videoArgs(profile: VideoProfile, caption: string, seconds?: number): st
   ];
 }
 
+/**
+ * Encodes `seconds` of the test pattern (clock and frame number burnt in) into an MP4 for the RTSP
+ * server: the same encoder settings as a livestream, in a container that carries timing.
+ */
+export async function encodeMp4(
+  profile: VideoProfile,
+  caption: string,
+  seconds: number,
+  file: string,
+): Promise<void> {
+  const args = [
+    ...videoArgs(profile, caption, seconds).slice(0, -3),
+    '-movflags',
+    '+faststart',
+    '-f',
+    'mp4',
+    '-y',
+    file,
+  ];
+  await new Promise<void>((resolve, reject) => {
+    const child = runFfmpeg(args);
+    let stderr = '';
+    child.stdout.resume();
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`ffmpeg exited ${code}: ${stderr.trim().slice(0, 500)}`)),
+    );
+  });
+}
+
 function audioArgs(seconds?: number): string[] {
   return [
     '-hide_banner',

@@ -34,6 +34,12 @@ const device = z.object({
   /** Device `state`: 0 offline, 1 online, 2 disabled, 3 offline low battery. */
   state: z.number().int().min(0).max(5).default(1),
   video: videoProfile.default(videoProfile.parse({})),
+  /**
+   * The camera serves RTSP (property `rtspStream` true, `rtspStreamUrl` its URL on the simulator's
+   * RTSP server). With `user`, clients must authenticate (digest or basic, `rtsp.auth`); the URL
+   * the bridge reports carries no credentials, as a real camera's does.
+   */
+  rtsp: z.object({ user: z.string().min(1).optional(), password: z.string().default('') }).optional(),
   properties: z.record(z.string(), z.unknown()).default({}),
 });
 
@@ -83,6 +89,16 @@ export const scenarioSchema = z.object({
       loopSeconds: z.number().int().min(1).max(120).default(4),
     })
     .default({ mode: 'live', loopSeconds: 4 }),
+  rtsp: z
+    .object({
+      /** The RTSP server's port (0: any free port). */
+      port: z.number().int().min(0).max(65535).default(0),
+      /** How cameras with a `user` ask for credentials (Eufy firmware may force digest). */
+      auth: z.enum(['digest', 'basic']).default('digest'),
+      /** Length of the video each RTSP client gets (from its start; the stream then ends). */
+      seconds: z.number().int().min(2).max(3600).default(600),
+    })
+    .default({ port: 0, auth: 'digest', seconds: 600 }),
   auth: z
     .object({
       /** The 2FA code `driver.set_verify_code` accepts. */

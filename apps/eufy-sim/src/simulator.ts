@@ -7,6 +7,7 @@ import { startControlServer } from './control';
 import { ALSO_MOTION, DETECTIONS, type DetectionKind } from './detections';
 import { DetectionLoad, type DetectionLoadOptions, type DetectionLoadReport } from './load';
 import { AUDIO_FRAME_MS, MediaFactory, type FrameSource, type MediaFrame } from './media';
+import { RtspServer, type RtspMode } from './rtsp';
 import { parseScenario, type Scenario, type ScenarioDevice, type ScenarioInput } from './scenario';
 
 /** What `sendMalformed` puts on the wire to every connected client. */
@@ -117,6 +118,7 @@ export class Simulator {
   private pushConnected = true;
   private pendingAuth: { kind: 'verify code' } | { kind: 'captcha request'; captchaId: string } | undefined;
   private demoTimer: NodeJS.Timeout | undefined;
+  private rtsp: RtspServer | undefined;
   private stopped = false;
 
   constructor(options: SimulatorOptions) {
@@ -223,6 +225,7 @@ export class Simulator {
       });
     });
     this.control = await startControlServer(this, host, controlPort);
+    await this.startRtsp();
     if (this.scenario.demo) this.scheduleDemo();
     this.logger.info({ url: this.url, controlUrl: this.controlUrl }, 'eufy-security-ws simulator listening');
   }
@@ -278,11 +281,45 @@ export class Simulator {
       await new Promise((resolve) => setTimeout(resolve, 10));
     for (const client of this.clients) client.ws.terminate();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
-    await Promise.all([closeServer(this.http), closeServer(this.control)]);
+    await Promise.all([closeServer(this.http), closeServer(this.control), this.rtsp?.stop()]);
     this.logger.info('eufy-security-ws simulator stopped');
   }
 
+  /** Cameras with `rtsp` in the scenario get a mount on a real RTSP server and report its URL. */
+  private async startRtsp(): Promise<void> {
+    const cameras = [...this.devices.values()].filter((d) => d.config.rtsp);
+    if (cameras.length === 0) return;
+    const rtsp = new RtspServer({
+      host: this.scenario.server.host,
+      ...this.scenario.rtsp,
+      logger: this.logger,
+    });
+    this.rtsp = rtsp;
+    await rtsp.start();
+    await Promise.all(cameras.map((d) => rtsp.mount(d.serialNumber, d.config.video, d.config.rtsp!)));
+    for (const device of cameras) {
+      this.setDeviceProperty(device, 'rtspStream', true);
+      this.setDeviceProperty(device, 'rtspStreamUrl', rtsp.url(device.serialNumber));
+    }
+  }
+
   // ------------------------------------------------------------------ control (also over HTTP)
+
+  /** The camera's RTSP stream: serve it (`normal`), refuse it (404, as RTSP switched off) or stall it. */
+  async setRtspMode(serialNumber: string, mode: RtspMode): Promise<void> {
+    await this.rtspOf(serialNumber).setMode(serialNumber, mode);
+  }
+
+  /** Closes the camera's RTSP connections now (a camera rebooting, a network drop). */
+  dropRtsp(serialNumber: string): Promise<number> {
+    return this.rtspOf(serialNumber).drop(serialNumber);
+  }
+
+  private rtspOf(serialNumber: string): RtspServer {
+    const device = this.device(serialNumber);
+    if (!device.config.rtsp || !this.rtsp) throw new CommandError('device_rtsp_property_not_enabled');
+    return this.rtsp;
+  }
 
   /** A snapshot for the control API's GET /state. */
   snapshot(): SimulatorSnapshot {

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger } from '@eufy-relay/logger';
+import { waitFor } from '@eufy-relay/testing';
 import {
   assertFfmpeg,
   loadScenarioFile,
@@ -108,7 +109,7 @@ describe('detection load', () => {
     expect(report).toMatchObject({ sent: 20, begins: 10, ends: 10 });
     // 20 events at 100/s take 190 ms from the first to the last.
     expect(report.finishedAt - report.startedAt).toBeGreaterThanOrEqual(185);
-    await until(() => c.events('motion detected').length === 20, 'all 20 events');
+    await waitFor('all 20 events', () => c.events('motion detected').length === 20, { timeoutMs: 5000 });
     for (const sn of [CAM_A, CAM_B]) {
       const states = c.events('motion detected').filter((e) => e.event.serialNumber === sn);
       expect(states.map((e) => e.event.state)).toEqual([
@@ -140,7 +141,7 @@ describe('detection load', () => {
     });
     const report = await waitForLoad(s, body.id);
     expect(report).toMatchObject({ sent: 5, begins: 3, ends: 2, devices: 1, kind: 'person' });
-    await until(() => c.events('person detected').length === 5, 'five person events');
+    await waitFor('five person events', () => c.events('person detected').length === 5, { timeoutMs: 5000 });
     expect(c.events('person detected').every((e) => e.event.serialNumber === CAM_B)).toBe(true);
     expect((await control(s, 'POST', '/load/detections', { rate: 0, seconds: 1 })).status).toBe(400);
     expect(await control(s, 'POST', '/load/detections', { rate: 1, seconds: 1, devices: ['NOPE'] })).toEqual({
@@ -150,14 +151,6 @@ describe('detection load', () => {
     expect((await control(s, 'GET', '/load/detections/load-9')).status).toBe(404);
   });
 });
-
-async function until(done: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 async function waitForLoad(s: Simulator, id: string): Promise<Json> {
   for (;;) {

@@ -58,7 +58,16 @@ function charging(device: DeviceState): boolean | null {
 export function deviceFields(
   device: DeviceState,
   station: StationState | undefined,
-): Omit<DeviceFields, 'last_motion_at' | 'last_seen_at' | 'recording_id' | 'snoozed_until' | 'updated_at'> {
+): Omit<
+  DeviceFields,
+  | 'last_motion_at'
+  | 'last_seen_at'
+  | 'recording_id'
+  | 'snoozed_until'
+  | 'video_source'
+  | 'video_source_reason'
+  | 'updated_at'
+> {
   return {
     name: text(device.properties.name),
     model: text(device.properties.model),

@@ -1,5 +1,5 @@
 import { Worker } from 'bullmq';
-import type { Config } from '@eufy-relay/config';
+import { unknownCameras, type Config } from '@eufy-relay/config';
 import {
   InvalidJobPayloadError,
   QUEUES,
@@ -121,6 +121,15 @@ export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
       logger,
     });
     ingest.attach();
+    // A camera may be configured before it is added to the account: a warning, not an error.
+    client.once('ready', (state) => {
+      const unknown = unknownCameras(config, state.devices.keys());
+      if (unknown.length > 0)
+        logger.warn(
+          { serials: unknown },
+          'cameras: settings for serial numbers the bridge does not know (ignored until they appear)',
+        );
+    });
     shutdown.add('eufy client', () => client.close());
     // Not awaited: the bridge may be down for a while (the client retries on its own, the monitor
     // reports it); an incompatible schema is reported through the client's `fatal` event.

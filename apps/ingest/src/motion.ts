@@ -1,6 +1,6 @@
 import type { JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Config } from '@eufy-relay/config';
+import { cameraSettings, type CameraConfigKeys, type Config, type MotionKind } from '@eufy-relay/config';
 import { addJob, motionSignalJob, type JobQueue } from '@eufy-relay/contracts';
 import type { DeviceRegistry } from '@eufy-relay/devices';
 import type { DetectionKind, DeviceState } from '@eufy-relay/eufy-client';
@@ -55,22 +55,19 @@ export function detectionFlags(device: DeviceState): [DetectionKind, boolean][] 
  * state is fetched again) produces the edge it missed.
  */
 export class MotionSignals {
-  private readonly triggers: ReadonlySet<string>;
-
   constructor(
     private readonly redis: Redis,
-    private readonly config: Pick<Config, 'REDIS_PREFIX' | 'MOTION_TRIGGERS'>,
+    private readonly config: Pick<Config, 'REDIS_PREFIX' | CameraConfigKeys>,
     private readonly queue: JobQueue<typeof motionSignalJob>,
     private readonly registry: DeviceRegistry,
-  ) {
-    this.triggers = new Set(config.MOTION_TRIGGERS);
-  }
+  ) {}
 
   /** Idempotent: the state is recorded last, so a write cut short runs again to the same result. */
   async write(edge: DetectionEdge): Promise<void> {
     const key = redisKey(this.config, 'detections', edge.serial);
     if (((await this.redis.hget(key, edge.kind)) === '1') === edge.state) return;
-    if (this.triggers.has(edge.kind)) {
+    // Each camera's own triggers (`cameras:` in the config) decide what reaches the recorder.
+    if (cameraSettings(this.config, edge.serial).triggers.includes(edge.kind as MotionKind)) {
       await addJob(
         this.queue,
         motionSignalJob,

@@ -2,54 +2,20 @@ import type { Redis } from 'ioredis';
 import type { Config } from '@eufy-relay/config';
 import { addJob, offlineCheckJob, utcTimestamp, webhookId, type JobQueue } from '@eufy-relay/contracts';
 import type { Logger } from '@eufy-relay/logger';
-import { redisKey } from '@eufy-relay/runtime';
+import { RedisScript, redisKey } from '@eufy-relay/runtime';
 import { enqueueWebhook, type WebhookQueue } from '@eufy-relay/webhooks';
 
 /*
  * An outage is `{prefix}:outage:{serial}`, a hash { started_at (epoch ms), reason, alerted }, where
  * alerted is "0" (within the debounce), "claimed" (camera_offline being queued) or "1" (queued).
- * The scripts below make "is it still open and not alerted" and "close it" one step each in Redis, so
+ * The scripts (outage-*-1.lua beside this file) make "is it still open and not alerted" and "close it" one step each in Redis, so
  * the check job and a camera coming back cannot both decide.
  */
 
-// ARGV: started_at, reason. Opens the outage unless one is open (then only its reason is updated).
-// Returns the start of the open outage.
-const OPEN = `
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('HSET', KEYS[1], 'reason', ARGV[2])
-  return redis.call('HGET', KEYS[1], 'started_at')
-end
-redis.call('HSET', KEYS[1], 'started_at', ARGV[1], 'reason', ARGV[2], 'alerted', '0')
-return ARGV[1]
-`;
-
-// ARGV: started_at. The check job's claim on its outage: nil if that outage is closed (or another one
-// is open), else { alerted, reason } after moving "0" to "claimed".
-const CLAIM = `
-local o = redis.call('HMGET', KEYS[1], 'started_at', 'alerted', 'reason')
-if o[1] ~= ARGV[1] then return nil end
-if o[2] == '0' then
-  redis.call('HSET', KEYS[1], 'alerted', 'claimed')
-  o[2] = 'claimed'
-end
-return {o[2], o[3]}
-`;
-
-// ARGV: started_at, field value for "alerted" or "" to delete. Acts only on that same outage.
-const SETTLE = `
-if redis.call('HGET', KEYS[1], 'started_at') ~= ARGV[1] then return 0 end
-if ARGV[2] == '' then return redis.call('DEL', KEYS[1]) end
-return redis.call('HSET', KEYS[1], 'alerted', ARGV[2])
-`;
-
-// The camera is back: nil if no outage is open; an outage not yet alerted is deleted at once;
-// returns { started_at, alerted, reason } as they were.
-const CLOSE = `
-local o = redis.call('HMGET', KEYS[1], 'started_at', 'alerted', 'reason')
-if not o[1] then return nil end
-if o[2] == '0' then redis.call('DEL', KEYS[1]) end
-return o
-`;
+const OPEN = RedisScript.load(__dirname, 'outage-open-1.lua');
+const CLAIM = RedisScript.load(__dirname, 'outage-claim-1.lua');
+const SETTLE = RedisScript.load(__dirname, 'outage-settle-1.lua');
+const CLOSE = RedisScript.load(__dirname, 'outage-close-1.lua');
 
 /** What the check job did; its return value in Bull Board. */
 export type OfflineCheckOutcome = 'alerted' | 'already alerted' | 'closed within the debounce';
@@ -87,7 +53,7 @@ export class Outages {
   /** The camera is offline (seen at `at`): opens its outage unless one is open, and schedules the check. */
   async open(serial: string, reason: string, at: number): Promise<void> {
     const { redis, config, alerts } = this.options;
-    const startedAt = Number(await redis.eval(OPEN, 1, this.key(serial), at, reason));
+    const startedAt = Number(await OPEN.run(redis, [this.key(serial)], [at, reason]));
     const dueIn = startedAt + config.OFFLINE_DEBOUNCE_SECONDS * 1000 - Date.now();
     // The same id while the job is kept: opening again (a flap of the reason, a restart) adds nothing.
     await addJob(
@@ -109,7 +75,7 @@ export class Outages {
   /** The camera is online (seen at `at`): closes its outage; camera_online if it had been alerted. */
   async close(serial: string, at: number): Promise<void> {
     const { redis, alerts, logger } = this.options;
-    const outage = (await redis.eval(CLOSE, 1, this.key(serial))) as [string, string, string] | null;
+    const outage = (await CLOSE.run(redis, [this.key(serial)], [])) as [string, string, string] | null;
     if (!outage) return;
     const [started, alerted, reason] = outage;
     const startedAt = Number(started);
@@ -134,19 +100,19 @@ export class Outages {
       },
       { webhookId: webhookId('camera_online', { deviceSn: serial, outageStartedAt: startedAt }) },
     );
-    await redis.eval(SETTLE, 1, this.key(serial), started, '');
+    await SETTLE.run(redis, [this.key(serial)], [started, '']);
     logger.info({ serial, reason, offlineMs: at - startedAt }, 'camera back online: camera_online queued');
   }
 
   /** The offline-check job: camera_offline unless the outage closed within the debounce. */
   async check(serial: string, startedAt: number): Promise<OfflineCheckOutcome> {
     const { redis, logger } = this.options;
-    const claim = (await redis.eval(CLAIM, 1, this.key(serial), startedAt)) as [string, string] | null;
+    const claim = (await CLAIM.run(redis, [this.key(serial)], [startedAt])) as [string, string] | null;
     if (!claim) return 'closed within the debounce';
     const [alerted, reason] = claim;
     if (alerted === '1') return 'already alerted';
     await this.sendOffline(serial, startedAt, reason);
-    await redis.eval(SETTLE, 1, this.key(serial), startedAt, '1');
+    await SETTLE.run(redis, [this.key(serial)], [startedAt, '1']);
     logger.warn({ serial, reason, since: new Date(startedAt).toISOString() }, 'camera offline: alert queued');
     return 'alerted';
   }

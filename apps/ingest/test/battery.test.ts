@@ -1,4 +1,5 @@
-import { CAM_A, MARKER, sleep, SOLO_BATTERY, waitFor, World } from './helpers';
+import { waitFor } from '@eufy-relay/testing';
+import { CAM_A, MARKER, sleep, SOLO_BATTERY, World } from './helpers';
 
 let world: World | undefined;
 afterEach(async () => {
@@ -74,7 +75,7 @@ describe('low_battery', () => {
       sim: { devices: [{ serialNumber: CAM_A, battery: 9 }, { serialNumber: MARKER }] },
     });
     await world.startIngest();
-    await waitFor(async () => (await lowBattery()).length === 1, 'low_battery at start');
+    await waitFor('low_battery at start', async () => (await lowBattery()).length === 1);
     expect((await lowBattery())[0]!.payload).toMatchObject({ battery_level: 9 });
   });
 });

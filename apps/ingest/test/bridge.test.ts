@@ -2,7 +2,8 @@ import type { SystemErrorPayload } from '@eufy-relay/contracts';
 import { EufyClient } from '@eufy-relay/eufy-client';
 import { startSimulator } from '@eufy-relay/eufy-sim';
 import { createLogger } from '@eufy-relay/logger';
-import { CAM_A, freePort, scenario, sleep, waitFor, waitForSome, World } from './helpers';
+import { waitFor } from '@eufy-relay/testing';
+import { CAM_A, freePort, scenario, sleep, waitForSome, World } from './helpers';
 
 // BRIDGE_ALERT_AFTER_SECONDS is 0.4 and HEARTBEAT_INTERVAL_SECONDS 0.3 here (helpers.ts).
 
@@ -48,12 +49,12 @@ describe('heartbeat', () => {
     });
     const before = Date.now();
     world.simulator.setBattery(CAM_A, 50);
-    await waitFor(async () => ((await world!.heartbeat())?.last_event_at ?? 0) >= before, 'last_event_at');
+    await waitFor('last_event_at', async () => ((await world!.heartbeat())?.last_event_at ?? 0) >= before);
     const ttl = await world.redis.pttl(`${world.config.REDIS_PREFIX}:heartbeat:ingest`);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(900);
     await world.stopIngest();
-    await waitFor(async () => (await world!.heartbeat()) === null, 'heartbeat expired', 3000);
+    await waitFor('heartbeat expired', async () => (await world!.heartbeat()) === null, { timeoutMs: 3000 });
   });
 });
 
@@ -65,9 +66,9 @@ describe('bridge problems', () => {
 
     // A blip shorter than BRIDGE_ALERT_AFTER_SECONDS.
     sim.setPushConnected(false);
-    await waitFor(async () => (await problems())?.includes('push_disconnected'), 'problem shown');
+    await waitFor('problem shown', async () => (await problems())?.includes('push_disconnected'));
     sim.setPushConnected(true);
-    await waitFor(async () => (await problems())?.length === 0, 'problem cleared');
+    await waitFor('problem cleared', async () => (await problems())?.length === 0);
     await sleep(800);
     await world.barrier();
     expect(await systemErrors()).toEqual([]);
@@ -84,7 +85,7 @@ describe('bridge problems', () => {
     });
     expect(await world.heartbeat()).toMatchObject({ connected: true, push_connected: false });
     sim.setPushConnected(true);
-    await waitFor(async () => (await problems())?.length === 0, 'problem cleared');
+    await waitFor('problem cleared', async () => (await problems())?.length === 0);
     expect(await systemErrors()).toHaveLength(1);
   });
 
@@ -105,9 +106,8 @@ describe('bridge problems', () => {
       expect(error!.error_message).toMatch(
         kind === 'captcha' ? /driver\.set_captcha/ : /driver\.set_verify_code/,
       );
-      await waitFor(
-        async () => (await problems())?.includes('cloud_disconnected'),
-        'cloud session shown lost',
+      await waitFor('cloud session shown lost', async () =>
+        (await problems())?.includes('cloud_disconnected'),
       );
       expect(await problems()).toContain(problem);
       // The lost cloud session is the login's consequence: not a second system_error.
@@ -119,7 +119,7 @@ describe('bridge problems', () => {
           ? client.setCaptcha(String(error!.context.captcha_id), 'ABCD')
           : client.setVerifyCode('123456'),
       );
-      await waitFor(async () => (await problems())?.length === 0, 'problems cleared');
+      await waitFor('problems cleared', async () => (await problems())?.length === 0);
       expect(await world.heartbeat()).toMatchObject({ driver_connected: true, push_connected: true });
     },
   );
@@ -130,7 +130,7 @@ describe('bridge problems', () => {
     const [error] = await waitForSome(() => systemErrors('eufy_ws_schema'), 'schema system_error');
     expect(error).toMatchObject({ error_type: 'SchemaIncompatibleError' });
     expect(error!.error_message).toMatch(/speaks API schema 0\.\.12, this client needs 13\.\.21: upgrade/);
-    await waitFor(async () => (await problems())?.includes('schema_incompatible'), 'problem shown');
+    await waitFor('problem shown', async () => (await problems())?.includes('schema_incompatible'));
     expect(await world.heartbeat()).toMatchObject({ connected: false, problems: ['schema_incompatible'] });
   });
 
@@ -138,7 +138,7 @@ describe('bridge problems', () => {
     const port = await freePort();
     world = await World.create({ sim: false, env: { EUFY_WS_URL: `ws://127.0.0.1:${port}` } });
     await world.startIngest();
-    await waitFor(async () => (await problems())?.includes('unreachable'), 'unreachable shown');
+    await waitFor('unreachable shown', async () => (await problems())?.includes('unreachable'));
     expect(await world.heartbeat()).toMatchObject({ connected: false, server_version: null });
     const [error] = await waitForSome(() => systemErrors('eufy_ws_connect'), 'unreachable system_error');
     expect(error).toMatchObject({
@@ -151,7 +151,9 @@ describe('bridge problems', () => {
 
     const sim = await startSimulator(scenario({ server: { host: '127.0.0.1', port, controlPort: 0 } }));
     try {
-      await waitFor(async () => (await world!.heartbeat())?.connected, 'connected once it is up', 15_000);
+      await waitFor('connected once it is up', async () => (await world!.heartbeat())?.connected, {
+        timeoutMs: 15_000,
+      });
       expect(await problems()).toEqual([]);
       expect((await world.registry.listDevices()).length).toBeGreaterThan(0);
     } finally {

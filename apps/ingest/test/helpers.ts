@@ -1,7 +1,7 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { loadConfig, type Config } from '@eufy-relay/config';
+import type { Config } from '@eufy-relay/config';
 import {
   QUEUES,
   type JobData,
@@ -13,6 +13,7 @@ import { DeviceRegistry, HeartbeatStore, type BridgeHeartbeat } from '@eufy-rela
 import { startSimulator, type Simulator, type SimulatorOptions } from '@eufy-relay/eufy-sim';
 import { createLogger } from '@eufy-relay/logger';
 import { createRedis, type RunningRole } from '@eufy-relay/runtime';
+import { testConfig, waitFor } from '@eufy-relay/testing';
 import { start } from '../src';
 
 // Real Redis, the real simulator over real sockets, ingest started in-process as the launcher does.
@@ -51,30 +52,15 @@ export function scenario(overrides: Partial<SimulatorOptions> = {}): SimulatorOp
   };
 }
 
-/** Waits (polling) until `check` returns something other than undefined/false; a hang guard only. */
-export async function waitFor<T>(
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** Waits until `list` returns a non-empty array, and returns it. */
 export function waitForSome<T>(list: () => Promise<T[]>, what: string, timeoutMs?: number): Promise<T[]> {
   return waitFor(
+    what,
     async () => {
       const items = await list();
       return items.length > 0 && items;
     },
-    what,
-    timeoutMs,
+    { timeoutMs: timeoutMs },
   );
 }
 
@@ -111,21 +97,17 @@ export class World {
     readonly sim: Simulator | undefined,
     env: Record<string, string>,
   ) {
-    this.config = loadConfig({
-      env: {
-        REDIS_URL: process.env.REDIS_URL ?? '',
-        REDIS_PREFIX: `eufy-relay-test-ingest-${process.pid}-${++instances}`,
-        EUFY_WS_URL: sim?.url ?? 'ws://127.0.0.1:9',
-        LOG_LEVEL: 'silent',
-        OFFLINE_DEBOUNCE_SECONDS: '0.6',
-        BATTERY_ALERT_COOLDOWN_SECONDS: '60',
-        HEARTBEAT_INTERVAL_SECONDS: '0.3',
-        BRIDGE_ALERT_AFTER_SECONDS: '0.4',
-        ERROR_FOLD_SECONDS: '0',
-        RETRY_BASE_DELAY_MS: '50',
-        SHUTDOWN_TIMEOUT_SECONDS: '5',
-        ...env,
-      },
+    this.config = testConfig(`eufy-relay-test-ingest-${process.pid}-${++instances}`, {
+      EUFY_WS_URL: sim?.url ?? 'ws://127.0.0.1:9',
+      LOG_LEVEL: 'silent',
+      OFFLINE_DEBOUNCE_SECONDS: '0.6',
+      BATTERY_ALERT_COOLDOWN_SECONDS: '60',
+      HEARTBEAT_INTERVAL_SECONDS: '0.3',
+      BRIDGE_ALERT_AFTER_SECONDS: '0.4',
+      ERROR_FOLD_SECONDS: '0',
+      RETRY_BASE_DELAY_MS: '50',
+      SHUTDOWN_TIMEOUT_SECONDS: '5',
+      ...env,
     });
     this.redis = createRedis(this.config, 'worker');
     // A test may stop its Redis on purpose: the readers just wait for it.
@@ -171,25 +153,25 @@ export class World {
    * now) is in Redis, every write from an earlier event is too. Leaves MARKER's flag cleared.
    */
   async barrier(): Promise<void> {
-    await waitFor(() => this.heartbeat().then((h) => h?.connected), 'ingest connected');
+    await waitFor('ingest connected', () => this.heartbeat().then((h) => h?.connected));
     const before = (await this.motionSignals(MARKER)).length;
     this.simulator.triggerDetection(MARKER, 'motion');
     this.simulator.endDetection(MARKER, 'motion');
-    await waitFor(async () => (await this.motionSignals(MARKER)).length >= before + 2, 'marker signals');
+    await waitFor('marker signals', async () => (await this.motionSignals(MARKER)).length >= before + 2);
   }
 
   /** Drops ingest's connection to the bridge and waits until ingest is connected (and synced) again. */
   async dropAndReconnect(): Promise<void> {
     const sim = this.simulator;
     sim.dropConnections();
-    await waitFor(() => sim.snapshot().clients.length === 0, 'connection dropped');
-    await waitFor(() => sim.snapshot().clients.some((c) => c.listening), 'listening again');
+    await waitFor('connection dropped', () => sim.snapshot().clients.length === 0);
+    await waitFor('listening again', () => sim.snapshot().clients.some((c) => c.listening));
     const listening = Date.now();
     // Written when ingest is ready again (in between, the heartbeat says not connected).
-    await waitFor(async () => {
+    await waitFor('ingest ready again', async () => {
       const h = await this.heartbeat();
       return h !== null && h.connected && h.updated_at >= listening;
-    }, 'ingest ready again');
+    });
   }
 
   async heartbeat(): Promise<BridgeHeartbeat | null> {

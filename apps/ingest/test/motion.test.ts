@@ -1,4 +1,5 @@
 import { startSimulator } from '@eufy-relay/eufy-sim';
+import { waitFor } from '@eufy-relay/testing';
 import {
   CAM_A,
   CAM_B,
@@ -8,7 +9,6 @@ import {
   sleep,
   SOLO_BATTERY,
   SOLO_MAINS,
-  waitFor,
   waitForSome,
   World,
 } from './helpers';
@@ -99,8 +99,8 @@ describe('motion signals', () => {
     await sim.stop({ graceful: false });
     sim = await startSimulator(scenario({ server: { host: '127.0.0.1', port, controlPort: 0 } }));
     try {
-      await waitFor(() => sim.snapshot().clients.length === 1, 'ingest reconnected to the new bridge');
-      await waitFor(async () => (await world!.motionSignals(CAM_A)).length === 2, 'caught-up clearing');
+      await waitFor('ingest reconnected to the new bridge', () => sim.snapshot().clients.length === 1);
+      await waitFor('caught-up clearing', async () => (await world!.motionSignals(CAM_A)).length === 2);
       expect((await world.motionSignals(CAM_A))[1]).toMatchObject({
         kind: 'motion',
         state: false,

@@ -1,3 +1,4 @@
+import { waitFor } from '@eufy-relay/testing';
 import {
   CAM_A,
   CAM_B,
@@ -6,7 +7,6 @@ import {
   sleep,
   SOLO_BATTERY,
   SOLO_MAINS,
-  waitFor,
   waitForSome,
   World,
 } from './helpers';
@@ -90,10 +90,10 @@ describe('camera_offline and camera_online', () => {
       sim.setDeviceState(CAM_B, 3); // the reason changes: still the same outage
       await world.barrier();
       await world.dropAndReconnect(); // a replay of the whole state: still the same outage
-      await waitFor(async () => (await alerts('camera_offline')).length === outage, `alert ${outage}`);
+      await waitFor(`alert ${outage}`, async () => (await alerts('camera_offline')).length === outage);
       await pastDebounce();
       sim.setDeviceState(CAM_B, 1);
-      await waitFor(async () => (await alerts('camera_online')).length === outage, `online ${outage}`);
+      await waitFor(`online ${outage}`, async () => (await alerts('camera_online')).length === outage);
     }
     const offline = await alerts('camera_offline');
     expect(offline.map((a) => [a.payload.device_sn, a.payload.reason])).toEqual([
@@ -112,7 +112,7 @@ describe('camera_offline and camera_online', () => {
     sim.setStationConnected(HOMEBASE, false, { devices: false });
     sim.setStationConnected(SOLO_BATTERY, false, { devices: false });
     sim.setStationConnected(SOLO_MAINS, false, { devices: false });
-    await waitFor(async () => (await alerts('camera_offline')).length >= 4, 'station alerts');
+    await waitFor('station alerts', async () => (await alerts('camera_offline')).length >= 4);
     await pastDebounce();
     const offline = await alerts('camera_offline');
     // MARKER is on the HomeBase too.
@@ -125,8 +125,8 @@ describe('camera_offline and camera_online', () => {
 
     sim.setStationConnected(HOMEBASE, true, { devices: false });
     await waitFor(
-      async () => (await alerts('camera_online')).length === 3,
       'cameras back with their station',
+      async () => (await alerts('camera_online')).length === 3,
     );
     await world.barrier();
     expect((await alerts('camera_online')).map((a) => a.payload.device_sn).sort()).toEqual(
@@ -145,7 +145,7 @@ describe('camera_offline and camera_online', () => {
     expect(await world.webhookJobs()).toEqual([]);
 
     await world.startIngestAndSync();
-    await waitFor(async () => (await alerts('camera_offline')).length > 0, 'camera_offline after restart');
+    await waitFor('camera_offline after restart', async () => (await alerts('camera_offline')).length > 0);
     const [offline] = await alerts('camera_offline');
     // The outage kept its start across the restart.
     expect(Math.abs(Number(offline!.id.split('.')[2]) - wentOffline)).toBeLessThan(1000);
@@ -161,7 +161,7 @@ describe('camera_offline and camera_online', () => {
     await world.stopIngest();
     world.simulator.setDeviceState(CAM_A, 1);
     await world.startIngestAndSync();
-    await waitFor(async () => (await alerts('camera_online')).length === 1, 'camera_online after restart');
+    await waitFor('camera_online after restart', async () => (await alerts('camera_online')).length === 1);
     expect(await alerts('camera_offline')).toHaveLength(1);
   });
 });

@@ -1,15 +1,13 @@
-import { loadConfig } from '@eufy-relay/config';
 import { createLogger } from '@eufy-relay/logger';
 import { createRedis, redisReady } from '@eufy-relay/runtime';
+import { testConfig } from '@eufy-relay/testing';
 import { Outbox, type OutboxWrite } from '../src/outbox';
 
 // The outbox's scheduling: one device's events in order, different devices' side by side, an event
 // without a device between everything before and after it. The writes here record when they start
 // and end; the connection whose state the outbox follows is a real one.
 
-const config = loadConfig({
-  env: { REDIS_URL: process.env.REDIS_URL ?? '', REDIS_PREFIX: `eufy-relay-test-outbox-${process.pid}` },
-});
+const config = testConfig(`eufy-relay-test-outbox-${process.pid}`);
 const redis = createRedis(config, 'producer');
 beforeAll(() => redisReady(redis));
 afterAll(() => redis.quit());

@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { CAM_A, sleep, waitFor, waitForSome, World } from './helpers';
+import { waitFor } from '@eufy-relay/testing';
+import { CAM_A, sleep, waitForSome, World } from './helpers';
 
 // The built entry point, run the way a user runs it (the README's test command builds first), so a
 // crash is a real SIGKILL of the process.
@@ -53,7 +54,7 @@ describe('ingest as a process', () => {
 
     const wentOffline = Date.now();
     world.simulator.setDeviceState(CAM_A, 0);
-    await waitFor(async () => (await world!.alerts.getDelayedCount()) === 1, 'offline check scheduled');
+    await waitFor('offline check scheduled', async () => (await world!.alerts.getDelayedCount()) === 1);
     first.kill('SIGKILL');
     await once(first, 'exit');
     expect(Date.now() - wentOffline).toBeLessThan(2000);

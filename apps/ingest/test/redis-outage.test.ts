@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
+import { waitFor } from '@eufy-relay/testing';
 import {
   CAM_A,
   CAM_B,
@@ -9,7 +10,6 @@ import {
   sleep,
   SOLO_BATTERY,
   SOLO_MAINS,
-  waitFor,
   waitForSome,
   World,
 } from './helpers';
@@ -29,13 +29,11 @@ async function startRedis(port: number): Promise<ChildProcess> {
   );
   const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => 20 });
   probe.on('error', () => undefined);
-  await waitFor(
-    () =>
-      probe.ping().then(
-        (r) => r === 'PONG',
-        () => false,
-      ),
-    `redis-server on ${port}`,
+  await waitFor(`redis-server on ${port}`, () =>
+    probe.ping().then(
+      (r) => r === 'PONG',
+      () => false,
+    ),
   );
   probe.disconnect();
   return child;
@@ -89,12 +87,12 @@ describe('Redis outage', () => {
     server = await startRedis(port);
 
     const signals = await waitFor(
+      'all 200 motion signals',
       async () => {
         const all = (await world!.motionSignals()).filter((s) => CAMERAS.includes(s.device_sn));
         return all.length >= 200 && all;
       },
-      'all 200 motion signals',
-      20_000,
+      { timeoutMs: 20_000 },
     );
     await world.barrier();
     expect((await world.motionSignals()).filter((s) => CAMERAS.includes(s.device_sn))).toHaveLength(200);
@@ -149,8 +147,8 @@ describe('Redis outage', () => {
     // The state was written again from the bridge: the registry and the low battery are there.
     expect(await world.registry.getDevice(SOLO_MAINS)).toMatchObject({ name: 'Hall', online: true });
     await waitFor(
-      async () => (await world!.webhookJobs('low_battery')).length === 1,
       'low_battery after resync',
+      async () => (await world!.webhookJobs('low_battery')).length === 1,
     );
   });
 });

@@ -20,6 +20,8 @@ import type { CleanupResult } from './result';
 
 export interface CleanupSettings {
   retentionMs: number;
+  /** Cameras with their own retention (`retention_days` under `cameras:`), in ms. */
+  retentionMsByCamera: ReadonlyMap<string, number>;
   minFreeBytes: number;
   orphanGraceMs: number;
 }
@@ -241,17 +243,34 @@ class CleanupRun {
     return true;
   }
 
-  /** Deletes every finished or missing recording that started before the retention cutoff. */
+  /**
+   * Deletes every finished or missing recording that started before its camera's retention cutoff:
+   * the global one, or the camera's own (walked on that camera's index alone), a page at a time.
+   */
   private async expire(): Promise<void> {
-    const cutoff = this.startedAt - this.deps.settings.retentionMs;
-    for await (const ref of this.deps.store.refs({
+    const { retentionMs, retentionMsByCamera } = this.deps.settings;
+    await this.expireBefore(this.startedAt - retentionMs, (id) =>
+      retentionMsByCamera.has(parseRecordingId(id)?.deviceSn ?? ''),
+    );
+    for (const [sn, ms] of retentionMsByCamera) await this.expireBefore(this.startedAt - ms, () => false, sn);
+  }
+
+  private async expireBefore(
+    cutoff: number,
+    skip: (id: string) => boolean,
+    deviceSn?: string,
+  ): Promise<void> {
+    const expired = this.deps.store.refs({
       status: DELETABLE,
       to: cutoff,
       order: 'asc',
       limit: PAGE,
-    })) {
+      ...(deviceSn ? { device_sn: deviceSn } : {}),
+    });
+    for await (const page of pages(expired, PAGE)) {
       this.checkAborted();
-      if (await this.deleteRecording(ref.id)) this.deleted.retention += 1;
+      const ids = page.map((ref) => ref.id).filter((id) => !skip(id));
+      this.deleted.retention += (await this.deleteRecordings(ids)).length;
       if (this.objectsToDelete.length >= DELETE_BATCH) await this.deleteObjects();
     }
     await this.deleteObjects();
@@ -482,14 +501,32 @@ class CleanupRun {
 
   /** Index entry first (only if not in progress), then the files: a crash in between leaves an orphan file, which repair handles. */
   private async deleteRecording(id: string): Promise<boolean> {
-    const deleted = await ignoringRaces(() => this.deps.store.delete(id, { expectStatus: DELETABLE }));
-    if (!deleted) return false;
-    this.bytesFreed += await this.deps.files.removeRecording(id);
-    if (this.deps.bucket) {
-      this.objectsToDelete.push(this.deps.bucket.key(id, 'video'), this.deps.bucket.key(id, 'thumbnail'));
-      this.bytesFreed += deleted.stored_at !== null ? deleted.bytes : 0;
+    return (await this.deleteRecordings([id])).length === 1;
+  }
+
+  /**
+   * deleteRecording of many: their index entries in one round trip (each still only if not in
+   * progress), then the files of those deleted, a few at a time. Returns the ids deleted.
+   */
+  private async deleteRecordings(ids: string[]): Promise<string[]> {
+    const outcomes = await this.deps.store.deleteMany(ids, { expectStatus: DELETABLE });
+    const deleted: string[] = [];
+    for (const [i, outcome] of outcomes.entries()) {
+      const removed = await ignoringRaces(async () => {
+        if (outcome.status === 'rejected') throw outcome.reason;
+        return outcome.value;
+      });
+      if (!removed) continue;
+      deleted.push(ids[i]!);
+      if (this.deps.bucket) {
+        this.objectsToDelete.push(
+          this.deps.bucket.key(ids[i]!, 'video'),
+          this.deps.bucket.key(ids[i]!, 'thumbnail'),
+        );
+      }
     }
-    return true;
+    this.bytesFreed += await this.deps.files.removeRecordings(deleted);
+    return deleted;
   }
 
   private pastGrace(entry: DirectoryEntry): boolean {
@@ -536,6 +573,19 @@ function safetyValve(
     };
   }
   return null;
+}
+
+/** The items of `items` in arrays of `size` (the last one may be shorter). */
+async function* pages<T>(items: AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
+  let page: T[] = [];
+  for await (const item of items) {
+    page.push(item);
+    if (page.length === size) {
+      yield page;
+      page = [];
+    }
+  }
+  if (page.length > 0) yield page;
 }
 
 /** A write that lost a race (deleted or changed meanwhile) is skipped: resolves null then. */

@@ -86,6 +86,11 @@ export function start(config: Config, deps: JanitorDeps = {}): Promise<RunningRo
               }),
             settings: {
               retentionMs: config.RETENTION_DAYS * 86_400_000,
+              retentionMsByCamera: new Map(
+                Object.entries(config.cameras)
+                  .filter(([, own]) => own.retention_days !== undefined)
+                  .map(([sn, own]) => [sn, own.retention_days! * 86_400_000]),
+              ),
               minFreeBytes: config.MIN_FREE_DISK_BYTES,
               orphanGraceMs: config.ORPHAN_GRACE_SECONDS * 1000,
             },

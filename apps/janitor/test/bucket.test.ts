@@ -10,7 +10,7 @@ import { RecordingObjects, createS3Client } from '@eufy-relay/storage';
 import { startS3TestServer, type S3TestServer } from '@eufy-relay/storage/testing';
 import { runCleanup, type CleanupDeps } from '../src/cleanup';
 import type { SystemProblem } from '../src/report';
-import { DAY, makeMp4, removeDir, tempDir, testConfig } from './helpers';
+import { DAY, janitorConfig, makeMp4, removeDir, tempDir } from './helpers';
 
 const prefix = `eufy-relay-test-janitor-bucket-${process.pid}`;
 const BUCKET = 'janitor-test';
@@ -28,7 +28,7 @@ beforeAll(async () => {
   work = await tempDir();
   sample = path.join(work, 'sample.mp4');
   await makeMp4(sample);
-  const config = testConfig(prefix, work, {
+  const config = janitorConfig(prefix, work, {
     STORAGE_BACKEND: 's3',
     S3_ENDPOINT: s3.endpoint,
     S3_BUCKET: BUCKET,
@@ -110,7 +110,12 @@ function deps(spool: string): CleanupDeps {
     reporter: { report: async (p: SystemProblem) => void problems.push(p) },
     logger: createLogger({ level: 'silent' }),
     // Disk pressure would apply to this spool only; with 1 PB asked, a disk janitor would delete everything.
-    settings: { retentionMs: 90 * DAY, minFreeBytes: 2 ** 50, orphanGraceMs: 0 },
+    settings: {
+      retentionMs: 90 * DAY,
+      retentionMsByCamera: new Map(),
+      minFreeBytes: 2 ** 50,
+      orphanGraceMs: 0,
+    },
   };
 }
 

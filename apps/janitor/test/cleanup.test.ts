@@ -20,14 +20,14 @@ import {
   removeDir,
   smallDisk,
   tempDir,
-  testConfig,
+  janitorConfig,
 } from './helpers';
 
 const prefix = `eufy-relay-test-janitor-cleanup-${process.pid}`;
 const HOUR = 3_600_000;
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 // Every run's report reaches the queue: folding of repeats is the reporter's concern, tested there.
-const reporterConfig = testConfig(prefix, os.tmpdir(), { ERROR_FOLD_SECONDS: '0' });
+const reporterConfig = janitorConfig(prefix, os.tmpdir(), { ERROR_FOLD_SECONDS: '0' });
 const webhooks = openWebhookQueue(reporterConfig, redis);
 let dir: string;
 let store: RecordingStore;
@@ -43,7 +43,7 @@ beforeAll(async () => {
 
 beforeEach(async () => {
   dir = await tempDir();
-  store = new RecordingStore(redis, testConfig(prefix, dir));
+  store = new RecordingStore(redis, janitorConfig(prefix, dir));
   files = new RecordingFiles(dir);
 });
 
@@ -77,7 +77,13 @@ function deps(
     ),
     logger: createLogger({ level: 'silent' }),
     ...rest,
-    settings: { retentionMs: 90 * DAY, minFreeBytes: 0, orphanGraceMs: HOUR, ...settings },
+    settings: {
+      retentionMs: 90 * DAY,
+      retentionMsByCamera: new Map(),
+      minFreeBytes: 0,
+      orphanGraceMs: HOUR,
+      ...settings,
+    },
   };
 }
 
@@ -133,6 +139,34 @@ describe('retention', () => {
     expect(stats.bytes).toBe((750 - keptMissing) * 200 + 1000);
     // A second run finds nothing more to do.
     expect((await run(deps())).deleted).toEqual({ retention: 0, disk_pressure: 0 });
+  });
+});
+
+describe('retention per camera', () => {
+  it('a camera with its own retention_days loses its recordings sooner (or later); the others keep the global one', async () => {
+    const now = Date.now();
+    const at = (days: number) => Math.floor((now - days * DAY) / 1000) * 1000;
+    const short = await addRecording(store, files, { sn: 'CAMSHORT', startedAt: at(40), bytes: 200 });
+    const shortKept = await addRecording(store, files, { sn: 'CAMSHORT', startedAt: at(20), bytes: 200 });
+    const long = await addRecording(store, files, { sn: 'CAMLONG', startedAt: at(100), bytes: 200 });
+    const other = await addRecording(store, files, { sn: 'CAMOTHER', startedAt: at(40), bytes: 200 });
+    const otherOld = await addRecording(store, files, { sn: 'CAMOTHER', startedAt: at(100), bytes: 200 });
+
+    const result = await run(
+      deps({
+        settings: {
+          retentionMsByCamera: new Map([
+            ['CAMSHORT', 30 * DAY],
+            ['CAMLONG', 365 * DAY],
+          ]),
+        },
+      }),
+    );
+
+    expect(result.deleted.retention).toBe(2);
+    expect(await store.get(short)).toBeNull();
+    expect(await store.get(otherOld)).toBeNull();
+    for (const kept of [shortKept, long, other]) expect(await store.get(kept)).not.toBeNull();
   });
 });
 

@@ -3,22 +3,16 @@ import { mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { loadConfig, type Config } from '@eufy-relay/config';
+import type { Config } from '@eufy-relay/config';
 import { recordingId } from '@eufy-relay/contracts';
 import type { DiskUsage, RecordingFiles, RecordingStatus, RecordingStore } from '@eufy-relay/recordings';
+import { testConfig } from '@eufy-relay/testing';
 
 export const DAY = 86_400_000;
 
-export function testConfig(prefix: string, dir: string, env: Record<string, string> = {}): Config {
-  return loadConfig({
-    env: {
-      REDIS_URL: process.env.REDIS_URL ?? '',
-      REDIS_PREFIX: prefix,
-      RECORDINGS_DIR: dir,
-      LOG_LEVEL: 'silent',
-      ...env,
-    },
-  });
+/** A janitor test's configuration: its prefix, its recordings directory, silent logs. */
+export function janitorConfig(prefix: string, dir: string, env: Record<string, string> = {}): Config {
+  return testConfig(prefix, { RECORDINGS_DIR: dir, LOG_LEVEL: 'silent', ...env });
 }
 
 export function tempDir(): Promise<string> {
@@ -114,15 +108,4 @@ export async function makeMp4(file: string, seconds = 2): Promise<void> {
 
 export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
-}
-
-/** Polls until `check` holds; the bound only guards against a hang. */
-export async function until<T>(check: () => Promise<T | undefined | false>, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }

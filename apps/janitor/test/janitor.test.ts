@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { QUEUES, cleanupJob, openQueue } from '@eufy-relay/contracts';
 import { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
 import { deletePrefixKeys, type RunningRole } from '@eufy-relay/runtime';
+import { waitFor } from '@eufy-relay/testing';
 import {
   CLEANUP_SCHEDULER_ID,
   CleanupFailedError,
@@ -15,7 +16,7 @@ import {
   start,
   type CleanupResult,
 } from '../src';
-import { DAY, addRecording, age, listDir, removeDir, tempDir, testConfig, until } from './helpers';
+import { DAY, addRecording, age, listDir, removeDir, tempDir, janitorConfig } from './helpers';
 
 const prefix = `eufy-relay-test-janitor-role-${process.pid}`;
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
@@ -51,7 +52,7 @@ function janitorQueue() {
 
 describe('janitor role', () => {
   it('two janitors on one schedule: each scheduled run happens once, one at a time', async () => {
-    const config = testConfig(prefix, dir, { CLEANUP_INTERVAL_SECONDS: '0.5' });
+    const config = janitorConfig(prefix, dir, { CLEANUP_INTERVAL_SECONDS: '0.5' });
     const store = new RecordingStore(redis, config);
     const files = new RecordingFiles(dir);
     const expired = await addRecording(store, files, { sn: 'CAM1', startedAt: Date.now() - 91 * DAY });
@@ -59,7 +60,7 @@ describe('janitor role', () => {
 
     const t0 = Date.now();
     running.push(await start(config), await start(config));
-    const runs = await until(async () => {
+    const runs = await waitFor('the condition', async () => {
       const h = await history();
       return h.length >= 8 && h;
     });
@@ -97,10 +98,10 @@ describe('janitor role', () => {
   });
 
   it('requestCleanup (POST /cleanup) runs the janitor now and returns what it did', async () => {
-    const config = testConfig(prefix, dir, { CLEANUP_INTERVAL_SECONDS: '3600' });
+    const config = janitorConfig(prefix, dir, { CLEANUP_INTERVAL_SECONDS: '3600' });
     running.push(await start(config));
     // The scheduler's first run happens at start; wait for it so the manual run below is the one measured.
-    await until(async () => (await history()).length === 1);
+    await waitFor('the condition', async () => (await history()).length === 1);
 
     const store = new RecordingStore(redis, config);
     const files = new RecordingFiles(dir);
@@ -141,9 +142,9 @@ describe('janitor role', () => {
   });
 
   it('a run that fails is reported as a system_error webhook and fails the request', async () => {
-    const config = testConfig(prefix, dir, { CLEANUP_INTERVAL_SECONDS: '3600' });
+    const config = janitorConfig(prefix, dir, { CLEANUP_INTERVAL_SECONDS: '3600' });
     running.push(await start(config));
-    await until(async () => (await history()).length === 1);
+    await waitFor('the condition', async () => (await history()).length === 1);
     await removeDir(dir);
 
     const { queue, events } = janitorQueue();

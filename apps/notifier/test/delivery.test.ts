@@ -1,7 +1,8 @@
 import { SEED_WEBHOOK_EXAMPLES, systemErrorPayload, type WebhookPayload } from '@eufy-relay/contracts';
 import { replayWebhook, verifyWebhookSignature } from '@eufy-relay/webhooks';
 import { USER_AGENT } from '@eufy-relay/webhooks/sender';
-import { SECRET, gaps, lowBattery, startHarness, until, type Harness } from './harness';
+import { waitFor } from '@eufy-relay/testing';
+import { SECRET, gaps, lowBattery, startHarness, type Harness } from './harness';
 
 const seed: Record<string, WebhookPayload> = {
   ...SEED_WEBHOOK_EXAMPLES,
@@ -53,7 +54,10 @@ describe('notifier delivery', () => {
         'invalid',
       );
     }
-    await until(async () => (await h.deliveryLog.attempts('low_battery.signed')).length === 1);
+    await waitFor(
+      'the condition',
+      async () => (await h.deliveryLog.attempts('low_battery.signed')).length === 1,
+    );
     expect(await h.deliveryLog.attempts('low_battery.signed')).toEqual([
       expect.objectContaining({
         attempt: 1,
@@ -126,7 +130,8 @@ describe('notifier delivery', () => {
     const [dead, replayed] = requestsFor('low_battery.rejected');
     expect(replayed!.body).toBe(dead!.body);
     expect(replayed!.signature).toBe('valid');
-    await until(
+    await waitFor(
+      'the condition',
       async () => (await (await h.queue.getJob('low_battery.rejected'))!.getState()) === 'completed',
     );
   });
@@ -153,7 +158,10 @@ describe('notifier delivery', () => {
         : { status: 200 };
     await h.enqueue(lowBattery(11), 'low_battery.throttled');
     // The delivery log shows the 429 once the queue is held back.
-    await until(async () => (await h.deliveryLog.attempts('low_battery.throttled')).length === 1);
+    await waitFor(
+      'the condition',
+      async () => (await h.deliveryLog.attempts('low_battery.throttled')).length === 1,
+    );
     await h.enqueue(lowBattery(10), 'low_battery.queued_behind');
     await h.receiver.waitFor(
       () =>
@@ -166,7 +174,8 @@ describe('notifier delivery', () => {
 
     // A 429 is the receiver pacing us, not a failed attempt: the retry budget is untouched, so the
     // delivery is still attempt 1 and BullMQ counts one attempt in all.
-    await until(
+    await waitFor(
+      'the condition',
       async () => (await (await h.queue.getJob('low_battery.throttled'))!.getState()) === 'completed',
     );
     const job = await h.queue.getJob('low_battery.throttled');
@@ -222,7 +231,8 @@ describe('notifier delivery', () => {
       req.webhookId === 'system_error.undeliverable' ? { status: 400 } : { status: 200 };
     const before = h.receiver.payloads('system_error').length;
     await h.enqueue(seed.system_error!, 'system_error.undeliverable');
-    await until(
+    await waitFor(
+      'the condition',
       async () => (await (await h.queue.getJob('system_error.undeliverable'))!.getState()) === 'failed',
     );
     await settle();

@@ -1,7 +1,8 @@
-import { loadConfig, type Config } from '@eufy-relay/config';
+import type { Config } from '@eufy-relay/config';
 import type { WebhookPayload } from '@eufy-relay/contracts';
 import { createLogger } from '@eufy-relay/logger';
 import { createRedis, redisReady, type RunningRole } from '@eufy-relay/runtime';
+import { testConfig } from '@eufy-relay/testing';
 import { DeliveryLog, enqueueWebhook, openWebhookQueue } from '@eufy-relay/webhooks';
 import { WebhookReceiver } from '@eufy-relay/webhooks/testing';
 import { start } from '../src';
@@ -14,18 +15,14 @@ export const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
  */
 export async function startHarness(name: string, env: Record<string, string> = {}, notifiers = 1) {
   const receiver = await WebhookReceiver.start({ secret: SECRET });
-  const config: Config = loadConfig({
-    env: {
-      REDIS_URL: process.env.REDIS_URL ?? '',
-      REDIS_PREFIX: `eufy-relay-test-notifier-${name}-${process.pid}`,
-      WORKATO_WEBHOOK_URL: receiver.url,
-      WEBHOOK_SECRET: SECRET,
-      WEBHOOK_RETRY_SCHEDULE_SECONDS: '0.2,0.4,0.8',
-      WEBHOOK_RATE_LIMIT_PER_SECOND: '100',
-      WEBHOOK_TIMEOUT_MS: '1000',
-      SHUTDOWN_TIMEOUT_SECONDS: '5',
-      ...env,
-    },
+  const config: Config = testConfig(`eufy-relay-test-notifier-${name}-${process.pid}`, {
+    WORKATO_WEBHOOK_URL: receiver.url,
+    WEBHOOK_SECRET: SECRET,
+    WEBHOOK_RETRY_SCHEDULE_SECONDS: '0.2,0.4,0.8',
+    WEBHOOK_RATE_LIMIT_PER_SECOND: '100',
+    WEBHOOK_TIMEOUT_MS: '1000',
+    SHUTDOWN_TIMEOUT_SECONDS: '5',
+    ...env,
   });
   const redis = createRedis(config, 'producer');
   await redisReady(redis);
@@ -65,12 +62,3 @@ export const lowBattery = (level: number, deviceSn = 'T8600P2323209876'): Webhoo
 
 /** Milliseconds between consecutive arrivals. */
 export const gaps = (times: number[]) => times.slice(1).map((t, i) => t - times[i]!);
-
-/** Polls until `check` holds; a hang guard, not a speed target. */
-export async function until(check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

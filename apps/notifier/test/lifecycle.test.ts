@@ -1,19 +1,15 @@
-import { loadConfig } from '@eufy-relay/config';
 import { readRecentErrors } from '@eufy-relay/errors';
 import { createLogger } from '@eufy-relay/logger';
 import { createRedis, redisReady } from '@eufy-relay/runtime';
 import { DeliveryLog, enqueueWebhook, openWebhookQueue } from '@eufy-relay/webhooks';
+import { testConfig, waitFor } from '@eufy-relay/testing';
 import { deliveryStarts, start } from '../src';
-import { lowBattery, startHarness, until } from './harness';
+import { lowBattery, startHarness } from './harness';
 
 describe('notifier without a receiver', () => {
   it('records every webhook as skipped, not as an error, and keeps it', async () => {
-    const config = loadConfig({
-      env: {
-        REDIS_URL: process.env.REDIS_URL ?? '',
-        REDIS_PREFIX: `eufy-relay-test-notifier-skip-${process.pid}`,
-        WEBHOOK_RETRY_SCHEDULE_SECONDS: '0.2',
-      },
+    const config = testConfig(`eufy-relay-test-notifier-skip-${process.pid}`, {
+      WEBHOOK_RETRY_SCHEDULE_SECONDS: '0.2',
     });
     const redis = createRedis(config, 'producer');
     await redisReady(redis);
@@ -21,7 +17,10 @@ describe('notifier without a receiver', () => {
     const role = await start(config, { logger: createLogger({ level: 'silent' }) });
     try {
       await enqueueWebhook(queue, lowBattery(15), { webhookId: 'low_battery.unsent' });
-      await until(async () => (await (await queue.getJob('low_battery.unsent'))!.getState()) === 'completed');
+      await waitFor(
+        'the condition',
+        async () => (await (await queue.getJob('low_battery.unsent'))!.getState()) === 'completed',
+      );
       const job = await queue.getJob('low_battery.unsent');
       expect(job!.returnvalue).toEqual({ outcome: 'skipped' });
       expect(job!.data.payload).toEqual(lowBattery(15));

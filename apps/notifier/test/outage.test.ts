@@ -1,4 +1,5 @@
-import { lowBattery, startHarness, until, type Harness } from './harness';
+import { waitFor } from '@eufy-relay/testing';
+import { lowBattery, startHarness, type Harness } from './harness';
 
 let h: Harness;
 beforeAll(async () => {
@@ -36,7 +37,8 @@ describe('receiver outage', () => {
     // Nothing was given up on: no dead webhook, no system_error.
     expect(await h.queue.getFailedCount()).toBe(0);
     expect(h.receiver.payloads('system_error')).toEqual([]);
-    await until(
+    await waitFor(
+      'the condition',
       async () => (await h.deliveryLog.attempts('low_battery.during0')).at(-1)?.outcome === 'delivered',
     );
     const retried = await h.deliveryLog.attempts('low_battery.during0');

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { Config } from '@eufy-relay/config';
-import { redisKey } from '@eufy-relay/runtime';
+import { cameraSettings, type CameraConfigKeys, type Config } from '@eufy-relay/config';
+import { RedisScript, redisKey } from '@eufy-relay/runtime';
 
 /**
  * The recording rules of one camera, applied atomically in Redis so that any number of recorders
@@ -16,65 +16,9 @@ import { redisKey } from '@eufy-relay/runtime';
  * are written here when the stop is decided.
  */
 
-// KEYS[1] camera. ARGV: 1 candidate id, 2 its start (ms), 3 now, 4 motion time, 5 max recording
-// (ms), 6 grace after the cap after which an unstopped recording counts as abandoned (ms).
-const MOTION = `
-local cam = KEYS[1]
-local now = tonumber(ARGV[3])
-local current = redis.call('HGET', cam, 'recording_id')
-if current then
-  local started = tonumber(redis.call('HGET', cam, 'started_at'))
-  if now < started + tonumber(ARGV[5]) + tonumber(ARGV[6]) then
-    local last = tonumber(redis.call('HGET', cam, 'last_motion_at') or '0')
-    if tonumber(ARGV[4]) > last then redis.call('HSET', cam, 'last_motion_at', ARGV[4]) end
-    return {'extended', current, tostring(started), redis.call('HGET', cam, 'setup') or '0'}
-  end
-end
-local snoozed = tonumber(redis.call('HGET', cam, 'snoozed_until') or '0')
-if now < snoozed then return {'snoozed', tostring(snoozed)} end
-local second = math.floor(tonumber(ARGV[2]) / 1000)
-local last_second = tonumber(redis.call('HGET', cam, 'last_start_second') or '-1')
-if second <= last_second then return {'bump', tostring(last_second + 1)} end
-redis.call('HSET', cam, 'recording_id', ARGV[1], 'started_at', ARGV[2], 'last_motion_at', ARGV[4],
-  'last_start_second', tostring(second), 'setup', '0')
-redis.call('HDEL', cam, 'snoozed_until')
-return {'started', ARGV[1], ARGV[2], current or ''}
-`;
-
-// KEYS[1] camera, KEYS[2] session. ARGV: 1 id, 2 now, 3 motion timeout (ms), 4 max recording (ms),
-// 5 snooze (ms), 6 forced stop reason ('' for none), 7 the recording's start (ms).
-const DECIDE = `
-if redis.call('HGET', KEYS[2], 'phase') == 'finishing' then
-  return {'stop', redis.call('HGET', KEYS[2], 'stop_reason'), redis.call('HGET', KEYS[2], 'ended_at')}
-end
-local now = tonumber(ARGV[2])
-local cap = tonumber(ARGV[7]) + tonumber(ARGV[4])
-local reason, ended
-if redis.call('HGET', KEYS[1], 'recording_id') ~= ARGV[1] then
-  reason = 'abandoned'
-  ended = math.min(now, cap)
-else
-  local quiet = tonumber(redis.call('HGET', KEYS[1], 'last_motion_at')) + tonumber(ARGV[3])
-  if ARGV[6] ~= '' then
-    reason = ARGV[6]
-    ended = now
-  elseif now >= cap then
-    reason = 'max_duration'
-    ended = cap
-  elseif now >= quiet then
-    reason = 'motion_timeout'
-    ended = quiet
-  else
-    return {'continue', tostring(math.min(cap, quiet))}
-  end
-  redis.call('HDEL', KEYS[1], 'recording_id', 'started_at', 'last_motion_at', 'setup')
-  if reason == 'max_duration' and tonumber(ARGV[5]) > 0 then
-    redis.call('HSET', KEYS[1], 'snoozed_until', tostring(ended + tonumber(ARGV[5])))
-  end
-end
-redis.call('HSET', KEYS[2], 'phase', 'finishing', 'stop_reason', reason, 'ended_at', tostring(ended))
-return {'stop', reason, tostring(ended)}
-`;
+const MOTION = RedisScript.load(__dirname, 'camera-motion-1.lua');
+const DECIDE = RedisScript.load(__dirname, 'camera-decide-2.lua');
+const MARK_SETUP = RedisScript.load(__dirname, 'camera-setup-1.lua');
 
 export type MotionResult =
   /** A new recording: create it, send motion_detected, queue its session. */
@@ -112,19 +56,22 @@ export interface RecordingRules {
   abandonGraceMs: number;
 }
 
+/** The rules of each camera: the global settings, or the camera's own (`cameras:` in the config). */
+export type RulesOf = (sn: string) => RecordingRules;
+
 export function recordingRules(
-  config: Pick<
-    Config,
-    'MOTION_TIMEOUT_SECONDS' | 'MAX_RECORDING_SECONDS' | 'SNOOZE_SECONDS' | 'RECORDING_TAKEOVER_SECONDS'
-  >,
-): RecordingRules {
-  return {
-    motionTimeoutMs: config.MOTION_TIMEOUT_SECONDS * 1000,
-    maxRecordingMs: config.MAX_RECORDING_SECONDS * 1000,
-    snoozeMs: config.SNOOZE_SECONDS * 1000,
-    // A live session stops at the cap; one whose recorder died is taken over within two takeover
-    // intervals. Past four, nobody runs it: a new recording may replace it.
-    abandonGraceMs: config.RECORDING_TAKEOVER_SECONDS * 4000,
+  config: Pick<Config, CameraConfigKeys | 'RECORDING_TAKEOVER_SECONDS'>,
+): RulesOf {
+  return (sn) => {
+    const camera = cameraSettings(config, sn);
+    return {
+      motionTimeoutMs: camera.motion_timeout_seconds * 1000,
+      maxRecordingMs: camera.max_recording_seconds * 1000,
+      snoozeMs: camera.snooze_seconds * 1000,
+      // A live session stops at the cap; one whose recorder died is taken over within two takeover
+      // intervals. Past four, nobody runs it: a new recording may replace it.
+      abandonGraceMs: config.RECORDING_TAKEOVER_SECONDS * 4000,
+    };
   };
 }
 
@@ -137,7 +84,7 @@ export class CameraStates {
   constructor(
     private readonly redis: Redis,
     private readonly config: Pick<Config, 'REDIS_PREFIX'>,
-    private readonly rules: RecordingRules,
+    private readonly rules: RulesOf,
   ) {}
 
   cameraKey(sn: string): string {
@@ -155,16 +102,18 @@ export class CameraStates {
     motionAt: number;
     now?: number;
   }): Promise<MotionResult> {
-    const reply = (await this.redis.eval(
-      MOTION,
-      1,
-      this.cameraKey(motion.deviceSn),
-      motion.candidateId,
-      motion.startedAt,
-      motion.now ?? Date.now(),
-      motion.motionAt,
-      this.rules.maxRecordingMs,
-      this.rules.abandonGraceMs,
+    const rules = this.rules(motion.deviceSn);
+    const reply = (await MOTION.run(
+      this.redis,
+      [this.cameraKey(motion.deviceSn)],
+      [
+        motion.candidateId,
+        motion.startedAt,
+        motion.now ?? Date.now(),
+        motion.motionAt,
+        rules.maxRecordingMs,
+        rules.abandonGraceMs,
+      ],
     )) as string[];
     switch (reply[0]) {
       case 'started':
@@ -193,12 +142,7 @@ export class CameraStates {
   /** The recording's start is complete (index entry, webhook, session job). */
   async markSetup(sn: string, recordingId: string): Promise<void> {
     // Only if it is still this camera's recording: a stopped one must not be marked again.
-    await this.redis.eval(
-      `if redis.call('HGET', KEYS[1], 'recording_id') == ARGV[1] then redis.call('HSET', KEYS[1], 'setup', '1') end`,
-      1,
-      this.cameraKey(sn),
-      recordingId,
-    );
+    await MARK_SETUP.run(this.redis, [this.cameraKey(sn)], [recordingId]);
   }
 
   /**
@@ -213,18 +157,11 @@ export class CameraStates {
     force?: StopReason,
     now = Date.now(),
   ): Promise<Decision> {
-    const reply = (await this.redis.eval(
-      DECIDE,
-      2,
-      this.cameraKey(sn),
-      sessionKey(this.config, recordingId),
-      recordingId,
-      now,
-      this.rules.motionTimeoutMs,
-      this.rules.maxRecordingMs,
-      this.rules.snoozeMs,
-      force ?? '',
-      startedAt,
+    const rules = this.rules(sn);
+    const reply = (await DECIDE.run(
+      this.redis,
+      [this.cameraKey(sn), sessionKey(this.config, recordingId)],
+      [recordingId, now, rules.motionTimeoutMs, rules.maxRecordingMs, rules.snoozeMs, force ?? '', startedAt],
     )) as string[];
     if (reply[0] === 'continue') return { kind: 'continue', deadline: Number(reply[1]) };
     return { kind: 'stop', reason: reply[1] as StopReason, endedAt: Number(reply[2]) };

@@ -22,6 +22,7 @@ import { handleMotion } from './motion';
 import { LOCK_LOST, runRecordingSession } from './session';
 import { SessionRecords } from './session-records';
 import { StationSlots } from './station-slots';
+import { warnPrebufferNotBuilt } from './video-source';
 import { startUploads } from './uploads';
 
 export { LOCK_LOST } from './session';
@@ -155,6 +156,7 @@ export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
       if (err instanceof SchemaIncompatibleError) return; // reported by the 'fatal' listener
       logger.debug({ err }, 'eufy-security-ws client stopped before it was ready');
     });
+    warnPrebufferNotBuilt(config, logger);
     logger.info(
       {
         recordings_dir: ctx.files.dir,

@@ -5,6 +5,7 @@ import {
   type JobData,
   type motionSignalJob,
 } from '@eufy-relay/contracts';
+import { cameraSettings } from '@eufy-relay/config';
 import type { Logger } from '@eufy-relay/logger';
 import { RecordingExistsError } from '@eufy-relay/recordings';
 import { mirrorDevice, type RecorderContext } from './context';
@@ -14,7 +15,7 @@ export type MotionOutcome =
   | { outcome: 'started'; recording_id: string }
   | { outcome: 'extended'; recording_id: string }
   | { outcome: 'snoozed'; until: number }
-  | { outcome: 'ignored'; why: 'flag_cleared' | 'not_a_trigger' | 'stale' };
+  | { outcome: 'ignored'; why: 'flag_cleared' | 'not_a_trigger' | 'stale' | 'disabled' };
 
 /**
  * One motion signal from ingest: ignored unless it is a trigger that is on and recent; otherwise it
@@ -26,14 +27,17 @@ export async function handleMotion(
   motion: JobData<typeof motionSignalJob>,
   log: Logger,
 ): Promise<MotionOutcome> {
-  const { config, cameras } = ctx;
+  const { cameras } = ctx;
+  const camera = cameraSettings(ctx.config, motion.device_sn);
   if (!motion.state) return { outcome: 'ignored', why: 'flag_cleared' };
-  if (!config.MOTION_TRIGGERS.includes(motion.kind)) return { outcome: 'ignored', why: 'not_a_trigger' };
+  // A camera switched off in the config records nothing and so announces no recording.
+  if (!camera.enabled) return { outcome: 'ignored', why: 'disabled' };
+  if (!camera.triggers.includes(motion.kind)) return { outcome: 'ignored', why: 'not_a_trigger' };
   const now = Date.now();
   // Another host's clock may run ahead: motion is never later than now.
   const at = Math.min(Date.parse(motion.at), now);
   // A signal that waited in the queue longer than the timeout would start a recording that is already over.
-  if (now - at >= config.MOTION_TIMEOUT_SECONDS * 1000) return { outcome: 'ignored', why: 'stale' };
+  if (now - at >= camera.motion_timeout_seconds * 1000) return { outcome: 'ignored', why: 'stale' };
 
   let startedAt = now;
   for (;;) {

@@ -11,8 +11,9 @@ import { assembleVideo } from './assemble';
 import type { Decision, StopReason } from './camera-state';
 import { mirrorDevice, type RecorderContext } from './context';
 import { sendMotionStopped } from './notify';
-import { SegmentWriter, type FirstFrame } from './segment-writer';
+import { SegmentWriter, type FirstFrame, type SegmentResult } from './segment-writer';
 import type { SegmentRecord } from './session-records';
+import { RtspSegment, chooseSource, redactUrl } from './video-source';
 
 /** The reason a session's job signal carries when BullMQ could not renew its lock (another recorder owns it). */
 export const LOCK_LOST = 'lock_lost';
@@ -160,7 +161,8 @@ class RecordingSession {
     // Fire-and-forget: renew() catches and logs its own errors; the next tick retries.
     const renewer = setInterval(() => void this.renew(), slots.leaseMs / 3);
     try {
-      while (!stop.signal.aborted) {
+      await this.recordRtsp(stop.signal);
+      while (!stop.signal.aborted && !this.forced) {
         if (!this.holdingSlot) {
           this.holdingSlot = await slots.acquire(this.station, this.id, stop.signal, (holder) =>
             this.blocked(holder),
@@ -223,6 +225,70 @@ class RecordingSession {
     if (this.signal?.reason === LOCK_LOST)
       throw new OwnershipLost(`recording ${this.id} is now run by another recorder`);
     throw new HandedBack(`recording ${this.id} handed back`);
+  }
+
+  /**
+   * RTSP first where the camera has it (video-source.ts): ffmpeg pulls the camera, no station slot,
+   * no frames through Node. Returns when the recording stops, or when RTSP fails: then the recording
+   * goes on over P2P (source auto) in a new segment, the reason in the index; with source rtsp it
+   * fails instead.
+   */
+  private async recordRtsp(signal: AbortSignal): Promise<void> {
+    const choice = chooseSource(this.ctx, this.sn);
+    await this.setSource(choice.source, choice.why);
+    if (choice.source !== 'rtsp') return;
+    const { config } = this.ctx;
+    this.log.info({ url: redactUrl(choice.url), why: choice.why }, 'recording over RTSP');
+    let failure: string | undefined;
+    for (
+      let attempt = 0;
+      !signal.aborted && attempt <= (choice.fallback ? 0 : config.RETRY_ATTEMPTS);
+      attempt++
+    ) {
+      const segment = await this.openRtspSegment(choice.url);
+      const aborted = new Promise<undefined>((resolve) => {
+        if (signal.aborted) resolve(undefined);
+        else signal.addEventListener('abort', () => resolve(undefined), { once: true });
+      });
+      failure = await Promise.race([segment.ended, aborted]);
+      await this.closeSegment(segment);
+      if (failure === undefined || signal.aborted) return;
+      this.log.warn({ reason: failure, attempt }, 'RTSP failed');
+    }
+    if (signal.aborted || failure === undefined) return;
+    if (choice.fallback) {
+      await this.setSource('p2p', `${failure}: the recording continues over P2P`);
+      return;
+    }
+    await this.ctx.sessions.setProblem(this.id, `${failure} (source: rtsp, no P2P fallback)`);
+    this.forced = 'livestream_failed';
+  }
+
+  private async setSource(source: 'rtsp' | 'p2p', why: string): Promise<void> {
+    await this.ctx.store.update(this.id, { video_source: source, video_source_reason: why });
+    await this.ctx.registry.updateDevice(this.sn, { video_source: source, video_source_reason: why });
+  }
+
+  private async openRtspSegment(url: string): Promise<RtspSegment> {
+    const file = await this.nextSegmentFile();
+    this.segment = await this.ctx.sessions.addSegment(this.id, path.basename(file));
+    return new RtspSegment({
+      url,
+      file,
+      timeoutSeconds: this.ctx.config.RTSP_TIMEOUT_SECONDS,
+      interruptGraceMs: Math.min(5_000, (this.ctx.config.SHUTDOWN_TIMEOUT_SECONDS * 1000) / 6),
+      logger: this.log,
+      onFirstFrame: (frame) => this.onFirstFrame(frame),
+    });
+  }
+
+  /**
+   * The first video goes to {id}.mp4 itself; once it exists, later segments are temp files (the
+   * janitor removes one left behind) stitched into it at the finish.
+   */
+  private async nextSegmentFile(): Promise<string> {
+    const main = this.ctx.files.videoPath(this.id);
+    return (await exists(main)) ? this.ctx.files.tempPath(this.id, 'video') : main;
   }
 
   /** Sleeps until the deadline, asks the rules, and stops the recording when they say so. */
@@ -343,11 +409,8 @@ class RecordingSession {
   }
 
   private async openSegment(): Promise<SegmentWriter> {
-    const { files, sessions, cameras, config } = this.ctx;
-    const main = files.videoPath(this.id);
-    // The first video goes to {id}.mp4 itself; once it exists, later segments are temp files
-    // (the janitor removes one left behind) stitched into it at the finish.
-    const file = (await exists(main)) ? files.tempPath(this.id, 'video') : main;
+    const { sessions, cameras, config } = this.ctx;
+    const file = await this.nextSegmentFile();
     this.segment = await sessions.addSegment(this.id, path.basename(file));
     const learned = await cameras.learned(this.sn);
     const deviceAudio = this.ctx.client.state?.devices.get(this.sn)?.properties.audioRecording === true;
@@ -384,10 +447,11 @@ class RecordingSession {
     );
   }
 
-  private async closeSegment(): Promise<void> {
-    const writer = this.writer;
+  private async closeSegment(
+    writer: { close(): Promise<SegmentResult> } | undefined = this.writer,
+  ): Promise<void> {
     const segment = this.segment;
-    this.writer = undefined;
+    if (writer === this.writer) this.writer = undefined;
     if (!writer) return;
     const result = await writer.close();
     if (result.exit && !result.exit.ok && result.framesWritten > 0)

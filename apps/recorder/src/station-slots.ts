@@ -2,23 +2,10 @@ import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 import type { Config } from '@eufy-relay/config';
 import type { Logger } from '@eufy-relay/logger';
-import { redisKey } from '@eufy-relay/runtime';
+import { RedisScript, redisKey } from '@eufy-relay/runtime';
 
-// KEYS[1] slot. ARGV: 1 recording id, 2 lease (ms). '' when the slot is (still) this recording's.
-const CLAIM = `
-local holder = redis.call('GET', KEYS[1])
-if holder and holder ~= ARGV[1] then return holder end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return ''
-`;
-
-// KEYS[1] slot. ARGV: 1 recording id, 2 channel, 3 station. Frees it only for its holder.
-const RELEASE = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('PUBLISH', ARGV[2], ARGV[3])
-return 1
-`;
+const CLAIM = RedisScript.load(__dirname, 'station-slot-claim-1.lua');
+const RELEASE = RedisScript.load(__dirname, 'station-slot-release-1.lua');
 
 /**
  * A station (HomeBase) streams one of its cameras at a time over P2P; starting another camera's
@@ -54,12 +41,12 @@ export class StationSlots {
 
   /** Takes or renews the slot; null when it is this recording's now, else the recording holding it. */
   async claim(station: string, recordingId: string): Promise<string | null> {
-    const holder = (await this.redis.eval(CLAIM, 1, this.key(station), recordingId, this.leaseMs)) as string;
+    const holder = (await CLAIM.run(this.redis, [this.key(station)], [recordingId, this.leaseMs])) as string;
     return holder === '' ? null : holder;
   }
 
   async release(station: string, recordingId: string): Promise<void> {
-    await this.redis.eval(RELEASE, 1, this.key(station), recordingId, this.channel, station);
+    await RELEASE.run(this.redis, [this.key(station)], [recordingId, this.channel, station]);
   }
 
   /** The recording holding the station's slot, if any. */

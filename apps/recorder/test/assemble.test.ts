@@ -2,23 +2,19 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadConfig } from '@eufy-relay/config';
+
 import { recordingId } from '@eufy-relay/contracts';
 import { createLogger } from '@eufy-relay/logger';
 import { probe, runTool } from '@eufy-relay/media';
 import { RecordingFiles } from '@eufy-relay/recordings';
 import { createRedis } from '@eufy-relay/runtime';
+import { testConfig } from '@eufy-relay/testing';
 import { assembleVideo, concatList } from '../src/assemble';
 import { SessionRecords } from '../src/session-records';
 import { encodeStream } from '../../../packages/media/test/helpers';
 import { decodeErrors } from './harness';
 
-const config = loadConfig({
-  env: {
-    REDIS_URL: process.env.REDIS_URL ?? '',
-    REDIS_PREFIX: `eufy-relay-test-recorder-assemble-${process.pid}`,
-  },
-});
+const config = testConfig(`eufy-relay-test-recorder-assemble-${process.pid}`);
 const redis = createRedis(config, 'worker');
 const sessions = new SessionRecords(redis, config);
 const logger = createLogger({ level: 'silent' });

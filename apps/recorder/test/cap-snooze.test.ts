@@ -1,5 +1,6 @@
 import { assertFfmpeg } from '@eufy-relay/eufy-sim';
-import { camera, startHarness, until, type Harness } from './harness';
+import { waitFor } from '@eufy-relay/testing';
+import { camera, startHarness, type Harness } from './harness';
 
 const CAM = 'T8113P0223000201';
 
@@ -31,7 +32,7 @@ describe('continuous motion', () => {
       expect(JSON.parse(device.snoozed_until!)).toBe(snoozedUntil);
 
       // Motion goes on all through the snooze: nothing starts, nothing is sent.
-      await until(() => Date.now() >= snoozedUntil - 300, 10_000, 'the end of the snooze');
+      await waitFor('the end of the snooze', () => Date.now() >= snoozedUntil - 300, { timeoutMs: 10_000 });
       expect((await h.recordings(CAM)).map((r) => r.id)).toEqual([first.id]);
       expect((await h.webhooks()).map((w) => w.webhookId)).toEqual([
         `motion_detected.${first.id}`,
@@ -39,10 +40,10 @@ describe('continuous motion', () => {
       ]);
 
       // The first motion after it starts a new recording.
-      const second = await until(
-        async () => (await h.recordings(CAM)).find((r) => r.id !== first.id),
-        10_000,
+      const second = await waitFor(
         'a recording after the snooze',
+        async () => (await h.recordings(CAM)).find((r) => r.id !== first.id),
+        { timeoutMs: 10_000 },
       );
       expect(second.started_at).toBeGreaterThanOrEqual(snoozedUntil);
       stopMoving();

@@ -1,5 +1,6 @@
 import { assertFfmpeg } from '@eufy-relay/eufy-sim';
-import { camera, ffmpegProcessesWriting, startHarness, until, type Harness } from './harness';
+import { waitFor } from '@eufy-relay/testing';
+import { camera, ffmpegProcessesWriting, startHarness, type Harness } from './harness';
 
 const CAMERAS = [1, 2, 3, 4, 5].map((i) => `T8113P022300050${i}`);
 const RACED = 'T8113P0223000510';
@@ -79,7 +80,9 @@ describe('RECORDER_CONCURRENCY', () => {
     expect(await h.webhooks('motion_detected')).toHaveLength(3);
     const withVideo = async () =>
       (await Promise.all(recordings.map((r) => h.store.get(r.id)))).filter((r) => r?.video_started_at);
-    await until(async () => (await withVideo()).length === 2, 15_000, 'two recordings with video');
+    await waitFor('two recordings with video', async () => (await withVideo()).length === 2, {
+      timeoutMs: 15_000,
+    });
     await new Promise((r) => setTimeout(r, 1500));
     const [first, second] = await withVideo();
     expect(await withVideo()).toHaveLength(2);
@@ -110,14 +113,19 @@ describe('RECORDER_CONCURRENCY', () => {
         cams
           .slice(0, 2)
           .map((sn) =>
-            until(async () =>
-              (await h.recordings(sn)).find((r) => r.status === 'recording' && r.video_started_at),
+            waitFor(
+              'the condition',
+              async () =>
+                (await h.recordings(sn)).find((r) => r.status === 'recording' && r.video_started_at),
+              { timeoutMs: 30_000 },
             ),
           ),
       );
       await h.motion(cams[2]!);
-      const late = await until(async () =>
-        (await h.recordings(cams[2]!)).find((r) => r.status === 'recording'),
+      const late = await waitFor(
+        'the condition',
+        async () => (await h.recordings(cams[2]!)).find((r) => r.status === 'recording'),
+        { timeoutMs: 30_000 },
       );
       stops.forEach((stop) => stop());
       const done = await h.waitForFinish(late.id);

@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
@@ -20,6 +20,7 @@ import { probe, type MediaInfo } from '@eufy-relay/media';
 import { RecordingFiles, RecordingStore, type Recording } from '@eufy-relay/recordings';
 import { createRedis, redisReady, type RunningRole } from '@eufy-relay/runtime';
 import { openWebhookQueue } from '@eufy-relay/webhooks';
+import { waitFor } from '@eufy-relay/testing';
 import { start } from '../src';
 
 /** A small picture keeps a shared machine's CPU for the recorder, not for the simulated camera. */
@@ -57,27 +58,14 @@ async function warmUp(sim: Simulator, logger: Logger): Promise<void> {
 
 export interface HarnessOptions {
   /** Devices and stations of the simulated bridge. */
-  scenario: Pick<SimulatorOptions, 'devices' | 'stations'>;
+  scenario: Pick<SimulatorOptions, 'devices' | 'stations' | 'rtsp'>;
   /** Settings over the test defaults below. */
   env?: Record<string, string>;
+  /** A CONFIG_FILE for the test (e.g. a `cameras:` map), written into the test's directory. */
+  configYaml?: string | ((sim: Simulator) => string);
   /** Recorder roles started in this process (0: the test starts its own, e.g. as child processes). */
   recorders?: number;
   logger?: Logger;
-}
-
-/** Polls until `check` holds; a hang guard, not a speed target. */
-export async function until<T>(
-  check: () => T | undefined | false | null | Promise<T | undefined | false | null>,
-  timeoutMs = 30_000,
-  what = 'condition',
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 export interface QueuedWebhook {
@@ -123,6 +111,13 @@ export async function startHarness(name: string, options: HarnessOptions) {
     LOG_LEVEL: 'silent',
     ...options.env,
   };
+  if (options.configYaml !== undefined) {
+    env.CONFIG_FILE = path.join(dir, 'config.yaml');
+    await writeFile(
+      env.CONFIG_FILE,
+      typeof options.configYaml === 'function' ? options.configYaml(sim) : options.configYaml,
+    );
+  }
   const config: Config = loadConfig({ env });
   const redis: Redis = createRedis(config, 'worker', `${config.REDIS_PREFIX}:test`);
   await redisReady(redis);
@@ -213,7 +208,9 @@ export async function startHarness(name: string, options: HarnessOptions) {
     },
 
     async waitForRecording(sn: string, timeoutMs = 10_000): Promise<Recording> {
-      return until(async () => (await harness.recordings(sn)).at(-1), timeoutMs, `a recording of ${sn}`);
+      return waitFor(`a recording of ${sn}`, async () => (await harness.recordings(sn)).at(-1), {
+        timeoutMs: timeoutMs,
+      });
     },
 
     /** Waits until the recording's index entry satisfies `check`, and returns it. */
@@ -223,13 +220,13 @@ export async function startHarness(name: string, options: HarnessOptions) {
       what: string,
       timeoutMs = 15_000,
     ): Promise<Recording> {
-      return until(
+      return waitFor(
+        `${what} (${id})`,
         async () => {
           const r = await store.get(id);
           return r && check(r) ? r : undefined;
         },
-        timeoutMs,
-        `${what} (${id})`,
+        { timeoutMs: timeoutMs },
       );
     },
 

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { utcTimestamp, type MotionDetectedPayload } from '@eufy-relay/contracts';
 import { assertFfmpeg } from '@eufy-relay/eufy-sim';
 import { probe } from '@eufy-relay/media';
-import { camera, startHarness, until, type Harness } from './harness';
+import { waitFor } from '@eufy-relay/testing';
+import { camera, startHarness, type Harness } from './harness';
 
 const CAM = 'T8113P0223000101';
 const WITH_AUDIO = 'T8113P0223000102';
@@ -21,11 +22,9 @@ describe('a recording from motion to motion timeout', () => {
   it('sends motion_detected with the URL at once, records a file that plays while growing, stops after the timeout with one motion_stopped', async () => {
     const motionAt = Date.now();
     const stopMoving = h.keepMoving(CAM, 700);
-    const detected = await until(
-      async () => (await h.webhooks('motion_detected'))[0],
-      10_000,
-      'motion_detected',
-    );
+    const detected = await waitFor('motion_detected', async () => (await h.webhooks('motion_detected'))[0], {
+      timeoutMs: 10_000,
+    });
     const recording = await h.waitForRecording(CAM);
     const id = recording.id;
     const payload = detected.payload as MotionDetectedPayload;
@@ -40,14 +39,14 @@ describe('a recording from motion to motion timeout', () => {
     const detectedAfterMs = detected.queuedAt - motionAt;
 
     // The file at that URL is readable while the recording goes on.
-    const growing = await until(
+    const growing = await waitFor(
+      'a readable growing file',
       async () => {
         if (!existsSync(h.files.videoPath(id))) return undefined;
         const info = await probe(h.files.videoPath(id)).catch(() => undefined);
         return info && info.durationSeconds >= 1.5 ? info : undefined;
       },
-      20_000,
-      'a readable growing file',
+      { timeoutMs: 20_000 },
     );
     expect(growing.videoCodec).toBe('h264');
     expect(growing.width).toBe(320);
@@ -80,7 +79,11 @@ describe('a recording from motion to motion timeout', () => {
     expect(done.bytes).toBe(info.sizeBytes);
     expect(existsSync(h.files.thumbnailPath(id))).toBe(true);
 
-    const stopped = await until(() => h.webhooks('motion_stopped').then((w) => (w.length ? w : undefined)));
+    const stopped = await waitFor(
+      'the condition',
+      () => h.webhooks('motion_stopped').then((w) => (w.length ? w : undefined)),
+      { timeoutMs: 30_000 },
+    );
     expect(stopped).toHaveLength(1);
     expect(stopped[0]!.webhookId).toBe(`motion_stopped.${id}`);
     expect(stopped[0]!.payload).toEqual({

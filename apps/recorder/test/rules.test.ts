@@ -1,19 +1,15 @@
-import { loadConfig } from '@eufy-relay/config';
 import { recordingId } from '@eufy-relay/contracts';
 import { createLogger } from '@eufy-relay/logger';
 import { createRedis, redisReady } from '@eufy-relay/runtime';
+import { testConfig } from '@eufy-relay/testing';
 import { CameraStates, recordingRules, sessionKey } from '../src/camera-state';
 import { StationSlots } from '../src/station-slots';
 
-const config = loadConfig({
-  env: {
-    REDIS_URL: process.env.REDIS_URL ?? '',
-    REDIS_PREFIX: `eufy-relay-test-recorder-rules-${process.pid}`,
-    MOTION_TIMEOUT_SECONDS: '60',
-    MAX_RECORDING_SECONDS: '900',
-    SNOOZE_SECONDS: '3600',
-    RECORDING_TAKEOVER_SECONDS: '15',
-  },
+const config = testConfig(`eufy-relay-test-recorder-rules-${process.pid}`, {
+  MOTION_TIMEOUT_SECONDS: '60',
+  MAX_RECORDING_SECONDS: '900',
+  SNOOZE_SECONDS: '3600',
+  RECORDING_TAKEOVER_SECONDS: '15',
 });
 const redis = createRedis(config, 'worker');
 const subscriber = createRedis(config, 'worker');

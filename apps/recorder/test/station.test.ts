@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { assertFfmpeg } from '@eufy-relay/eufy-sim';
-import { camera, startHarness, until, type Harness } from './harness';
+import { waitFor } from '@eufy-relay/testing';
+import { camera, startHarness, type Harness } from './harness';
 
 const HOMEBASE = 'T8010P2321000401';
 const FRONT = 'T8113P0223000401';
@@ -31,11 +32,11 @@ describe('two cameras of one station (one P2P stream at a time)', () => {
     try {
       const back = await h.waitForRecording(BACK);
       // motion_detected for the waiting camera goes out at once, with its URL.
-      await until(
+      await waitFor(
+        'motion_detected of the second camera',
         async () =>
           (await h.webhooks('motion_detected')).some((w) => w.webhookId === `motion_detected.${back.id}`),
-        5000,
-        'motion_detected of the second camera',
+        { timeoutMs: 5000 },
       );
       const waiting = await h.recordingWhen(
         back.id,
@@ -87,17 +88,17 @@ describe('two cameras of one station (one P2P stream at a time)', () => {
   it('a camera whose motion ends while the station streams another ends without video, saying why', async () => {
     const stopFront = h.keepMoving(FRONT, 400);
     try {
-      const front = await until(
-        async () => (await h.recordings(FRONT)).find((r) => r.status === 'recording'),
-        10_000,
+      const front = await waitFor(
         'a new front recording',
+        async () => (await h.recordings(FRONT)).find((r) => r.status === 'recording'),
+        { timeoutMs: 10_000 },
       );
       await h.recordingWhen(front.id, (r) => r.video_started_at, 'front video');
       await h.motion(BACK);
-      const back = await until(
-        async () => (await h.recordings(BACK)).find((r) => r.status === 'recording'),
-        10_000,
+      const back = await waitFor(
         'a new back recording',
+        async () => (await h.recordings(BACK)).find((r) => r.status === 'recording'),
+        { timeoutMs: 10_000 },
       );
       const done = await h.waitForFinish(back.id);
       expect(done).toMatchObject({

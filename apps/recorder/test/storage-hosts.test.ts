@@ -6,7 +6,12 @@ import { pipeline } from 'node:stream/promises';
 import { assertFfmpeg } from '@eufy-relay/eufy-sim';
 import { RecordingObjects, createS3Client } from '@eufy-relay/storage';
 import { startS3TestServer, type S3TestServer } from '@eufy-relay/storage/testing';
-import { camera, decodeErrors, startHarness, until, type Harness } from './harness';
+import { waitFor } from '@eufy-relay/testing';
+import { camera, decodeErrors, startHarness, type Harness } from './harness';
+
+/** Polls `check` until it holds (a hang guard, not a speed target). */
+const until = <T>(check: () => T | Promise<T>, timeoutMs: number, what: string) =>
+  waitFor(what, check, { timeoutMs });
 
 const CAM = 'T8113P0223000801';
 const BUCKET = 'recorder-hosts-test';

@@ -5,8 +5,13 @@ import { ConfigError, loadConfig } from '@eufy-relay/config';
 import { assertFfmpeg } from '@eufy-relay/eufy-sim';
 import { RecordingObjects, StorageHealth, createS3Client } from '@eufy-relay/storage';
 import { startS3TestServer, type S3TestServer } from '@eufy-relay/storage/testing';
+import { waitFor } from '@eufy-relay/testing';
 import { start } from '../src';
-import { camera, startHarness, until, type Harness } from './harness';
+import { camera, startHarness, type Harness } from './harness';
+
+/** Polls `check` until it holds (a hang guard, not a speed target). */
+const until = <T>(check: () => T | Promise<T>, timeoutMs: number, what: string) =>
+  waitFor(what, check, { timeoutMs });
 
 const CAM = 'T8113P0223000701';
 const PAUSED = 'T8113P0223000702';

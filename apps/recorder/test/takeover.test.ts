@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { assertFfmpeg } from '@eufy-relay/eufy-sim';
-import { camera, decodeErrors, ffmpegProcessesWriting, startHarness, until, type Harness } from './harness';
+import { waitFor } from '@eufy-relay/testing';
+import { camera, decodeErrors, ffmpegProcessesWriting, startHarness, type Harness } from './harness';
 
 const KILLED = 'T8113P0223000601';
 const STOPPED = 'T8113P0223000602';
@@ -25,11 +26,9 @@ describe('a recording outlives its recorder', () => {
     let output = '';
     child.stdout!.on('data', (d) => (output += d));
     child.stderr!.on('data', (d) => (output += d));
-    await until(
-      () => output.includes('"msg":"recording on motion"'),
-      20_000,
-      'the recorder process to start',
-    );
+    await waitFor('the recorder process to start', () => output.includes('"msg":"recording on motion"'), {
+      timeoutMs: 20_000,
+    });
     const stopMoving = h.keepMoving(KILLED, 500);
     try {
       const { id } = await h.waitForRecording(KILLED);
@@ -43,21 +42,21 @@ describe('a recording outlives its recorder', () => {
       child.kill('SIGKILL');
       const killedAt = Date.now();
       // The dead recorder's ffmpeg reads the end of its input, finishes the file and exits: no orphan.
-      await until(
-        async () => !(await ffmpegProcessesWriting(h.dir)).some((pid) => doomed.includes(pid)),
-        15_000,
+      await waitFor(
         "the killed recorder's ffmpeg to exit",
+        async () => !(await ffmpegProcessesWriting(h.dir)).some((pid) => doomed.includes(pid)),
+        { timeoutMs: 15_000 },
       );
       // Another recorder takes the session over (BullMQ stalled-job recovery) and writes a second segment.
-      const resumedAt = await until(
+      const resumedAt = await waitFor(
+        'video from the second recorder',
         async () => {
           const segment = (await h.session(id))['segment:2'];
           return segment
             ? (JSON.parse(segment) as { first_frame_at: number | null }).first_frame_at
             : undefined;
         },
-        30_000,
-        'video from the second recorder',
+        { timeoutMs: 30_000 },
       );
       await wait(1200);
       stopMoving();
@@ -102,7 +101,9 @@ describe('a recording outlives its recorder', () => {
       expect(await h.sessionJobCount()).toBe(1);
 
       await h.startRecorder();
-      await until(async () => (await h.session(id))['segment:2'], 15_000, 'a second segment');
+      await waitFor('a second segment', async () => (await h.session(id))['segment:2'], {
+        timeoutMs: 15_000,
+      });
       await wait(1200);
       stopMoving();
       const done = await h.waitForFinish(id);

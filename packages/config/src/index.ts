@@ -1,3 +1,4 @@
 export * from './settings';
 export * from './load';
+export * from './cameras';
 export * from './issues';

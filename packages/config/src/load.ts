@@ -2,9 +2,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { parseCameras, type CameraOverrides, type CameraOverridesBySerial } from './cameras';
 import { SECRET_SETTINGS, SETTING_NAMES, settings, type Setting, type SettingName } from './settings';
 
-export type Config = { -readonly [K in SettingName]: z.output<(typeof settings)[K]['schema']> };
+export type Config = { -readonly [K in SettingName]: z.output<(typeof settings)[K]['schema']> } & {
+  /** Per-camera overrides from the YAML `cameras:` map (no environment form); see cameras.ts. */
+  cameras: CameraOverridesBySerial;
+};
 
 /** A configuration that cannot be used; `lines` holds one line per offending key. */
 export class ConfigError extends Error {
@@ -39,13 +43,25 @@ export function scrubUrlCredentials(text: string): string {
   });
 }
 
-function showValue(name: string, value: unknown): string {
-  if (SECRET_SETTINGS.includes(name as SettingName)) return `${name}=<redacted>`;
+function showRaw(value: unknown): string {
   const text = Array.isArray(value) ? value.join(',') : String(value);
-  return `${name}=${JSON.stringify(scrubUrlCredentials(text))}`;
+  return JSON.stringify(scrubUrlCredentials(text));
 }
 
-function readYamlLayer(file: string, label: string, errors: string[]): RawLayer {
+function showValue(name: string, value: unknown): string {
+  if (SECRET_SETTINGS.includes(name as SettingName)) return `${name}=<redacted>`;
+  return `${name}=${showRaw(value)}`;
+}
+
+/** The `cameras:` key of a YAML file: not a setting, the per-camera overrides. */
+const CAMERAS_KEY = 'cameras';
+
+function readYamlLayer(
+  file: string,
+  label: string,
+  errors: string[],
+  cameras: Record<string, CameraOverrides>,
+): RawLayer {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -71,7 +87,11 @@ function readYamlLayer(file: string, label: string, errors: string[]): RawLayer 
   }
   const layer: RawLayer = {};
   for (const [key, value] of Object.entries(doc as RawLayer)) {
-    if (!(key in settings)) {
+    if (key === CAMERAS_KEY) {
+      // A later file's entry for a camera is laid over an earlier one's, key by key.
+      for (const [sn, overrides] of Object.entries(parseCameras(value, file, errors, showRaw)))
+        cameras[sn] = { ...cameras[sn], ...overrides };
+    } else if (!(key in settings)) {
       errors.push(`config: ${key} (in ${file}): unknown setting; the names are listed in README.md`);
     } else if (value !== null && value !== undefined) {
       layer[key] = value;
@@ -109,16 +129,18 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const env = options.env ?? process.env;
   const errors: string[] = [];
   const merged: RawLayer = {};
+  const cameras: Record<string, CameraOverrides> = {};
   for (const name of SETTING_NAMES) {
     const fallback = (settings[name] as Setting).default;
     if (fallback !== undefined) merged[name] = fallback;
   }
   const defaultsFile = options.defaultsFile ?? DEFAULTS_FILE;
-  if (existsSync(defaultsFile)) Object.assign(merged, readYamlLayer(defaultsFile, 'defaults', errors));
+  if (existsSync(defaultsFile))
+    Object.assign(merged, readYamlLayer(defaultsFile, 'defaults', errors, cameras));
   const configFile = env.CONFIG_FILE;
   const fileLayers = new Set<string>();
   if (configFile) {
-    const layer = readYamlLayer(configFile, 'CONFIG_FILE', errors);
+    const layer = readYamlLayer(configFile, 'CONFIG_FILE', errors, cameras);
     Object.keys(layer).forEach((k) => fileLayers.add(k));
     Object.assign(merged, layer);
   }
@@ -144,7 +166,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   }
   if (result.success) errors.push(...relationErrors(result.data as Config));
   if (errors.length > 0 || !result.success) throw new ConfigError(errors);
-  return result.data as Config;
+  return { ...(result.data as Omit<Config, 'cameras'>), cameras };
 }
 
 /** The configuration as it may be logged: secrets replaced, URL credentials scrubbed. */
@@ -155,6 +177,12 @@ export function describeConfig(config: Config): Record<string, unknown> {
     if (SECRET_SETTINGS.includes(name)) out[name] = value === undefined ? undefined : '<redacted>';
     else out[name] = typeof value === 'string' ? scrubUrlCredentials(value) : value;
   }
+  out.cameras = Object.fromEntries(
+    Object.entries(config.cameras).map(([sn, own]) => [
+      sn,
+      own.rtsp_url ? { ...own, rtsp_url: scrubUrlCredentials(own.rtsp_url) } : own,
+    ]),
+  );
   return out;
 }
 

@@ -105,6 +105,9 @@ const flag = () =>
   z
     .custom<Raw>((v) => typeof v === 'boolean' || v === 'true' || v === 'false')
     .transform((v) => v === true || v === 'true');
+/** Where a camera's video comes from (CAMERA_SOURCE, `source` per camera); design.md "Video sources". */
+export const CAMERA_SOURCES = ['auto', 'rtsp', 'p2p'] as const;
+export type CameraSource = (typeof CAMERA_SOURCES)[number];
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -355,6 +358,27 @@ export const settings = {
     default: '3600',
     description: "after a capped recording, ignore that camera's motion this long",
   }),
+  CAMERA_SOURCE: s({
+    schema: z.enum(CAMERA_SOURCES),
+    expected: `expected one of ${CAMERA_SOURCES.join(', ')}`,
+    default: 'auto',
+    description:
+      'camera video source: rtsp (ffmpeg pulls its RTSP URL), p2p (eufy livestream), auto (RTSP if it has one, P2P as fallback)',
+  }),
+  PREBUFFER_SECONDS: s({
+    schema: nonNegativeSeconds(),
+    expected: 'expected a number of seconds, 0 or more',
+    default: '0',
+    description:
+      'seconds of video before the motion a recording should start with; validated, not built yet (the recorder warns); 0 = off',
+  }),
+  RTSP_TIMEOUT_SECONDS: s({
+    schema: seconds(),
+    expected: 'expected a positive number (seconds)',
+    default: '5',
+    description:
+      'an RTSP stream that has not connected or sent video for this long has failed (the recording falls back to P2P)',
+  }),
   RECORDER_CONCURRENCY: s({
     schema: positiveInt(1000),
     expected: 'expected a whole number of recordings from 1 to 1000',
@@ -503,6 +527,13 @@ export const settings = {
     expected: 'expected a positive number (seconds)',
     default: '604800',
     description: 'lifetime of a signed video URL',
+  }),
+  ACCEL_REDIRECT: s({
+    schema: z.enum(['off', 'nginx']),
+    expected: 'expected off or nginx',
+    default: 'off',
+    description:
+      'nginx: the api checks access to a finished recording file and nginx in front of it sends the file (X-Accel-Redirect to /internal/recordings/, deploy/nginx); off: the api sends every file',
   }),
   LOG_LEVEL: s({
     schema: z.enum(LOG_LEVELS),

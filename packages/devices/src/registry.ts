@@ -28,6 +28,9 @@ export interface DeviceRecord {
   recording_id: string | null;
   /** Set by the recorder after a capped recording: motion is ignored until then. */
   snoozed_until: number | null;
+  /** Set by the recorder: where this camera's video comes from (`rtsp` or `p2p`) and why. */
+  video_source: 'rtsp' | 'p2p' | null;
+  video_source_reason: string | null;
   updated_at: number | null;
 }
 
@@ -56,6 +59,8 @@ const EMPTY_DEVICE: DeviceFields = {
   last_seen_at: null,
   recording_id: null,
   snoozed_until: null,
+  video_source: null,
+  video_source_reason: null,
   updated_at: null,
 };
 

@@ -1,10 +1,8 @@
-import { loadConfig } from '@eufy-relay/config';
 import { createRedis } from '@eufy-relay/runtime';
+import { testConfig } from '@eufy-relay/testing';
 import { DeviceRegistry, HeartbeatStore } from '../src';
 
-const config = loadConfig({
-  env: { REDIS_PREFIX: `eufy-relay-test-devices-${process.pid}`, REDIS_URL: process.env.REDIS_URL ?? '' },
-});
+const config = testConfig(`eufy-relay-test-devices-${process.pid}`);
 const redis = createRedis(config, 'worker');
 
 afterAll(async () => {
@@ -43,6 +41,8 @@ describe('DeviceRegistry', () => {
       last_seen_at: null,
       recording_id: 'T8113P0223000002_20250130_143022',
       snoozed_until: null,
+      video_source: null,
+      video_source_reason: null,
       updated_at: 3000,
     });
     expect(await redis.hget(`${config.REDIS_PREFIX}:device:T8113P0223000002`, 'battery')).toBe('18');

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '@eufy-relay/config';
 import { utcTimestamp, webhookId as webhookIdOf } from '@eufy-relay/contracts';
 import type { Logger } from '@eufy-relay/logger';
-import { redisKey } from '@eufy-relay/runtime';
+import { RedisScript, redisKey } from '@eufy-relay/runtime';
 import { enqueueWebhook, withJitter, type WebhookQueue } from '@eufy-relay/webhooks';
 import { foldedCountsKey, recentErrorsKey, type RecordedError } from './recent';
 
@@ -16,29 +16,7 @@ const MAX_CAUSES = 3;
 /** A fold state outlives its window so the next report can still say how many were folded before it. */
 const FOLD_STATE_MIN_LIFETIME_MS = 24 * 3600 * 1000;
 
-// KEYS[1] fold state of one operation + error type (hash: id, at), KEYS[2] folded counts (hash:
-// entry id -> count), KEYS[3] recent-errors list.
-// ARGV: now (ms), fold window (ms), fold state lifetime (ms), new entry id, new entry JSON, list length.
-// Returns {1, new id, count folded into the previous entry} when the error is recorded, or
-// {0, id of the entry it was folded into, that entry's folded count}.
-const REPORT = `
-local last = redis.call('HMGET', KEYS[1], 'id', 'at')
-if last[1] and tonumber(ARGV[1]) - tonumber(last[2]) < tonumber(ARGV[2]) then
-  return {0, last[1], redis.call('HINCRBY', KEYS[2], last[1], 1)}
-end
-local previous = 0
-if last[1] then previous = tonumber(redis.call('HGET', KEYS[2], last[1]) or '0') end
-redis.call('HSET', KEYS[1], 'id', ARGV[4], 'at', ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('LPUSH', KEYS[3], ARGV[5])
-local max = tonumber(ARGV[6])
-for _, json in ipairs(redis.call('LRANGE', KEYS[3], max, -1)) do
-  local ok, entry = pcall(cjson.decode, json)
-  if ok and type(entry) == 'table' and entry.id then redis.call('HDEL', KEYS[2], entry.id) end
-end
-redis.call('LTRIM', KEYS[3], 0, max - 1)
-return {1, ARGV[4], previous}
-`;
+const REPORT = RedisScript.load(__dirname, 'report-error-3.lua');
 
 export interface ErrorReporterOptions {
   config: Pick<
@@ -112,18 +90,21 @@ export class ErrorReporter {
     const foldWindowMs = config.ERROR_FOLD_SECONDS * 1000;
     let result: [number, string, number];
     try {
-      result = (await redis.eval(
-        REPORT,
-        3,
-        redisKey(config, 'errors', 'fold', operation, entry.error_type),
-        foldedCountsKey(config),
-        recentErrorsKey(config),
-        Date.now(),
-        foldWindowMs,
-        Math.max(foldWindowMs, FOLD_STATE_MIN_LIFETIME_MS),
-        entry.id,
-        JSON.stringify(entry),
-        config.RECENT_ERRORS_MAX,
+      result = (await REPORT.run(
+        redis,
+        [
+          redisKey(config, 'errors', 'fold', operation, entry.error_type),
+          foldedCountsKey(config),
+          recentErrorsKey(config),
+        ],
+        [
+          Date.now(),
+          foldWindowMs,
+          Math.max(foldWindowMs, FOLD_STATE_MIN_LIFETIME_MS),
+          entry.id,
+          JSON.stringify(entry),
+          config.RECENT_ERRORS_MAX,
+        ],
       )) as [number, string, number];
     } catch (err) {
       logger.error(logFields, `${operation} failed`);

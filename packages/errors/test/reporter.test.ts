@@ -1,7 +1,8 @@
-import { loadConfig, type Config } from '@eufy-relay/config';
+import type { Config } from '@eufy-relay/config';
 import { deliverWebhookJob, openQueue, systemErrorPayload } from '@eufy-relay/contracts';
 import { createLogger, logCapture } from '@eufy-relay/logger';
 import { createRedis, redisReady } from '@eufy-relay/runtime';
+import { testConfig } from '@eufy-relay/testing';
 import { openWebhookQueue } from '@eufy-relay/webhooks';
 import { ErrorReporter, errorType, foldedCountsKey, readRecentErrors } from '../src';
 
@@ -11,14 +12,7 @@ let counter = 0;
 
 /** Each test gets its own prefix, queue and captured log lines. */
 async function setup(env: Record<string, string> = {}) {
-  const config: Config = loadConfig({
-    env: {
-      REDIS_URL: process.env.REDIS_URL ?? '',
-      REDIS_PREFIX: `${basePrefix}-${++counter}`,
-      RETRY_BASE_DELAY_MS: '20',
-      ...env,
-    },
-  });
+  const config: Config = testConfig(`${basePrefix}-${++counter}`, { RETRY_BASE_DELAY_MS: '20', ...env });
   const webhooks = openWebhookQueue(config, redis);
   const { lines, destination } = logCapture();
   const reporter = new ErrorReporter({ config, redis, webhooks, logger: createLogger({ destination }) });

@@ -19,17 +19,37 @@ const CLOSE_BRACKET = 0x5d;
 const CLOSE_BRACE = 0x7d;
 const DIGIT_0 = 0x30;
 
+/** Size of one slab the decoded media buffers are cut from (a 1080p frame is ~20 KB). */
+const SLAB_BYTES = 1024 * 1024;
+let slab = Buffer.allocUnsafeSlow(0);
+let slabUsed = 0;
+
+/**
+ * Room for up to `bytes` at the free end of the current slab (a new slab when it has too little).
+ * Decoded frames are cut from slabs rather than allocated one by one: a frame is its own
+ * ArrayBuffer otherwise, and allocating and collecting thousands of them a second keeps the
+ * garbage collector busy. A slab is freed once no frame cut from it is referenced any more.
+ */
+function slabRoom(bytes: number): Buffer {
+  if (slab.length - slabUsed < bytes) {
+    slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, bytes));
+    slabUsed = 0;
+  }
+  return slab.subarray(slabUsed);
+}
+
 /**
  * Reads `1,22,255]` starting at `start` into bytes. Returns the bytes and the index just past `]`,
  * or undefined for anything but canonical JSON digits 0..255 separated by commas (whitespace, signs,
  * fractions, leading zeros, values over 255): the caller then falls back to JSON.parse.
  * One number is read per turn (one to three digits, then `,` or `]`): the hot loop of the client.
+ * The digits go straight into a slab (slabRoom); only a complete array takes its place there.
  */
 function scanByteArray(raw: Buffer, start: number): { bytes: Buffer; end: number } | undefined {
   const length = raw.length;
   if (raw[start] === CLOSE_BRACKET) return { bytes: Buffer.alloc(0), end: start + 1 };
   // n values need at least 2n-1 characters, so this bound never overflows.
-  const out = Buffer.allocUnsafe(((length - start + 1) >> 1) + 1);
+  const out = slabRoom(((length - start + 1) >> 1) + 1);
   let count = 0;
   let i = start;
   while (i < length) {
@@ -52,8 +72,9 @@ function scanByteArray(raw: Buffer, start: number): { bytes: Buffer; end: number
     out[count++] = value;
     if (c === COMMA) continue;
     if (c !== CLOSE_BRACKET) return undefined;
-    // An exact-size copy: the scratch buffer is about twice as big as the frame.
-    return { bytes: Buffer.from(out.subarray(0, count)), end: i };
+    // The next buffer starts 8-aligned, as Buffer's own pool keeps them.
+    slabUsed += (count + 7) & ~7;
+    return { bytes: out.subarray(0, count), end: i };
   }
   return undefined;
 }

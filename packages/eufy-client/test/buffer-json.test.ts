@@ -61,6 +61,24 @@ describe('decodeMessage (Buffer-JSON fast path)', () => {
     });
   });
 
+  it('cuts frames from shared slabs, each keeping its own bytes while later frames are decoded', () => {
+    const frames = Array.from({ length: 300 }, (_, i) =>
+      Buffer.from(Array.from({ length: 1000 + 97 * i }, (_v, j) => (i * 31 + j * 7) % 256)),
+    );
+    const decoded = frames.map((bytes) => {
+      const text = mediaEvent({ serialNumber: 'T1', bytes, metadata: {}, event: 'livestream video data' });
+      return (decodeMessage(Buffer.from(text)) as { event: { buffer: Buffer } }).event.buffer;
+    });
+    // ~4.5 MB of frames: several slabs, each shared by many frames (no ArrayBuffer per frame).
+    expect(new Set(decoded.map((b) => b.buffer)).size).toBeLessThan(frames.length / 10);
+    decoded.forEach((bytes, i) => expect(bytes.equals(frames[i]!)).toBe(true));
+    // A frame that fails the fast path takes no room: the next one is still right.
+    expectSameAsJsonParse(
+      mediaEvent({ serialNumber: 'T1', bytes: frames[1]!, metadata: {}, event: 'x' }).replace('7,', '7 ,'),
+    );
+    decoded.forEach((bytes, i) => expect(bytes.equals(frames[i]!)).toBe(true));
+  });
+
   it('equals JSON.parse on randomized media frames', () => {
     fc.assert(
       fc.property(

@@ -1,6 +1,7 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { assertFfmpeg, startSimulator, type Simulator } from '@eufy-relay/eufy-sim';
+import { waitFor } from '@eufy-relay/testing';
 import {
   CommandFailedError,
   CommandTimeoutError,
@@ -12,7 +13,7 @@ import {
   type Livestream,
   type ReconcileReport,
 } from '../src';
-import { CAM_A, CAM_B, CAM_C, HOMEBASE, capturedLogger, testScenario, waitFor } from './helpers';
+import { CAM_A, CAM_B, CAM_C, HOMEBASE, capturedLogger, testScenario } from './helpers';
 
 // Real sockets against the simulator (apps/eufy-sim); no part of the protocol is mocked.
 
@@ -129,7 +130,7 @@ describe('events', () => {
     });
 
     server.triggerDetection(CAM_A, 'person', 'Alice');
-    await waitFor(() => detections.length === 4, 'person + motion, begin and clear');
+    await waitFor('person + motion, begin and clear', () => detections.length === 4);
     expect(detections).toEqual([
       { kind: 'person', serialNumber: CAM_A, state: true, person: 'Alice' },
       { kind: 'motion', serialNumber: CAM_A, state: true },
@@ -139,8 +140,8 @@ describe('events', () => {
 
     server.setBattery(CAM_B, 15);
     server.setStationConnected(HOMEBASE, false);
-    await waitFor(() => stationEvents.includes('connection error'), 'station connection error');
-    await waitFor(() => c.state?.devices.get(CAM_A)?.properties.state === 0, 'camera offline');
+    await waitFor('station connection error', () => stationEvents.includes('connection error'));
+    await waitFor('camera offline', () => c.state?.devices.get(CAM_A)?.properties.state === 0);
     expect(properties).toEqual(
       expect.arrayContaining([
         { name: 'battery', value: 15, previous: 54 },
@@ -164,15 +165,15 @@ describe('events', () => {
       if (e.event === 'captcha request') captchaId = e.captchaId;
     });
     server.requestVerifyCode();
-    await waitFor(() => driverEvents.includes('verify code'), 'verify code');
+    await waitFor('verify code', () => driverEvents.includes('verify code'));
     expect(c.state?.driver.connected).toBe(false);
     await c.setVerifyCode('123456');
-    await waitFor(() => c.state?.driver.connected, 'driver connected');
+    await waitFor('driver connected', () => c.state?.driver.connected);
 
     server.requestCaptcha();
-    await waitFor(() => captchaId, 'captcha request');
+    await waitFor('captcha request', () => captchaId);
     await c.setCaptcha(captchaId, 'ABCD');
-    await waitFor(() => driverEvents.filter((e) => e === 'connected').length === 2, 'second connected');
+    await waitFor('second connected', () => driverEvents.filter((e) => e === 'connected').length === 2);
     expect(driverEvents).toEqual([
       'disconnected',
       'verify code',
@@ -195,7 +196,7 @@ describe('events', () => {
     for (const kind of ['json', 'unknown_event', 'bad_fields'] as const) server.sendMalformed(kind);
     server.sendMalformed('oversize', 200 * 1024);
     server.triggerDetection(CAM_A, 'motion');
-    await waitFor(() => detections.length > 0, 'a detection after the bad frames');
+    await waitFor('a detection after the bad frames', () => detections.length > 0);
 
     expect(c.stats).toMatchObject({
       malformedMessages: 2,
@@ -230,7 +231,7 @@ describe('reconnect', () => {
     await c.start();
 
     await first.stop({ graceful: false }); // a crash: no shutdown event
-    await waitFor(() => c.status !== 'ready', 'client notices the loss');
+    await waitFor('client notices the loss', () => c.status !== 'ready');
     // While it is away: camera A went offline, camera B's battery dropped, camera C is gone.
     const scenario = testScenario();
     const second = await sim({
@@ -246,7 +247,7 @@ describe('reconnect', () => {
         ),
     });
 
-    await waitFor(() => reports.length === 1, 'reconciliation after reconnect', 15_000);
+    await waitFor('reconciliation after reconnect', () => reports.length === 1, { timeoutMs: 15_000 });
     expect(reports[0]!.changes).toEqual(
       expect.arrayContaining([
         { source: 'device', serialNumber: CAM_A, name: 'state', value: 0, previous: 1 },
@@ -264,7 +265,7 @@ describe('reconnect', () => {
     expect(c.listenerCount('reconciled')).toBe(1);
     second.triggerDetection(CAM_B, 'motion');
     second.endDetection(CAM_B, 'motion');
-    await waitFor(() => detections.some((d) => !d.state), 'motion end');
+    await waitFor('motion end', () => detections.some((d) => !d.state));
     expect(detections).toEqual([
       { kind: 'motion', serialNumber: CAM_B, state: true },
       { kind: 'motion', serialNumber: CAM_B, state: false },
@@ -278,7 +279,7 @@ describe('reconnect', () => {
     c.on('ready', (_s, { reconnected }) => readies.push(reconnected));
     await c.start();
     server.dropConnections();
-    await waitFor(() => readies.length === 2, 'ready after the drop');
+    await waitFor('ready after the drop', () => readies.length === 2);
     expect(readies).toEqual([false, true]);
     expect(c.stats.reconnects).toBe(1);
   });
@@ -330,7 +331,7 @@ describe('half-open connection', () => {
       await c.start();
       relay.silence();
       const silencedAt = Date.now();
-      await waitFor(() => readies.length === 2, 'ready again through a fresh connection');
+      await waitFor('ready again through a fresh connection', () => readies.length === 2);
       expect(Date.now() - silencedAt).toBeLessThan(10_000); // two 200 ms intervals, generous for a busy machine
       expect(logs().map((l) => l.msg)).toContain(
         'eufy-security-ws did not answer a ping: dropping the half-open connection',
@@ -365,7 +366,7 @@ describe('livestream', () => {
     expect(video[0]!.buffer.subarray(0, 5)).toEqual(Buffer.from([0, 0, 0, 1, 0x67])); // SPS first
     expect(video.slice(1).every((v) => !v.keyframe)).toBe(true);
     expect(chunks.find((x) => x.kind === 'audio')).toMatchObject({ codec: 'AAC_LC' });
-    await waitFor(() => server.snapshot().livestreams.length === 0, 'server-side stop');
+    await waitFor('server-side stop', () => server.snapshot().livestreams.length === 0);
   });
 
   it('one stream per station: starting camera B ends camera A on the same HomeBase; a standalone camera streams alongside', async () => {

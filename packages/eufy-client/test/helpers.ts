@@ -36,14 +36,3 @@ export function capturedLogger(): { logger: Logger; lines: () => Record<string, 
   });
   return { logger: createLogger({ level: 'debug', destination }), lines: () => lines };
 }
-
-/** Polls until `check` returns a truthy value (then returns it) or fails after `timeoutMs` (a hang guard). */
-export async function waitFor<T>(check: () => T, what: string, timeoutMs = 10_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 15));
-  }
-}

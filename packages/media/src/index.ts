@@ -5,4 +5,5 @@ export * from './args';
 export * from './spawn';
 export * from './process';
 export * from './tools';
+export * from './rtsp';
 export * from './fmp4';

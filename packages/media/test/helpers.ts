@@ -185,15 +185,6 @@ export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve
  */
 export const livestreamStartup = () => sleep(1000);
 
-/** Polls `check` every 50 ms until it returns true; fails after `timeoutMs` (a hang guard only). */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
 export interface ProbedPacket {
   ptsSeconds: number;
   keyframe: boolean;

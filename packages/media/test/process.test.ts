@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { waitFor } from '@eufy-relay/testing';
 import {
   FfmpegProcess,
   MediaToolNotFoundError,
@@ -9,7 +10,7 @@ import {
   type DroppedWrite,
   type FfmpegProcessOptions,
 } from '../src';
-import { encodeStream, killLeftoversAfterEach, tempDir, waitFor } from './helpers';
+import { encodeStream, killLeftoversAfterEach, tempDir } from './helpers';
 
 /** An ffmpeg that reads raw bytes from stdin until it ends and throws them away. */
 const SINK_ARGS = [

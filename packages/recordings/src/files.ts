@@ -22,6 +22,11 @@ export type RecordingFileName =
 // The id part is checked by parseRecordingId (pattern and a real UTC date), not by these.
 const RECORDING_FILE = /^([A-Za-z0-9_]+)\.(mp4|jpg)$/;
 const TEMP_FILE = /^\.([A-Za-z0-9_]+)\.(mp4|jpg)\.[A-Za-z0-9-]{1,64}\.part$/;
+/**
+ * File system calls the directory walk and bulk removals keep in flight: enough to keep libuv's
+ * thread pool (4 threads by default) busy, few enough not to starve other work waiting on it.
+ */
+const FILE_OPERATIONS_AT_ONCE = 32;
 const kindOf = (ext: string): RecordingFileKind => (ext === 'mp4' ? 'video' : 'thumbnail');
 
 export function classifyFileName(name: string): RecordingFileName {
@@ -99,19 +104,29 @@ export class RecordingFiles {
     return this.inside(id, `.${id}.${EXTENSIONS[kind]}.${writer}.part`);
   }
 
-  /** Every entry of the directory, read as a stream (the directory can hold many thousands). */
+  /**
+   * Every entry of the directory, read as a stream (the directory can hold many thousands); the
+   * names are stat-ed FILE_OPERATIONS_AT_ONCE at a time, so the thread pool works in parallel.
+   */
   async *entries(): AsyncGenerator<DirectoryEntry> {
+    let names: string[] = [];
+    const statAll = async () => {
+      const infos = await Promise.all(
+        names.map((name) => stat(path.join(this.dir, name)).catch(ignoreMissing)),
+      );
+      const found = names.flatMap((name, i) => {
+        const info = infos[i];
+        return info ? [{ name, file: classifyFileName(name), bytes: info.size, mtimeMs: info.mtimeMs }] : [];
+      });
+      names = [];
+      return found;
+    };
     for await (const dirent of await opendir(this.dir)) {
       if (!dirent.isFile()) continue;
-      const info = await stat(path.join(this.dir, dirent.name)).catch(ignoreMissing);
-      if (!info) continue;
-      yield {
-        name: dirent.name,
-        file: classifyFileName(dirent.name),
-        bytes: info.size,
-        mtimeMs: info.mtimeMs,
-      };
+      names.push(dirent.name);
+      if (names.length === FILE_OPERATIONS_AT_ONCE) yield* await statAll();
     }
+    yield* await statAll();
   }
 
   /** Size of a recording's file, or null when it does not exist. */
@@ -132,7 +147,28 @@ export class RecordingFiles {
 
   /** Removes a recording's video and thumbnail; returns the bytes freed. */
   async removeRecording(id: string): Promise<number> {
-    return (await this.remove(this.videoPath(id))) + (await this.remove(this.thumbnailPath(id)));
+    const [video, thumbnail] = await Promise.all([
+      this.remove(this.videoPath(id)),
+      this.remove(this.thumbnailPath(id)),
+    ]);
+    return video + thumbnail;
+  }
+
+  /**
+   * removeRecording of many recordings, FILE_OPERATIONS_AT_ONCE files at a time (one after the
+   * other, a file system call waits for the one before; all at once, thousands queue in the pool).
+   */
+  async removeRecordings(ids: readonly string[]): Promise<number> {
+    let next = 0;
+    let freed = 0;
+    const worker = async () => {
+      while (next < ids.length) {
+        const bytes = await this.removeRecording(ids[next++]!);
+        freed += bytes; // after the await: `freed += await …` would add to a stale total
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(FILE_OPERATIONS_AT_ONCE / 2, ids.length) }, worker));
+    return freed;
   }
 
   diskUsage(): Promise<DiskUsage> {

@@ -56,6 +56,12 @@ const mutableFields = {
    * checksum checked). Until then the recording's only copy is in a recorder's spool.
    */
   stored_at: epochMs.nullable(),
+  /** Where the video comes from now: `rtsp` (ffmpeg pulls the camera) or `p2p` (the eufy livestream). */
+  video_source: z.enum(['rtsp', 'p2p']).nullable(),
+  /** Why that source, in words: RTSP chosen, or why not (none, configured p2p, RTSP failed and the recording fell back). */
+  video_source_reason: z.string().min(1).max(1000).nullable(),
+  /** Seconds of video before the motion the file starts with (the pre-motion buffer); null: none. */
+  preroll_seconds: z.number().nonnegative().nullable(),
 };
 
 /** One recording as the index holds it. `video_file` and `thumbnail_file` are derived from the id. */
@@ -116,6 +122,9 @@ const FIELD_KINDS: Record<string, FieldKind> = {
   video_started_at: 'int',
   missing_since: 'int',
   stored_at: 'int',
+  video_source: 'string',
+  video_source_reason: 'string',
+  preroll_seconds: 'number',
 };
 const ABSENT_VALUES: Record<string, unknown> = { bytes: 0, restarts: 0, source: 'recorder' };
 

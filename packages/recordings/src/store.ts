@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { zodIssueLines, type Config } from '@eufy-relay/config';
@@ -9,7 +8,7 @@ import {
   parseRecordingId,
   recordingId,
 } from '@eufy-relay/contracts';
-import { redisKey } from '@eufy-relay/runtime';
+import { RedisScript, redisKey } from '@eufy-relay/runtime';
 import {
   RECORDING_STATUSES,
   decodeRecording,
@@ -65,91 +64,13 @@ function parseInput<S extends z.ZodType>(what: string, schema: S, input: unknown
   throw new InvalidRecordingInputError(what, zodIssueLines(result.error));
 }
 
-/**
- * One atomic write of a recording and every index that mentions it. Redis runs a script without
- * interleaving other commands (like MULTI), and unlike MULTI it can read first: the existence check,
- * the status condition and the byte-total delta need the entry's current values.
- *
- * KEYS: item, by-start, by-camera, totals, by-status × 4, by-camera-status × 4 (RECORDING_STATUSES order)
- * ARGV: mode (create|update|delete), allowed statuses ("a,b" or ""), id, device_sn, now ms,
- *       number of field/value pairs, the pairs, then the fields to clear.
- * Returns {"ok", hash-after (or hash-before for delete)} | {"exists"} | {"not_found"} | {"conflict", status}.
- */
-const WRITE_SCRIPT = `
-local STATUSES = {${RECORDING_STATUSES.map((s) => `'${s}'`).join(', ')}}
-local mode, allowedList, id, sn, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local exists = redis.call('EXISTS', KEYS[1]) == 1
-if mode == 'create' and exists then return {'exists'} end
-if mode ~= 'create' and not exists then return {'not_found'} end
-
-local oldStatus, oldBytes = false, 0
-if exists then
-  local current = redis.call('HMGET', KEYS[1], 'status', 'bytes')
-  oldStatus, oldBytes = current[1], tonumber(current[2]) or 0
-  if allowedList ~= '' then
-    local allowed = false
-    for s in string.gmatch(allowedList, '[^,]+') do
-      if s == oldStatus then allowed = true end
-    end
-    if not allowed then return {'conflict', oldStatus or ''} end
-  end
-end
-
--- Totals: 'count' and 'bytes' overall, 'count:<sn>' and 'bytes:<sn>' per camera (gone at zero).
--- Integers are formatted with %d: Lua would write large numbers as 1e+15, which HINCRBY rejects.
-local countField, bytesField = 'count:' .. sn, 'bytes:' .. sn
-local function addToTotals(count, bytes)
-  local cameraLeft = true
-  if count ~= 0 then
-    redis.call('HINCRBY', KEYS[4], 'count', string.format('%d', count))
-    if redis.call('HINCRBY', KEYS[4], countField, string.format('%d', count)) <= 0 then
-      redis.call('HDEL', KEYS[4], countField, bytesField)
-      cameraLeft = false
-    end
-  end
-  if bytes ~= 0 then
-    redis.call('HINCRBY', KEYS[4], 'bytes', string.format('%d', bytes))
-    if cameraLeft then redis.call('HINCRBY', KEYS[4], bytesField, string.format('%d', bytes)) end
-  end
-end
-
-if mode == 'delete' then
-  local before = redis.call('HGETALL', KEYS[1])
-  redis.call('DEL', KEYS[1])
-  for i = 2, 3 do redis.call('ZREM', KEYS[i], id) end
-  for i = 5, 12 do redis.call('ZREM', KEYS[i], id) end
-  addToTotals(-1, -oldBytes)
-  return {'ok', before}
-end
-
-local pairCount = tonumber(ARGV[6])
-if pairCount > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 7, 6 + 2 * pairCount)) end
-if #ARGV >= 7 + 2 * pairCount then redis.call('HDEL', KEYS[1], unpack(ARGV, 7 + 2 * pairCount, #ARGV)) end
-if mode == 'create' then redis.call('HSET', KEYS[1], 'created_at', now) end
-redis.call('HSET', KEYS[1], 'updated_at', now)
-
-local after = redis.call('HMGET', KEYS[1], 'status', 'bytes', 'started_at')
-local status, bytes, score = after[1], tonumber(after[2]) or 0, after[3]
-if mode == 'create' then
-  redis.call('ZADD', KEYS[2], score, id)
-  redis.call('ZADD', KEYS[3], score, id)
-  addToTotals(1, 0)
-end
-if status ~= oldStatus then
-  for i, s in ipairs(STATUSES) do
-    if s == status then
-      redis.call('ZADD', KEYS[4 + i], score, id)
-      redis.call('ZADD', KEYS[8 + i], score, id)
-    else
-      redis.call('ZREM', KEYS[4 + i], id)
-      redis.call('ZREM', KEYS[8 + i], id)
-    end
-  end
-end
-addToTotals(0, bytes - oldBytes)
-return {'ok', redis.call('HGETALL', KEYS[1])}
-`;
-const WRITE_SCRIPT_SHA = createHash('sha1').update(WRITE_SCRIPT).digest('hex');
+/** One atomic write of a recording and every index that mentions it: see write-recording-12.lua. */
+const WRITE = RedisScript.load(__dirname, 'write-recording-12.lua');
+// The script lists the statuses in RECORDING_STATUSES order (its by-status keys follow that order).
+const LUA_STATUSES = `local STATUSES = {${RECORDING_STATUSES.map((s) => `'${s}'`).join(', ')}}`;
+if (!WRITE.source.includes(LUA_STATUSES)) {
+  throw new Error(`${WRITE.file} must say ${LUA_STATUSES} (RECORDING_STATUSES changed)`);
+}
 
 /** Where a listing continues: the (started_at, id) of the last item returned. Opaque to callers. */
 const CURSOR = new RegExp(`^(\\d{1,15}):(${RECORDING_ID_SOURCE})$`);
@@ -298,6 +219,44 @@ export class RecordingStore {
     const result = await this.write('delete', id, {}, options.expectStatus ?? []);
     if (result.kind === 'not_found') return null;
     return this.expectWritten(id, result);
+  }
+
+  /**
+   * delete() of many recordings in one round trip (a pipeline of the same atomic script, so each
+   * entry is still checked and removed on its own). One outcome per id, in order: whether there was
+   * an entry to delete (fulfilled; the entry itself is not decoded), or the error delete() would have
+   * thrown (rejected). A failing entry does not stop the others.
+   */
+  async deleteMany(
+    ids: readonly string[],
+    options: { expectStatus?: readonly RecordingStatus[] } = {},
+  ): Promise<PromiseSettledResult<boolean>[]> {
+    const expectStatus = options.expectStatus ?? [];
+    // A bad id is that id's outcome, as delete() would throw it; the others go ahead.
+    const calls = ids.map((id) => {
+      try {
+        return { ok: true as const, ...this.writeCall('delete', id, {}, expectStatus) };
+      } catch (error) {
+        return { ok: false as const, error };
+      }
+    });
+    const pipeline = this.redis.pipeline();
+    for (const call of calls) {
+      if (call.ok) pipeline.evalsha(WRITE.sha, call.keys.length, ...call.keys, ...call.args);
+    }
+    const replies = pipeline.length > 0 ? ((await pipeline.exec()) ?? []) : [];
+    let next = 0;
+    return Promise.allSettled(
+      ids.map(async (id, i) => {
+        const call = calls[i]!;
+        if (!call.ok) throw call.error;
+        const [err, reply] = replies[next++]!;
+        // Not cached (a SCRIPT FLUSH, a restarted Redis): this entry takes delete()'s way, which sends it.
+        if (err && isNoScript(err)) return (await this.delete(id, options)) !== null;
+        if (err) throw err;
+        return writeResult(id, reply, expectStatus).kind === 'ok';
+      }),
+    );
   }
 
   async get(id: string): Promise<Recording | null> {
@@ -454,6 +413,17 @@ export class RecordingStore {
     fields: Record<string, unknown>,
     expectStatus: readonly RecordingStatus[],
   ): Promise<WriteResult> {
+    const { keys, args } = this.writeCall(mode, id, fields, expectStatus);
+    return writeResult(id, await WRITE.run(this.redis, keys, args), expectStatus);
+  }
+
+  /** The keys and arguments of one WRITE call. */
+  private writeCall(
+    mode: 'create' | 'update' | 'delete',
+    id: string,
+    fields: Record<string, unknown>,
+    expectStatus: readonly RecordingStatus[],
+  ): { keys: string[]; args: string[] } {
     const parsed = parseRecordingId(id);
     if (!parsed)
       throw new InvalidRecordingInputError('recording id', [
@@ -479,16 +449,7 @@ export class RecordingStore {
       ...set,
       ...clear,
     ];
-    let reply: unknown;
-    try {
-      reply = await this.redis.evalsha(WRITE_SCRIPT_SHA, keys.length, ...keys, ...args);
-    } catch (err) {
-      if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
-      reply = await this.redis.eval(WRITE_SCRIPT, keys.length, ...keys, ...args);
-    }
-    const [kind, payload] = reply as [WriteResult['kind'] | 'conflict', string[] | string | undefined];
-    if (kind === 'conflict') throw new RecordingStatusConflictError(id, String(payload), expectStatus);
-    return kind === 'ok' ? { kind, hash: pairsToObject(payload as string[]) } : { kind };
+    return { keys, args };
   }
 
   private expectWritten(id: string, result: WriteResult): Recording {
@@ -499,6 +460,17 @@ export class RecordingStore {
 }
 
 type WriteResult = { kind: 'ok'; hash: Record<string, string> } | { kind: 'exists' } | { kind: 'not_found' };
+
+function writeResult(id: string, reply: unknown, expectStatus: readonly RecordingStatus[]): WriteResult {
+  const [kind, payload] = reply as [WriteResult['kind'] | 'conflict', string[] | string | undefined];
+  if (kind === 'conflict') throw new RecordingStatusConflictError(id, String(payload), expectStatus);
+  return kind === 'ok' ? { kind, hash: pairsToObject(payload as string[]) } : { kind };
+}
+
+/** Redis has not (or no longer) cached the script: it is sent whole once. */
+function isNoScript(err: unknown): boolean {
+  return String((err as Error | null)?.message).startsWith('NOSCRIPT');
+}
 
 function parseCursor(cursor: string): RecordingRef {
   const m = CURSOR.exec(cursor)!;

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { recordingId } from '@eufy-relay/contracts';
 import { RecordingFiles, classifyFileName, diskUsage } from '../src';
 
 const ID = 'T8113P0223000002_20250130_143022';
@@ -73,6 +74,29 @@ describe('directory', () => {
     expect(await files.removeRecording(ID)).toBe(0);
     expect(await readdir(dir)).toEqual(['notes.txt']);
     await expect(files.remove('/etc/hostname')).rejects.toThrow(/is not in/);
+  });
+
+  it('lists and removes many recordings at once, counting every byte freed', async () => {
+    // More than the file operations kept in flight, so the walk and the removal go in several rounds.
+    const unique = Array.from({ length: 150 }, (_, i) =>
+      recordingId('T8113P0223000002', Date.UTC(2025, 0, 30) + i * 1000),
+    );
+    let bytes = 0;
+    for (const [i, id] of unique.entries()) {
+      await writeFile(files.videoPath(id), Buffer.alloc(100 + i));
+      bytes += 100 + i;
+      if (i % 3 === 0) {
+        await writeFile(files.thumbnailPath(id), Buffer.alloc(7));
+        bytes += 7;
+      }
+    }
+    const listed = new Map<string, number>();
+    for await (const e of files.entries()) listed.set(e.name, e.bytes);
+    expect(listed.size).toBe(150 + 50);
+    expect([...listed.values()].reduce((a, b) => a + b, 0)).toBe(bytes);
+    expect(await files.removeRecordings(unique)).toBe(bytes);
+    expect(await readdir(dir)).toEqual([]);
+    expect(await files.removeRecordings(unique)).toBe(0);
   });
 
   it('reports the disk usage df reports for the same file system', async () => {

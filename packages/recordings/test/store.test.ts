@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis';
-import { loadConfig } from '@eufy-relay/config';
+
 import { recordingId } from '@eufy-relay/contracts';
 import { deletePrefixKeys } from '@eufy-relay/runtime';
+import { testConfig } from '@eufy-relay/testing';
 import {
   CorruptRecordingError,
   InvalidRecordingInputError,
@@ -13,7 +14,7 @@ import {
 } from '../src';
 
 const prefix = `eufy-relay-test-recordings-store-${process.pid}`;
-const config = loadConfig({ env: { REDIS_URL: process.env.REDIS_URL ?? '', REDIS_PREFIX: prefix } });
+const config = testConfig(prefix);
 const redis = new Redis(config.REDIS_URL);
 const store = new RecordingStore(redis, config);
 
@@ -172,6 +173,44 @@ describe('RecordingStore writes', () => {
       expect(await redis.zscore(store.keys.byCameraStatus('CAM1', status), a.id)).toBeNull();
     }
     expect(await redis.exists(store.keys.byCamera('CAM1'))).toBe(0);
+  });
+
+  it('deleteMany: one outcome per id, as delete() would have it; a failing id stops no other', async () => {
+    const done = {
+      status: 'completed',
+      video_status: 'completed',
+      ended_at: T0,
+      duration_seconds: 1,
+      stop_reason: 'x',
+    } as const;
+    const [old1, old2, live] = await Promise.all(
+      [0, 1, 2].map((i) => store.create({ device_sn: 'CAM1', started_at: T0 + i * 1000, bytes: 10 })),
+    );
+    await store.finish(old1!.id, done);
+    await store.finish(old2!.id, done);
+    const gone = recordingId('CAM2', T0);
+    const outcomes = await store.deleteMany([old1!.id, live!.id, gone, 'not an id', old2!.id], {
+      expectStatus: ['completed', 'failed', 'missing'],
+    });
+    expect(outcomes.map((o) => (o.status === 'fulfilled' ? o.value : o.reason.constructor.name))).toEqual([
+      true,
+      'RecordingStatusConflictError',
+      false,
+      'InvalidRecordingInputError',
+      true,
+    ]);
+    expect(await store.get(old1!.id)).toBeNull();
+    expect(await store.get(old2!.id)).toBeNull();
+    expect(await store.get(live!.id)).toMatchObject({ status: 'recording' });
+    expect(await redis.hgetall(store.keys.totals())).toMatchObject({ count: '1', bytes: '10' });
+    expect(await store.deleteMany([])).toEqual([]);
+  });
+
+  it('deleteMany sends the script itself when Redis does not have it cached', async () => {
+    const a = await store.create({ device_sn: 'CAM1', started_at: T0 });
+    await redis.script('FLUSH');
+    expect(await store.deleteMany([a.id])).toEqual([{ status: 'fulfilled', value: true }]);
+    expect(await store.get(a.id)).toBeNull();
   });
 
   it('stays consistent under concurrent writers', async () => {

@@ -3,3 +3,4 @@ export * from './shutdown';
 export * from './worker';
 export * from './role';
 export * from './scope';
+export * from './scripts';

@@ -1,13 +1,12 @@
 import { createServer } from 'node:net';
 import { Queue } from 'bullmq';
-import { loadConfig } from '@eufy-relay/config';
+
 import { createLogger, logCapture } from '@eufy-relay/logger';
+import { testConfig, waitFor } from '@eufy-relay/testing';
 import { createRedis, deletePrefixKeys, redisReady, startRole } from '../src';
 
 const prefix = `eufy-relay-test-scope-${process.pid}`;
-const config = loadConfig({
-  env: { REDIS_URL: process.env.REDIS_URL ?? '', REDIS_PREFIX: prefix, SHUTDOWN_TIMEOUT_SECONDS: '5' },
-});
+const config = testConfig(prefix, { SHUTDOWN_TIMEOUT_SECONDS: '5' });
 
 function capturedLogger() {
   const { lines, destination } = logCapture();
@@ -28,14 +27,6 @@ async function clientNames(): Promise<string[]> {
     await admin.quit();
   }
 }
-
-const until = async (check: () => Promise<boolean>, ms = 5000) => {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 
 /** A port with nothing listening on it. */
 async function closedPort(): Promise<number> {
@@ -69,7 +60,7 @@ describe('startRole', () => {
 
     await role.stop();
     await expect(queue!.add('after', {})).rejects.toThrow();
-    await until(async () => (await clientNames()).length === 0);
+    await waitFor('the condition', async () => (await clientNames()).length === 0);
     expect(lines.some((l) => l.msg === 'shutdown step did not finish in time')).toBe(false);
     expect(lines.filter((l) => l.msg === 'role probe stopped')).toEqual([
       expect.objectContaining({ role: 'probe', level: 30 }),
@@ -87,7 +78,7 @@ describe('startRole', () => {
     });
     await expect(failure).rejects.toThrow('start failed on purpose');
     expect(closed).toEqual(['something else']);
-    await until(async () => (await clientNames()).length === 0);
+    await waitFor('the condition', async () => (await clientNames()).length === 0);
     // Not started, so not "stopped": the caller reports the failure.
     expect(lines.some((l) => l.msg === 'role broken stopped')).toBe(false);
   });

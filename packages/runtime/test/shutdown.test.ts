@@ -1,6 +1,7 @@
 import { Queue, Worker } from 'bullmq';
-import { loadConfig } from '@eufy-relay/config';
+
 import { createLogger, logCapture } from '@eufy-relay/logger';
+import { testConfig, waitFor } from '@eufy-relay/testing';
 import {
   ShutdownStack,
   closeWorker,
@@ -12,21 +13,13 @@ import {
 } from '../src';
 
 const prefix = `eufy-relay-test-runtime-${process.pid}`;
-const config = loadConfig({ env: { REDIS_URL: process.env.REDIS_URL ?? '', REDIS_PREFIX: prefix } });
+const config = testConfig(prefix);
 const connection = { url: config.REDIS_URL, maxRetriesPerRequest: null };
 
 function capturedLogger() {
   const { lines, destination } = logCapture();
   return { lines, logger: createLogger({ destination, level: 'debug' }) };
 }
-
-const until = async (check: () => boolean | Promise<boolean>, ms = 10_000) => {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 describe('ShutdownStack', () => {
   it('closes in reverse order of opening, and keeps going past a failing step', async () => {
@@ -88,7 +81,7 @@ describe('graceful shutdown of a real BullMQ worker', () => {
     const stack = new ShutdownStack(logger);
     stack.add('worker', closeWorker(worker, 5000));
     await queue.add('j', {}, { jobId: 'first' });
-    await until(async () => (await queue.getActiveCount()) === 1);
+    await waitFor('the condition', async () => (await queue.getActiveCount()) === 1);
     expect(await stack.closeAll(5000)).toBe(true);
     expect(done).toEqual(['first']);
     expect(worker.isRunning()).toBe(false);
@@ -115,7 +108,7 @@ describe('graceful shutdown of a real BullMQ worker', () => {
     const stack = new ShutdownStack(logger);
     stack.add('worker', closeWorker(worker, 100));
     await queue.add('j', {}, { jobId: 'long' });
-    await until(async () => (await queue.getActiveCount()) === 1);
+    await waitFor('the condition', async () => (await queue.getActiveCount()) === 1);
     const t0 = Date.now();
     expect(await stack.closeAll(5000)).toBe(true);
     expect(Date.now() - t0).toBeLessThan(3000);

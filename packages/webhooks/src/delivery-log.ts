@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '@eufy-relay/config';
-import { redisKey } from '@eufy-relay/runtime';
+import { RedisScript, redisKey } from '@eufy-relay/runtime';
 
 export const DELIVERY_OUTCOMES = ['delivered', 'failed', 'rate_limited', 'skipped'] as const;
 export type DeliveryOutcome = (typeof DELIVERY_OUTCOMES)[number];
@@ -28,22 +28,7 @@ export interface LoggedWebhook {
 /** Attempts kept per webhook: the whole retry schedule and a replay or two, without letting one id grow forever. */
 export const MAX_ATTEMPTS_PER_WEBHOOK = 50;
 
-// KEYS[1] index (sorted set: webhook id by last attempt), KEYS[2] this webhook's attempts (list),
-// KEYS[3] attempts per outcome (hash, never trimmed).
-// ARGV: webhook id, attempt JSON, attempt time (ms), webhooks kept, attempts kept, key prefix of the
-// lists, outcome.
-const RECORD = `
-redis.call('HINCRBY', KEYS[3], ARGV[7], 1)
-redis.call('RPUSH', KEYS[2], ARGV[2])
-redis.call('LTRIM', KEYS[2], -tonumber(ARGV[5]), -1)
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[4])
-if excess > 0 then
-  local dropped = redis.call('ZPOPMIN', KEYS[1], excess)
-  for i = 1, #dropped, 2 do redis.call('DEL', ARGV[6] .. dropped[i]) end
-end
-return 1
-`;
+const RECORD = RedisScript.load(__dirname, 'delivery-record-3.lua');
 
 /**
  * The capped delivery log in Redis: per webhook id its attempts (time, status code, latency, error),
@@ -68,19 +53,18 @@ export class DeliveryLog {
   }
 
   async record(webhookId: string, attempt: DeliveryAttempt): Promise<void> {
-    await this.redis.eval(
-      RECORD,
-      3,
-      this.index,
-      this.attemptsKey(webhookId),
-      this.totalsKey,
-      webhookId,
-      JSON.stringify(attempt),
-      Date.parse(attempt.at),
-      this.config.WEBHOOK_LOG_MAX_WEBHOOKS,
-      MAX_ATTEMPTS_PER_WEBHOOK,
-      `${this.index}:`,
-      attempt.outcome,
+    await RECORD.run(
+      this.redis,
+      [this.index, this.attemptsKey(webhookId), this.totalsKey],
+      [
+        webhookId,
+        JSON.stringify(attempt),
+        Date.parse(attempt.at),
+        this.config.WEBHOOK_LOG_MAX_WEBHOOKS,
+        MAX_ATTEMPTS_PER_WEBHOOK,
+        `${this.index}:`,
+        attempt.outcome,
+      ],
     );
   }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Config } from '@eufy-relay/config';
-import { redisKey } from '@eufy-relay/runtime';
+import { RedisScript, redisKey } from '@eufy-relay/runtime';
 
 /** The receiver's limit is per second: a request counts against it for this long after it ended. */
 const WINDOW_MS = 1000;
@@ -10,30 +10,8 @@ const WINDOW_MS = 1000;
 /** How long a waiting sender sleeps at most before asking again (requests in flight may end sooner). */
 const MAX_POLL_MS = 25;
 
-// KEYS[1] sorted set: one member per request, scored by when it ended (or by when it will have ended
-// at the latest, while in flight). ARGV: member, limit, window (ms), the request's timeout (ms).
-// Returns 0 when the request may go (and counts it), else how many ms to wait before asking again.
-const ACQUIRE = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local window = tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - window))
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[1])
-  redis.call('PEXPIRE', KEYS[1], window + tonumber(ARGV[4]) + 1000)
-  return 0
-end
-local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return math.max(1, tonumber(first[2]) + window - now + 1)
-`;
-
-// KEYS[1] as above; ARGV[1] the member. Scores it by the time it really ended (XX: never re-adds one
-// that already expired).
-const RELEASE = `
-local t = redis.call('TIME')
-redis.call('ZADD', KEYS[1], 'XX', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), ARGV[1])
-return 1
-`;
+const ACQUIRE = RedisScript.load(__dirname, 'rate-window-acquire-1.lua');
+const RELEASE = RedisScript.load(__dirname, 'rate-window-release-1.lua');
 
 /**
  * Keeps the webhook receiver's view at `limit` requests or fewer in any one-second span, across every
@@ -64,14 +42,10 @@ export class ReceiverRateWindow {
     const member = randomUUID();
     for (;;) {
       const waitMs = Number(
-        await this.redis.eval(
-          ACQUIRE,
-          1,
-          this.key,
-          member,
-          this.config.WEBHOOK_RATE_LIMIT_PER_SECOND,
-          WINDOW_MS,
-          this.config.WEBHOOK_TIMEOUT_MS,
+        await ACQUIRE.run(
+          this.redis,
+          [this.key],
+          [member, this.config.WEBHOOK_RATE_LIMIT_PER_SECOND, WINDOW_MS, this.config.WEBHOOK_TIMEOUT_MS],
         ),
       );
       if (waitMs === 0) break;
@@ -81,7 +55,7 @@ export class ReceiverRateWindow {
       return await request();
     } finally {
       // Failing here would fail a request that is done; unreleased, its place lasts until its timeout.
-      await this.redis.eval(RELEASE, 1, this.key, member).catch(() => undefined);
+      await RELEASE.run(this.redis, [this.key], [member]).catch(() => undefined);
     }
   }
 }

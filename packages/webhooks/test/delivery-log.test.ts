@@ -1,11 +1,9 @@
-import { loadConfig } from '@eufy-relay/config';
 import { createRedis, redisKey, redisReady } from '@eufy-relay/runtime';
+import { testConfig } from '@eufy-relay/testing';
 import { DeliveryLog, MAX_ATTEMPTS_PER_WEBHOOK, type DeliveryAttempt } from '../src';
 
 const prefix = `eufy-relay-test-webhooks-log-${process.pid}`;
-const config = loadConfig({
-  env: { REDIS_URL: process.env.REDIS_URL ?? '', REDIS_PREFIX: prefix, WEBHOOK_LOG_MAX_WEBHOOKS: '3' },
-});
+const config = testConfig(prefix, { WEBHOOK_LOG_MAX_WEBHOOKS: '3' });
 const redis = createRedis(config, 'producer');
 const log = new DeliveryLog(redis, config);
 
@@ -71,13 +69,7 @@ describe('DeliveryLog', () => {
   });
 
   it('counts every attempt by outcome, including those of webhooks the capped log has dropped', async () => {
-    const own = loadConfig({
-      env: {
-        REDIS_URL: process.env.REDIS_URL ?? '',
-        REDIS_PREFIX: `${prefix}-totals`,
-        WEBHOOK_LOG_MAX_WEBHOOKS: '2',
-      },
-    });
+    const own = testConfig(`${prefix}-totals`, { WEBHOOK_LOG_MAX_WEBHOOKS: '2' });
     const totalsLog = new DeliveryLog(redis, own);
     expect(await totalsLog.totals()).toEqual({ delivered: 0, failed: 0, rate_limited: 0, skipped: 0 });
     const t0 = Date.parse('2025-01-30T17:00:00Z');

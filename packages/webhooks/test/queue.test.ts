@@ -1,17 +1,12 @@
 import { UnrecoverableError, Worker } from 'bullmq';
-import { loadConfig } from '@eufy-relay/config';
+
 import { InvalidJobPayloadError, QUEUES, deliverWebhookJob, openQueue } from '@eufy-relay/contracts';
 import { createRedis, redisReady } from '@eufy-relay/runtime';
+import { testConfig } from '@eufy-relay/testing';
 import { WEBHOOK_BACKOFF, enqueueWebhook, openWebhookQueue, replayWebhook } from '../src';
 
 const prefix = `eufy-relay-test-webhooks-queue-${process.pid}`;
-const config = loadConfig({
-  env: {
-    REDIS_URL: process.env.REDIS_URL ?? '',
-    REDIS_PREFIX: prefix,
-    WEBHOOK_RETRY_SCHEDULE_SECONDS: '0.2,0.4',
-  },
-});
+const config = testConfig(prefix, { WEBHOOK_RETRY_SCHEDULE_SECONDS: '0.2,0.4' });
 const redis = createRedis(config, 'producer');
 const queue = openWebhookQueue(config, redis);
 const lowBattery = (level: number) => ({

@@ -1,6 +1,7 @@
 import type { WebhookPayload } from '@eufy-relay/contracts';
-import { loadConfig } from '@eufy-relay/config';
+
 import { createRedis, deletePrefixKeys, redisReady } from '@eufy-relay/runtime';
+import { testConfig } from '@eufy-relay/testing';
 import { ReceiverRateWindow } from '../src';
 import { WebhookSender } from '../src/sender';
 import { WebhookReceiver, busiestSecond } from '../src/testing';
@@ -8,13 +9,9 @@ import { WebhookReceiver, busiestSecond } from '../src/testing';
 const prefix = `eufy-relay-test-webhooks-window-${process.pid}`;
 const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const LIMIT = 5;
-const config = loadConfig({
-  env: {
-    REDIS_URL: process.env.REDIS_URL ?? '',
-    REDIS_PREFIX: prefix,
-    WEBHOOK_RATE_LIMIT_PER_SECOND: String(LIMIT),
-    WEBHOOK_TIMEOUT_MS: '500',
-  },
+const config = testConfig(prefix, {
+  WEBHOOK_RATE_LIMIT_PER_SECOND: String(LIMIT),
+  WEBHOOK_TIMEOUT_MS: '500',
 });
 const redis = createRedis(config, 'producer');
 const payload: WebhookPayload = {
