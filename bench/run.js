@@ -18,6 +18,7 @@ const BENCHMARKS = {
   live: () => require('./live').run(),
   // Runs SOAK_SECONDS (30 minutes unless set): the longest of them.
   soak: () => require('./soak').run(),
+  uploads: () => require('./uploads').run(),
 };
 
 function git(args) {

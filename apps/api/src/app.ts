@@ -73,6 +73,7 @@ export function createApp(ctx: ApiContext): Express {
     signing: ctx.signing,
     live: ctx.live,
     fragments: ctx.fragments,
+    objects: ctx.objects,
     accelRedirect: ctx.config.ACCEL_REDIRECT === 'nginx',
   });
   recordingRoutes(routes, ctx);

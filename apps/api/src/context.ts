@@ -9,6 +9,7 @@ import type { DeliveryLog } from '@eufy-relay/webhooks';
 import type { FragmentIndexes } from './hls';
 import type { LiveRecordings } from './live';
 import type { MediaLookup } from './media';
+import type { ObjectServing } from './object-media';
 
 /** What the api's routes read from: built once by start(), shared by every route module. */
 export interface ApiContext {
@@ -32,4 +33,6 @@ export interface ApiContext {
   fragments: FragmentIndexes;
   signing: UrlSigning | undefined;
   startedAt: number;
+  /** STORAGE_BACKEND=s3: the bucket stored recordings are served from (and counted in /storage). */
+  objects?: ObjectServing;
 }

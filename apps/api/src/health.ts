@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BRIDGE_PROBLEMS } from '@eufy-relay/devices';
 import { redisMemoryProblem } from '@eufy-relay/runtime';
+import { StorageHealth } from '@eufy-relay/storage';
 import { hasTokenAccess } from './auth';
 import type { ApiContext } from './context';
 import { ApiRoutes, named } from './routes';
@@ -23,6 +24,7 @@ export const HEALTH_PROBLEMS = [
   'disk_unavailable',
   'disk_not_writable',
   'disk_low',
+  'storage_uploads_failing',
 ] as const;
 export type HealthProblem = (typeof HEALTH_PROBLEMS)[number];
 
@@ -66,6 +68,10 @@ export const healthBody = named(
         free_bytes: z.number().nullable(),
         min_free_bytes: z.number(),
       }),
+      storage: check({
+        backend: z.enum(['local', 's3']),
+        failing_since: z.iso.datetime().nullable().describe('with s3: uploads have been failing since then'),
+      }).describe('with s3: the latest upload attempt of any recorder'),
     }),
   }),
   'With the token: Redis, the eufy-security-ws connection (through the ingest heartbeat), queue depths and disk',
@@ -73,11 +79,12 @@ export const healthBody = named(
 export type HealthBody = z.infer<typeof healthBody>;
 
 export async function readHealth(ctx: ApiContext): Promise<HealthBody> {
-  const [redis, heartbeat, queues, disk] = await Promise.all([
+  const [redis, heartbeat, queues, disk, uploads] = await Promise.all([
     pingRedis(ctx.redis),
     readHeartbeat(ctx.heartbeat),
     readQueueCounts(ctx.queues, ctx.redis),
     readDisk(ctx.config.RECORDINGS_DIR),
+    ctx.objects ? new StorageHealth(ctx.redis, ctx.config).read().catch(() => null) : null,
   ]);
   const problems: HealthProblem[] = [];
   const details: string[] = [];
@@ -106,6 +113,12 @@ export async function readHealth(ctx: ApiContext): Promise<HealthBody> {
   else if (disk.value.free_bytes < min) {
     problem('disk_low', `disk: ${disk.value.free_bytes} bytes free, under MIN_FREE_DISK_BYTES (${min})`);
   }
+  // Nothing is lost while uploads fail (the spools keep the files), but a person must know.
+  if (uploads && !uploads.ok)
+    problem(
+      'storage_uploads_failing',
+      `storage: uploads to S3 failing since ${new Date(uploads.since ?? Date.now()).toISOString()}: ${uploads.error ?? 'unknown error'}`,
+    );
   const bridgeOk = beat !== null && beat.connected && beat.problems.length === 0;
 
   return {
@@ -148,6 +161,12 @@ export async function readHealth(ctx: ApiContext): Promise<HealthBody> {
             free_bytes: null,
             min_free_bytes: min,
           },
+      storage: {
+        ok: uploads?.ok ?? true,
+        ...(uploads?.error ? { error: uploads.error } : {}),
+        backend: ctx.config.STORAGE_BACKEND,
+        failing_since: uploads && !uploads.ok && uploads.since ? new Date(uploads.since).toISOString() : null,
+      },
     },
   };
 }

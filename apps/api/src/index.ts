@@ -15,6 +15,7 @@ import {
 } from '@eufy-relay/contracts';
 import { DeviceRegistry, HeartbeatStore } from '@eufy-relay/devices';
 import { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
+import { FragmentLayouts, openStorage, openUploadQueue } from '@eufy-relay/storage';
 import { DeliveryLog, openWebhookQueue } from '@eufy-relay/webhooks';
 import { createRedis, startRole, type RoleDeps, type RunningRole } from '@eufy-relay/runtime';
 import { createApp } from './app';
@@ -74,6 +75,7 @@ export function start(config: Config, deps?: ApiDeps): Promise<RunningApi> {
       [QUEUES.janitor]: openQueue(cleanupJob, queueOptions),
       [QUEUES.alerts]: openQueue(offlineCheckJob, queueOptions),
       [QUEUES.recordingSessions]: openQueue(recordingSessionJob, queueOptions),
+      [QUEUES.uploads]: openUploadQueue(config, redis),
     };
     // Connection errors are the Redis client's, already reported by /health: kept off stderr.
     for (const q of Object.values(queues)) scope.queue(q);
@@ -102,6 +104,10 @@ export function start(config: Config, deps?: ApiDeps): Promise<RunningApi> {
       })());
     shutdown.add('janitor queue events', () => closeJanitorEvents());
 
+    // A bucket the api cannot read stops it here with one line, not at the first video request.
+    const storage = await openStorage(config, ['read']);
+    if (storage.backend === 's3') shutdown.add('S3 client', storage.close);
+
     const store = new RecordingStore(redis, config);
     const files = new RecordingFiles(config.RECORDINGS_DIR);
     const media = indexLookup(store, files);
@@ -128,6 +134,16 @@ export function start(config: Config, deps?: ApiDeps): Promise<RunningApi> {
       media,
       live,
       fragments: new FragmentIndexes(),
+      ...(storage.backend === 's3'
+        ? {
+            objects: {
+              objects: storage.objects,
+              mode: config.S3_PLAYBACK,
+              unsignedTtlSeconds: config.URL_TTL_SECONDS,
+              layouts: new FragmentLayouts(redis, config),
+            },
+          }
+        : {}),
     };
     const server = createServer(createApp(ctx), config, logger);
     shutdown.add('live followers', () => live.close());

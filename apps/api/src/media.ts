@@ -11,6 +11,7 @@ import {
 } from '@eufy-relay/contracts';
 import { sendThroughNginx } from './accel';
 import { HttpError } from './errors';
+import { serveObject, type ObjectServing } from './object-media';
 import { hlsPlaylist, type FragmentIndexes } from './hls';
 import type { LiveRecordings } from './live';
 import { ErrorSchema, type ApiRoutes } from './routes';
@@ -24,6 +25,8 @@ export interface MediaFile {
   state: RecordingState | null;
   /** Absolute path of the requested file inside RECORDINGS_DIR (it may not exist yet). */
   path: string;
+  /** STORAGE_BACKEND=s3: the files are in the bucket (and no longer in any spool). */
+  stored?: boolean;
 }
 
 /**
@@ -56,6 +59,8 @@ export interface MediaOptions {
   /** ACCEL_REDIRECT=nginx: finished recordings' files are sent by nginx in front (accel.ts). */
   accelRedirect?: boolean;
   now?: () => number;
+  /** STORAGE_BACKEND=s3: where stored recordings are served from. */
+  objects?: ObjectServing;
 }
 
 /**
@@ -231,6 +236,12 @@ function serveMedia(kind: MediaKind, options: MediaOptions) {
     let file = await finished.current(id, now);
     if (!file) {
       file = await options.lookup(id, kind);
+      if (file.stored && options.objects) {
+        const signedUntil = options.signing ? Number(query.expires) : null;
+        const cache = cacheControl(file.state, signedUntil, now);
+        const request = { id, kind, state: file.state, signedUntil, cacheControl: cache, now };
+        return serveObject(options.objects, request, req, res);
+      }
       const stats = await fileStats(file.path);
       if (stats === null || stats.size === 0) return unavailable(id, kind, file.state, req, res);
       if (kind === 'video' && file.state === 'recording') {
@@ -277,7 +288,10 @@ function servePlaylist(options: MediaOptions) {
     const now = options.now?.() ?? Date.now();
     checkSignature(id, query, options, now);
     const file = await options.lookup(id, 'video');
-    const layout = await options.fragments.layout(file.path);
+    const layout =
+      file.stored && options.objects
+        ? await options.objects.layouts.load(id)
+        : await options.fragments.layout(file.path);
     if (!layout?.fragments.length) return unavailable(id, 'video', file.state, req, res);
     const done = file.state !== 'recording';
     // The fragments are fetched with the playlist's own signature: one signature covers both.

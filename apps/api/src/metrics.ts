@@ -40,6 +40,14 @@ export async function createMetrics(ctx: ApiContext) {
     ['status'],
   );
   const recordingBytes = gauge('eufy_relay_recordings_bytes', 'bytes of the recordings in the index');
+  const cameraBytes = gauge(
+    'eufy_relay_recordings_camera_bytes',
+    "bytes of each camera's recordings (with STORAGE_BACKEND=s3: its objects once stored)",
+    ['device_sn'],
+  );
+  const cameraRecordings = gauge('eufy_relay_recordings_camera', 'recordings of each camera', ['device_sn']);
+  const backend = gauge('eufy_relay_storage_backend', 'STORAGE_BACKEND in use (1)', ['backend']);
+  backend.set({ backend: ctx.config.STORAGE_BACKEND }, 1);
   const diskFree = gauge('eufy_relay_disk_free_bytes', 'free bytes on the recordings disk');
   const diskTotal = gauge('eufy_relay_disk_total_bytes', 'size of the recordings disk');
   const liveFollowers = gauge(
@@ -82,6 +90,12 @@ export async function createMetrics(ctx: ApiContext) {
     if (stats) {
       for (const [status, count] of Object.entries(stats.by_status)) recordings.set({ status }, count);
       recordingBytes.set(stats.bytes);
+    }
+    cameraBytes.reset();
+    cameraRecordings.reset();
+    for (const c of stats?.cameras ?? []) {
+      cameraBytes.set({ device_sn: c.device_sn }, c.bytes);
+      cameraRecordings.set({ device_sn: c.device_sn }, c.count);
     }
     deliveries.reset();
     if (totals) for (const [outcome, count] of Object.entries(totals)) deliveries.inc({ outcome }, count);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEVICE_SN, recordingUrl } from '@eufy-relay/contracts';
+import { DEVICE_SN, QUEUES, recordingUrl } from '@eufy-relay/contracts';
 import {
   InvalidRecordingInputError,
   RECORDING_STATUSES,
@@ -9,6 +9,7 @@ import {
   type RecordingRef,
   type RecordingStore,
 } from '@eufy-relay/recordings';
+import { uploadCounts } from '@eufy-relay/storage';
 import type { ApiContext } from './context';
 import { HttpError } from './errors';
 import { recordingIdOf, recordingIdParam, type MediaLookup } from './media';
@@ -22,7 +23,11 @@ const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 export function indexLookup(store: RecordingStore, files: RecordingFiles): MediaLookup {
   return async (id, kind) => {
     const recording = await store.get(id);
-    return { state: recording?.status ?? null, path: files.pathOf(id, kind) };
+    return {
+      state: recording?.status ?? null,
+      path: files.pathOf(id, kind),
+      stored: recording?.stored_at != null,
+    };
   };
 }
 
@@ -140,6 +145,23 @@ export const storageBody = named(
         newest: refView,
       }),
     ),
+    backend: z.object({
+      kind: z.enum(['local', 's3']).describe('STORAGE_BACKEND'),
+      bucket: z.string().nullable().describe('with s3: bucket and key prefix, s3://{bucket}/{prefix}'),
+      uploads: z
+        .object({
+          pending: z
+            .number()
+            .int()
+            .describe('finished recordings in a spool waiting for (or in) their upload'),
+          failing: z.number().int().describe('of those, waiting for a retry after a failed attempt'),
+          failed: z.number().int().describe('uploads given up (the recording stays in its spool)'),
+        })
+        .describe('with s3: the uploads queue; zeros with local'),
+      spool: z
+        .string()
+        .describe('with s3: "disk" is this api host\'s RECORDINGS_DIR; recorders spool on their own disks'),
+    }),
     retention: z.object({
       days: z.number(),
       /** Recordings that started before this are due for deletion at the next cleanup. */
@@ -221,10 +243,11 @@ export function recordingRoutes(routes: ApiRoutes, ctx: ApiContext): void {
       responses: { 200: { description: 'storage figures', schema: storageBody } },
     },
     async () => {
-      const [disk, stats, devices] = await Promise.all([
+      const [disk, stats, devices, uploads] = await Promise.all([
         readDisk(ctx.config.RECORDINGS_DIR),
         ctx.store.stats(),
         ctx.devices.listDevices(),
+        uploadCounts(ctx.queues[QUEUES.uploads]),
       ]);
       if (!disk.ok) throw new Error(`cannot read the recordings disk: ${disk.error}`);
       const names = new Map(devices.map((d) => [d.serial, d.name]));
@@ -252,6 +275,12 @@ export function recordingRoutes(routes: ApiRoutes, ctx: ApiContext): void {
           oldest: toRefView(c.oldest),
           newest: toRefView(c.newest),
         })),
+        backend: {
+          kind: ctx.config.STORAGE_BACKEND,
+          bucket: ctx.objects ? `s3://${ctx.objects.objects.bucket}/${ctx.objects.objects.prefix}` : null,
+          uploads,
+          spool: ctx.config.RECORDINGS_DIR,
+        },
         retention: {
           days: ctx.config.RETENTION_DAYS,
           expires_before: iso(Date.now() - retentionMs),

@@ -1,4 +1,6 @@
+import { createWriteStream } from 'node:fs';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { parseRecordingId } from '@eufy-relay/contracts';
 import type { Logger } from '@eufy-relay/logger';
 import { ProbeUnavailableError, type MediaInfo } from '@eufy-relay/media';
@@ -13,6 +15,7 @@ import {
   type RecordingStatus,
   type RecordingStore,
 } from '@eufy-relay/recordings';
+import { DELETE_BATCH, type RecordingObjects } from '@eufy-relay/storage';
 import type { SystemErrorReporter } from './report';
 import type { CleanupResult } from './result';
 
@@ -32,6 +35,12 @@ export interface CleanupDeps {
   reporter: SystemErrorReporter;
   logger: Logger;
   settings: CleanupSettings;
+  /**
+   * STORAGE_BACKEND=s3: finished recordings are objects. Retention deletes them in DeleteObjects
+   * batches, repair compares the index with the bucket's listing, and disk pressure (the spool only
+   * holds recordings in progress or not yet uploaded) never deletes a recording early.
+   */
+  bucket?: RecordingObjects;
 }
 
 export interface CleanupRunInfo {
@@ -84,6 +93,8 @@ class CleanupRun {
   private readonly startedAt = Date.now();
   private bytesFreed = 0;
   private readonly unreadableEntries = new Map<string, string>();
+  /** Keys of deleted recordings, sent to the bucket in DeleteObjects batches. */
+  private readonly objectsToDelete: string[] = [];
   private readonly deleted = { retention: 0, disk_pressure: 0 };
   private readonly repairs = {
     indexed: 0,
@@ -105,10 +116,13 @@ class CleanupRun {
     const diskBefore = await this.deps.diskUsage();
     const indexed = await this.indexStatuses();
     const scan = await this.scanDirectory(indexed);
-    const unreadable = await this.repairFromFiles(scan, indexed);
+    const bucket = this.deps.bucket;
+    const unreadable = bucket ? [] : await this.repairFromFiles(scan, indexed);
+    const orphans = bucket ? await this.repairFromBucket(bucket, indexed) : [];
+    const skipped = unreadable.length + orphans.length;
     // Every deletion is weighed against the recordings there were when the run began, age included:
     // a clock that jumped forward or a tiny RETENTION_DAYS must not empty the archive in one run.
-    const total = (await store.count()) + unreadable.length;
+    const total = (await store.count()) + skipped;
     const expiring = await this.countExpiring(total);
     let refused: CleanupResult['refused'] = null;
     let pressure: DiskPressurePlan | null = null;
@@ -122,16 +136,18 @@ class CleanupRun {
       };
     } else {
       await this.expire();
-      pressure = await this.planDiskPressure(total / 2 - unreadable.length - this.deleted.retention);
-      refused = safetyValve(total, this.deleted.retention, unreadable.length, pressure);
+      // With a bucket the local directory is only a spool: disk pressure never deletes a recording.
+      pressure = bucket ? null : await this.planDiskPressure(total / 2 - skipped - this.deleted.retention);
+      refused = safetyValve(total, this.deleted.retention, skipped, pressure);
     }
     if (refused) {
-      await this.reportRefusal(refused, unreadable.length, pressure);
+      await this.reportRefusal(refused, skipped, pressure);
     } else {
       for (const entry of unreadable) await this.removeUnreadable(entry);
+      if (orphans.length > 0) await this.removeOrphanObjects(bucket!, orphans);
       if (pressure) await this.relieveDiskPressure(pressure);
     }
-    await this.markMissing(scan);
+    if (!bucket) await this.markMissing(scan);
     await this.removeOrphanThumbnails(scan, indexed);
     await this.reportUnreadableEntries();
 
@@ -225,7 +241,11 @@ class CleanupRun {
     return unreadable;
   }
 
-  private async reindex(id: string, entry: DirectoryEntry, video: MediaInfo): Promise<boolean> {
+  private async reindex(
+    id: string,
+    entry: Pick<DirectoryEntry, 'bytes'>,
+    video: MediaInfo,
+  ): Promise<boolean> {
     const { deviceSn, startedAt } = parseRecordingId(id)!;
     const started = startedAt.getTime();
     try {
@@ -299,7 +319,106 @@ class CleanupRun {
       this.checkAborted();
       const ids = page.map((ref) => ref.id).filter((id) => !skip(id));
       this.deleted.retention += (await this.deleteRecordings(ids)).length;
+      if (this.objectsToDelete.length >= DELETE_BATCH) await this.deleteObjects();
     }
+    await this.deleteObjects();
+  }
+
+  /**
+   * The bucket's listing (page by page) against the index: a stored entry without its video object
+   * becomes `missing`, a `missing` one whose object is back is restored, and a video object without
+   * an entry is indexed when ffprobe reads it (through a presigned URL), else returned as an orphan
+   * whose deletion the safety valve weighs.
+   */
+  private async repairFromBucket(
+    bucket: RecordingObjects,
+    indexed: Map<string, RecordingStatus>,
+  ): Promise<{ id: string; bytes: number }[]> {
+    const { store, logger } = this.deps;
+    const videos = new Map<string, { bytes: number; lastModified: number }>();
+    for await (const object of bucket.list(this.run.signal)) {
+      const named = bucket.parseKey(object.key);
+      if (named?.kind === 'video') videos.set(named.id, object);
+    }
+    const orphans: { id: string; bytes: number }[] = [];
+    for (const [id, object] of videos) {
+      this.checkAborted();
+      const status = indexed.get(id);
+      if (status === 'missing') {
+        if (await ignoringRaces(() => store.markFound(id, object.bytes))) this.repairs.restored += 1;
+        continue;
+      }
+      if (status !== undefined || (await store.get(id))) continue;
+      if (this.startedAt - object.lastModified < this.deps.settings.orphanGraceMs) {
+        this.repairs.unreadable_pending += 1;
+        continue;
+      }
+      const video = await this.probeObject(bucket, id);
+      if (video === undefined) this.repairs.unreadable_pending += 1;
+      else if (video === null) orphans.push({ id, bytes: object.bytes });
+      else if (await this.reindex(id, { bytes: object.bytes }, video)) {
+        await ignoringRaces(() => store.update(id, { stored_at: this.startedAt }));
+        indexed.set(id, 'completed');
+      }
+    }
+    for await (const ref of store.refs({ status: FINISHED, order: 'asc', limit: 1000 })) {
+      this.checkAborted();
+      if (videos.has(ref.id)) continue;
+      const recording = await store.get(ref.id);
+      // Not stored yet: its only copy is in a recorder's spool, waiting for its upload.
+      if (!recording || recording.stored_at === null || recording.video_status === 'no_video') continue;
+      if (await bucket.head(bucket.key(ref.id, 'video'), this.run.signal)) continue;
+      if (!(await ignoringRaces(() => store.markMissing(ref.id)))) continue;
+      this.repairs.marked_missing += 1;
+      logger.warn({ id: ref.id }, 'recording object is gone from the bucket: marked missing');
+    }
+    return orphans;
+  }
+
+  /**
+   * ffprobe's verdict on a stray object, read from a temporary copy in this janitor's directory
+   * (rare: only objects nobody indexed); undefined when the object or ffprobe could not be read.
+   */
+  private async probeObject(bucket: RecordingObjects, id: string): Promise<MediaInfo | null | undefined> {
+    const { files, probe, logger } = this.deps;
+    const copy = files.tempPath(id, 'video');
+    try {
+      const read = await bucket.read(bucket.key(id, 'video'), {}, this.run.signal);
+      if (read.refused) return undefined;
+      await pipeline(read.body, createWriteStream(copy), { signal: this.run.signal });
+      return await probe(copy, this.run.signal);
+    } catch (err) {
+      if (this.run.signal?.aborted) throw err;
+      logger.warn({ err, id }, 'could not read or probe an object missing from the index; keeping it');
+      return undefined;
+    } finally {
+      await files.remove(copy);
+    }
+  }
+
+  private async removeOrphanObjects(bucket: RecordingObjects, orphans: { id: string; bytes: number }[]) {
+    for (const orphan of orphans) {
+      // Indexed by someone since the listing: no longer an orphan.
+      if (await this.deps.store.get(orphan.id)) continue;
+      this.objectsToDelete.push(bucket.key(orphan.id, 'video'), bucket.key(orphan.id, 'thumbnail'));
+      this.bytesFreed += orphan.bytes;
+      this.repairs.unreadable_removed += 1;
+      this.deps.logger.warn(
+        { id: orphan.id, bytes: orphan.bytes },
+        'removing an unreadable object that had no index entry',
+      );
+    }
+    await this.deleteObjects();
+  }
+
+  /** One DeleteObjects request per DELETE_BATCH keys; a key S3 refuses is reported, not retried here. */
+  private async deleteObjects(): Promise<void> {
+    const bucket = this.deps.bucket;
+    const keys = this.objectsToDelete.splice(0);
+    if (!bucket || keys.length === 0) return;
+    const refused = await bucket.deleteMany(keys, this.run.signal);
+    for (const r of refused)
+      this.deps.logger.error({ key: r.key, error: r.error }, 'the bucket refused to delete an object');
   }
 
   /** Finished entries whose video is not on disk (checked again now, not only in the scan). */
@@ -456,7 +575,14 @@ class CleanupRun {
           return outcome.value;
         }),
       );
-      if (removed) deleted.push(ids[i]!);
+      if (!removed) continue;
+      deleted.push(ids[i]!);
+      if (this.deps.bucket) {
+        this.objectsToDelete.push(
+          this.deps.bucket.key(ids[i]!, 'video'),
+          this.deps.bucket.key(ids[i]!, 'thumbnail'),
+        );
+      }
     }
     this.bytesFreed += await this.deps.files.removeRecordings(deleted);
     return deleted;

@@ -9,6 +9,7 @@ import { History, runChain } from '@eufy-relay/history';
 import { jobLogger } from '@eufy-relay/logger';
 import { probeVideo } from '@eufy-relay/media';
 import { RecordingFiles, RecordingStore, diskUsage, type DiskUsage } from '@eufy-relay/recordings';
+import { openStorage } from '@eufy-relay/storage';
 import { openWebhookQueue } from '@eufy-relay/webhooks';
 import { closeWorker, redisReady, startRole, type RoleDeps, type RunningRole } from '@eufy-relay/runtime';
 import { runCleanup } from './cleanup';
@@ -60,6 +61,9 @@ export function start(config: Config, deps: JanitorDeps = {}): Promise<RunningRo
     const reporter =
       deps.reporter ??
       sharedSystemErrorReporter(new ErrorReporter({ config, redis: producer, webhooks, logger }));
+    // A bucket the janitor cannot list or delete in stops it here with one line.
+    const storage = await openStorage(config, ['read', 'delete']);
+    if (storage.backend === 's3') shutdown.add('S3 client', storage.close);
     const files = new RecordingFiles(config.RECORDINGS_DIR);
     const store = new RecordingStore(redis, config);
     const measureDisk = deps.diskUsage ?? diskUsage;
@@ -74,6 +78,7 @@ export function start(config: Config, deps: JanitorDeps = {}): Promise<RunningRo
           {
             store,
             files,
+            ...(storage.backend === 's3' ? { bucket: storage.objects } : {}),
             reporter,
             logger: log,
             diskUsage: () => measureDisk(files.dir),

@@ -10,6 +10,7 @@ import type { WebhookQueue } from '@eufy-relay/webhooks';
 import type { CameraStates } from './camera-state';
 import type { SessionRecords } from './session-records';
 import type { StationSlots } from './station-slots';
+import type { RecorderUploads } from './uploads';
 
 /** What the recorder's motion handler and recording sessions share within one process. */
 export interface RecorderContext {
@@ -28,6 +29,8 @@ export interface RecorderContext {
   /** The janitor queue: a full disk asks for a cleanup run at once. */
   janitor: JobQueue<typeof cleanupJob>;
   reporter: ErrorReporter;
+  /** With STORAGE_BACKEND=s3: where a finished recording goes next; unset, it stays in RECORDINGS_DIR. */
+  uploads?: RecorderUploads;
 }
 
 /** The devices registry shows what the recorder's camera state says (GET /devices). */

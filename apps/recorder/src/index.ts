@@ -15,6 +15,7 @@ import { EufyClient, SchemaIncompatibleError } from '@eufy-relay/eufy-client';
 import { jobLogger } from '@eufy-relay/logger';
 import { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
 import { closeWorker, redisReady, startRole, type RoleDeps, type RunningRole } from '@eufy-relay/runtime';
+import { openStorage } from '@eufy-relay/storage';
 import { openWebhookQueue } from '@eufy-relay/webhooks';
 import { CameraStates, recordingRules } from './camera-state';
 import type { RecorderContext } from './context';
@@ -24,6 +25,7 @@ import { SessionRecords } from './session-records';
 import { StationSlots } from './station-slots';
 import { warnPrebufferNotBuilt } from './video-source';
 import { sweepOrphans } from './sweep';
+import { startUploads } from './uploads';
 
 export { LOCK_LOST } from './session';
 
@@ -74,6 +76,9 @@ export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
     );
 
     const janitor = scope.queue(openQueue(cleanupJob, { connection: redis, prefix: config.REDIS_PREFIX }));
+    // Before anything else: a bucket this recorder cannot use stops it with one line.
+    const storage = await openStorage(config, ['read', 'write', 'delete']);
+    if (storage.backend === 's3') scope.shutdown.add('S3 client', storage.close);
 
     const client = new EufyClient({
       url: config.EUFY_WS_URL,
@@ -161,6 +166,8 @@ export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
 
     client.on('fatal', (err) => logger.fatal({ err }, 'eufy-security-ws cannot be used: no livestreams'));
     await mkdir(ctx.files.dir, { recursive: true });
+    if (storage.backend === 's3')
+      ctx.uploads = await startUploads(scope, { ...ctx, objects: storage.objects });
     await Promise.all([redisReady(redis), motionWorker.waitUntilReady(), sessionWorker.waitUntilReady()]);
     // Connecting (and reconnecting) runs in the background: a bridge that is down delays video, not the role.
     client.start().catch((err: unknown) => {
@@ -171,6 +178,8 @@ export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
     logger.info(
       {
         recordings_dir: ctx.files.dir,
+        storage:
+          storage.backend === 's3' ? `s3://${storage.objects.bucket}/${storage.objects.prefix}` : 'local',
         concurrency: config.RECORDER_CONCURRENCY,
         takeover_seconds: config.RECORDING_TAKEOVER_SECONDS,
       },

@@ -585,6 +585,9 @@ class RecordingSession {
     } catch (err) {
       if (!(err instanceof RecordingStatusConflictError)) throw err;
     }
+    // After the index says finished (the upload stores only finished recordings), before the
+    // session record goes: a crash in between re-runs the finish, and the job id makes it one upload.
+    if (video) await this.ctx.uploads?.enqueue(this.id);
     await mirrorDevice(this.ctx, this.sn);
     await sessions.remove(this.id);
     this.log.info(

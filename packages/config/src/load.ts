@@ -110,6 +110,13 @@ function relationErrors(config: Config): string[] {
         `expected at least HTTP_HEADERS_TIMEOUT_SECONDS (${config.HTTP_HEADERS_TIMEOUT_SECONDS})`,
     );
   }
+  if (config.STORAGE_BACKEND === 's3' && !config.S3_BUCKET)
+    errors.push('config: S3_BUCKET is unset: STORAGE_BACKEND=s3 needs the bucket to store recordings in');
+  if ((config.S3_ACCESS_KEY_ID === undefined) !== (config.S3_SECRET_ACCESS_KEY === undefined))
+    errors.push(
+      `config: ${config.S3_ACCESS_KEY_ID === undefined ? 'S3_ACCESS_KEY_ID' : 'S3_SECRET_ACCESS_KEY'} is unset: ` +
+        'set both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither for the AWS SDK default chain',
+    );
   return errors;
 }
 

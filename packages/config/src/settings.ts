@@ -96,6 +96,15 @@ export const MOTION_KINDS = [
 ] as const;
 export type MotionKind = (typeof MOTION_KINDS)[number];
 
+export const STORAGE_BACKENDS = ['local', 's3'] as const;
+export type StorageBackend = (typeof STORAGE_BACKENDS)[number];
+export const S3_PLAYBACK_MODES = ['proxy', 'redirect'] as const;
+
+/** A YAML boolean or the environment's "true" / "false" (z.coerce.boolean would read "false" as true). */
+const flag = () =>
+  z
+    .custom<Raw>((v) => typeof v === 'boolean' || v === 'true' || v === 'false')
+    .transform((v) => v === true || v === 'true');
 /** Where a camera's video comes from (CAMERA_SOURCE, `source` per camera); design.md "Video sources". */
 export const CAMERA_SOURCES = ['auto', 'rtsp', 'p2p'] as const;
 export type CameraSource = (typeof CAMERA_SOURCES)[number];
@@ -179,6 +188,81 @@ export const settings = {
     expected: 'expected a directory path',
     default: './data/recordings',
     description: 'where recordings and thumbnails are written',
+  }),
+  STORAGE_BACKEND: s({
+    schema: z.enum(STORAGE_BACKENDS),
+    expected: `expected one of ${STORAGE_BACKENDS.join(', ')}`,
+    default: 'local',
+    description:
+      "local: finished recordings stay in RECORDINGS_DIR (shared by recorder, api, janitor); s3: they go to S3_BUCKET and RECORDINGS_DIR is each recorder host's spool",
+  }),
+  S3_ENDPOINT: s({
+    schema: urlWith(['http:', 'https:']).optional(),
+    expected: 'expected an http:// or https:// URL (or unset for AWS S3)',
+    default: undefined,
+    description:
+      'S3-compatible endpoint, e.g. http://minio:9000 or https://<account>.r2.cloudflarestorage.com; unset: AWS',
+  }),
+  S3_REGION: s({
+    schema: z.string().regex(/^[a-z0-9-]{1,40}$/),
+    expected: 'expected a region name such as us-east-1 (R2: auto)',
+    default: 'us-east-1',
+    description: 'region of the bucket (R2: auto)',
+  }),
+  S3_BUCKET: s({
+    schema: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/)
+      .optional(),
+    expected: 'expected a bucket name: 3-63 lower-case letters, digits, "." and "-"',
+    default: undefined,
+    description: 'bucket of the recordings; required with STORAGE_BACKEND=s3',
+  }),
+  S3_PREFIX: s({
+    schema: z.string().regex(/^[A-Za-z0-9!_.*'()/-]{0,200}$/),
+    expected: "expected up to 200 characters of letters, digits and !_.*'()/- (usually ending in /)",
+    default: 'recordings/',
+    description: 'key prefix of every object: {S3_PREFIX}{id}.mp4 and {S3_PREFIX}{id}.jpg',
+  }),
+  S3_ACCESS_KEY_ID: s({
+    schema: z.string().min(1).optional(),
+    expected: 'expected an access key id (or unset for the AWS SDK default credential chain)',
+    default: undefined,
+    description: "access key id; unset: the AWS SDK's default chain (AWS_* variables, instance role)",
+  }),
+  S3_SECRET_ACCESS_KEY: s({
+    schema: z.string().min(1).optional(),
+    expected: 'expected a secret access key (or unset for the AWS SDK default credential chain)',
+    default: undefined,
+    description: 'secret access key belonging to S3_ACCESS_KEY_ID',
+    secret: true,
+  }),
+  S3_FORCE_PATH_STYLE: s({
+    schema: flag(),
+    expected: 'expected true or false',
+    default: 'false',
+    description: 'path-style addressing (endpoint/bucket/key): MinIO and most self-hosted servers',
+  }),
+  S3_PLAYBACK: s({
+    schema: z.enum(S3_PLAYBACK_MODES),
+    expected: `expected one of ${S3_PLAYBACK_MODES.join(', ')}`,
+    default: 'proxy',
+    description:
+      'proxy: the api streams the object (Range forwarded); redirect: 302 to a presigned URL, after the access check',
+  }),
+  S3_TIMEOUT_MS: s({
+    schema: positiveInt(),
+    expected: 'expected a positive whole number of milliseconds',
+    default: '30000',
+    description:
+      'bound on one S3 request (an upload part, a listing); an S3 that stops answering fails the request and the upload is retried',
+  }),
+  UPLOAD_RETRY_MAX_DELAY_SECONDS: s({
+    schema: seconds(),
+    expected: 'expected a positive number (seconds)',
+    default: '300',
+    description:
+      'uploads to S3 are retried without end, each delay doubling from RETRY_BASE_DELAY_MS up to this; the spool keeps the file meanwhile',
   }),
   WORKATO_WEBHOOK_URL: s({
     schema: urlWith(['http:', 'https:']).optional(),

@@ -6,7 +6,7 @@ import { SETTING_NAMES, settings, type Setting } from '../src';
 describe('README configuration table', () => {
   const readme = readFileSync(path.resolve(__dirname, '../../../README.md'), 'utf8');
   const rows = new Map(
-    [...readme.matchAll(/^\| `([A-Z_]+)` +\| (.+?) +\| (.+?) +\|$/gm)].map((m) => [
+    [...readme.matchAll(/^\| `([A-Z][A-Z0-9_]*)` +\| (.+?) +\| (.+?) +\|$/gm)].map((m) => [
       m[1]!,
       { def: m[2]!, meaning: m[3]! },
     ]),

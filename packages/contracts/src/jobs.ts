@@ -21,6 +21,11 @@ export const QUEUES = {
    * livestream and ffmpeg; BullMQ's stalled-job recovery hands it to another recorder if its own dies.
    */
   recordingSessions: 'recording-sessions',
+  /**
+   * recorder → any recorder: with STORAGE_BACKEND=s3, one job per finished recording (job id
+   * `upload.{id}`) that moves it from the spool into the bucket; retried until it is stored.
+   */
+  uploads: 'uploads',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -114,6 +119,15 @@ export const recordingSessionJob = defineJob(
   }),
 );
 
+/** Upload a finished recording's video and thumbnail from the spool that holds them into the bucket. */
+export const uploadRecordingJob = defineJob(
+  QUEUES.uploads,
+  'upload-recording',
+  z.strictObject({
+    recording_id: z.string().regex(RECORDING_ID),
+  }),
+);
+
 export const cleanupJob = defineJob(
   QUEUES.janitor,
   'cleanup',
@@ -188,6 +202,7 @@ export const JOB_DEFINITIONS = [
   offlineCheckJob,
   recordingSessionJob,
   cleanupJob,
+  uploadRecordingJob,
 ] as const;
 
 /** The job definition that belongs on queue `Q`. */

@@ -56,6 +56,11 @@ const mutableFields = {
   video_started_at: epochMs.nullable(),
   /** When the janitor found the video file gone. */
   missing_since: epochMs.nullable(),
+  /**
+   * With STORAGE_BACKEND=s3: when the video's object was found complete in the bucket (size and
+   * checksum checked). Until then the recording's only copy is in a recorder's spool.
+   */
+  stored_at: epochMs.nullable(),
   /** Where the video comes from now: `rtsp` (ffmpeg pulls the camera) or `p2p` (the eufy livestream). */
   video_source: z.enum(['rtsp', 'p2p']).nullable(),
   /** Why that source, in words: RTSP chosen, or why not (none, configured p2p, RTSP failed and the recording fell back). */
@@ -122,6 +127,7 @@ const FIELD_KINDS: Record<string, FieldKind> = {
   slot_blocked_by: 'string',
   video_started_at: 'int',
   missing_since: 'int',
+  stored_at: 'int',
   video_source: 'string',
   video_source_reason: 'string',
   preroll_seconds: 'number',

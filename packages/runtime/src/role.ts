@@ -107,6 +107,8 @@ export async function runMain(name: string, start: RoleStarter): Promise<void> {
   try {
     running = await start(config, { logger: baseLogger });
   } catch (err) {
+    // A setting that proved wrong at start (the S3 bucket check): the same one line as a bad value.
+    if (err instanceof ConfigError) process.stderr.write(`${err.lines.join('\n')}\n`);
     logger.fatal({ err }, 'failed to start');
     await stopAndExit(1, 'start failed');
     return;

@@ -1,0 +1,4 @@
+export * from './objects';
+export * from './check';
+export * from './upload';
+export * from './storage';
