@@ -136,12 +136,12 @@ describe('Redis outage', () => {
 
     // …and nothing was lost: every begin and clear, in each camera's order.
     const signals = await waitFor(
+      'all 80 motion signals',
       async () => {
         const all = (await ours()).slice(before);
         return all.length >= 80 && all;
       },
-      'all 80 motion signals',
-      20_000,
+      { timeoutMs: 20_000 },
     );
     for (const camera of CAMERAS) {
       const mine = perCamera(signals).get(camera)!;

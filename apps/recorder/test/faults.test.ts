@@ -17,7 +17,8 @@ import { assertFfmpeg } from '@eufy-relay/eufy-sim';
 import { encodeStream } from '../../../packages/media/test/helpers';
 import { recordingSessionJobOptions } from '../src';
 import { SessionRecords } from '../src/session-records';
-import { camera, decodeErrors, startHarness, until, type Harness } from './harness';
+import { waitFor } from '@eufy-relay/testing';
+import { camera, decodeErrors, startHarness, type Harness } from './harness';
 
 /**
  * Faults that must lose nothing. The full disk is real: RECORDINGS_DIR is a small tmpfs this test
@@ -169,7 +170,9 @@ describe('faults that must lose nothing', () => {
     let job: Job;
     try {
       job = await queueSession(id, STITCH_RECOVERS);
-      await until(async () => ((await queue.getJob(id))?.attemptsMade ?? 0) >= 1, 20_000, 'a failed attempt');
+      await waitFor('a failed attempt', async () => ((await queue.getJob(id))?.attemptsMade ?? 0) >= 1, {
+        timeoutMs: 20_000,
+      });
     } finally {
       await disk.free();
     }
@@ -233,18 +236,18 @@ describe('faults that must lose nothing', () => {
 
     // Space is back: once what started while the disk was full has ended, the camera's next
     // motion records as ever.
-    await until(
-      async () => (await h.recordings(FILLS_UP)).every((r) => r.status !== 'recording'),
-      30_000,
+    await waitFor(
       'the recordings started on the full disk to end',
+      async () => (await h.recordings(FILLS_UP)).every((r) => r.status !== 'recording'),
+      { timeoutMs: 30_000 },
     );
     const before = new Set((await h.recordings(FILLS_UP)).map((r) => r.id));
     stopMoving = h.keepMoving(FILLS_UP, 500);
     try {
-      const next = await until(
-        async () => (await h.recordings(FILLS_UP)).find((r) => !before.has(r.id)),
-        20_000,
+      const next = await waitFor(
         'the next recording',
+        async () => (await h.recordings(FILLS_UP)).find((r) => !before.has(r.id)),
+        { timeoutMs: 20_000 },
       );
       await h.recordingWhen(next.id, (r) => r.video_started_at, 'video');
       await wait(2000);

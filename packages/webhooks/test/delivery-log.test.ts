@@ -69,13 +69,7 @@ describe('DeliveryLog', () => {
   });
 
   it('drops webhooks last attempted more than HISTORY_MAX_AGE_SECONDS before the newest attempt', async () => {
-    const own = loadConfig({
-      env: {
-        REDIS_URL: process.env.REDIS_URL ?? '',
-        REDIS_PREFIX: `${prefix}-age`,
-        WEBHOOK_LOG_MAX_WEBHOOKS: '100',
-      },
-    });
+    const own = testConfig(`${prefix}-age`, { WEBHOOK_LOG_MAX_WEBHOOKS: '100' });
     const agedLog = new DeliveryLog(redis, own);
     const t0 = Date.parse('2025-03-01T00:00:00Z');
     await agedLog.record('low_battery.old', attempt(1, t0));
