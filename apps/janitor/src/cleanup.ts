@@ -126,7 +126,7 @@ class CleanupRun {
     const expiring = await this.countExpiring(total);
     let refused: CleanupResult['refused'] = null;
     let pressure: DiskPressurePlan | null = null;
-    if (expiring > total / 2) {
+    if (tooMany(expiring, total)) {
       refused = {
         reason:
           `${expiring} of ${total} recordings are older than RETENTION_DAYS: more than half at once ` +
@@ -650,6 +650,15 @@ class CleanupRun {
  * relieved by deleting recordings at all (something else fills the disk). A wrong clock, a broken
  * ffprobe or a mis-mounted disk must not wipe the archive.
  */
+/**
+ * Deletions a run may always make, whatever their share: on a small archive one or two recordings
+ * past their retention are more than half of it, and that is normal, not a clock that jumped.
+ */
+const SAFETY_VALVE_FLOOR = 2;
+
+/** Whether deleting `count` of `total` recordings in one run is too many to be anything but a fault. */
+const tooMany = (count: number, total: number) => count > SAFETY_VALVE_FLOOR && count > total / 2;
+
 function safetyValve(
   total: number,
   expired: number,
@@ -657,7 +666,7 @@ function safetyValve(
   pressure: DiskPressurePlan | null,
 ): CleanupResult['refused'] {
   const wouldDelete = expired + unreadable + (pressure?.victims.length ?? 0);
-  if (wouldDelete > total / 2) {
+  if (tooMany(wouldDelete, total)) {
     return {
       reason:
         `${wouldDelete} of ${total} recordings would be deleted in one run ` +
