@@ -416,12 +416,24 @@ export async function keepMoving(
   return last;
 }
 
-/** True once ffprobe reads the URL: the recording plays (while it is written, too). */
-export const playable = (url: string) => () =>
-  ffprobe(url).then(
-    () => true,
-    () => false,
-  );
+/**
+ * True once the URL of a recording in progress plays: its first fragment is written, so the plain
+ * GET a player sends streams the video (ftyp first) instead of answering 202. The stream follows
+ * the recording to its end, so it is read only as far as its first bytes, then dropped.
+ */
+export const playable = (url: string) => async () => {
+  const abort = new AbortController();
+  try {
+    const res = await fetch(url, { signal: abort.signal });
+    if (res.status !== 200 || !res.body) return false;
+    const { value } = await res.body.getReader().read();
+    return value !== undefined && Buffer.from(value).toString('latin1', 4, 8) === 'ftyp';
+  } catch {
+    return false;
+  } finally {
+    abort.abort();
+  }
+};
 
 /** A test file's webhook receiver and stack: started before its tests, closed after them. */
 export function useStack(options: Omit<StackOptions, 'webhookUrl'> = {}): {

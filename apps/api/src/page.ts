@@ -83,9 +83,16 @@ const nativeHls = player.canPlayType('application/vnd.apple.mpegurl') !== '';
 const appleBrowser = /^((?!chrome|chromium|android|crios|fxios).)*safari/i.test(navigator.userAgent);
 const useHls = nativeHls && (!('MediaSource' in window) || appleBrowser);
 player.addEventListener('ended', () => { live.hidden = true; });
+// A recording clicked before its first second of video answers 202: ask again, as Retry-After says.
+let retries = 0;
+player.addEventListener('error', () => {
+  if (live.hidden || retries++ >= 30) return;
+  setTimeout(() => { player.src = player.currentSrc || player.src; player.play().catch(() => {}); }, 1000);
+});
 document.querySelectorAll('a[data-video]').forEach((a) => {
   a.addEventListener('click', (event) => {
     event.preventDefault();
+    retries = 0;
     player.src = useHls ? a.dataset.video.replace(/\\.mp4(\\?|$)/, '.m3u8$1') : a.dataset.video;
     live.hidden = a.dataset.live !== 'true';
     player.classList.add('active');
