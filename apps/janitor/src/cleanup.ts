@@ -10,6 +10,7 @@ import {
   RecordingNotFoundError,
   RecordingStatusConflictError,
   type DirectoryEntry,
+  type DirectoryName,
   type DiskUsage,
   type RecordingFiles,
   type RecordingStatus,
@@ -58,10 +59,14 @@ const PAGE = 500;
 /** Unreadable index entries listed in a run's result (all are counted in its system_error). */
 const UNREADABLE_LISTED = 100;
 
-/** One pass over the directory: what is on disk, by recording id. */
+/**
+ * One pass over the directory: what is on disk, by recording id. Names only: a file is stat-ed when
+ * its size or age decides something (a temp file, an unindexed video, an orphan thumbnail), so the
+ * cost of a run is what it finds to do, not one stat per recording kept.
+ */
 interface DirectoryScan {
-  videos: Map<string, DirectoryEntry>;
-  thumbnails: Map<string, DirectoryEntry>;
+  videos: Map<string, DirectoryName>;
+  thumbnails: Map<string, DirectoryName>;
 }
 
 interface DiskPressurePlan {
@@ -95,6 +100,8 @@ class CleanupRun {
   private readonly unreadableEntries = new Map<string, string>();
   /** Keys of deleted recordings, sent to the bucket in DeleteObjects batches. */
   private readonly objectsToDelete: string[] = [];
+  /** The thumbnails the scan saw: deleting a recording skips the stat of one it did not see. */
+  private thumbnailsOnDisk: ReadonlyMap<string, DirectoryName> | null = null;
   private readonly deleted = { retention: 0, disk_pressure: 0 };
   private readonly repairs = {
     indexed: 0,
@@ -116,6 +123,7 @@ class CleanupRun {
     const diskBefore = await this.deps.diskUsage();
     const indexed = await this.indexStatuses();
     const scan = await this.scanDirectory(indexed);
+    this.thumbnailsOnDisk = scan.thumbnails;
     const bucket = this.deps.bucket;
     const unreadable = bucket ? [] : await this.repairFromFiles(scan, indexed);
     const orphans = bucket ? await this.repairFromBucket(bucket, indexed) : [];
@@ -187,12 +195,14 @@ class CleanupRun {
    */
   private async scanDirectory(indexed: Map<string, RecordingStatus>): Promise<DirectoryScan> {
     const scan: DirectoryScan = { videos: new Map(), thumbnails: new Map() };
-    for await (const entry of this.deps.files.entries()) {
+    for await (const named of this.deps.files.names()) {
       this.checkAborted();
-      const { file } = entry;
-      if (file.kind === 'video') scan.videos.set(file.id, entry);
-      else if (file.kind === 'thumbnail') scan.thumbnails.set(file.id, entry);
-      else if (file.kind === 'temp' && indexed.get(file.id) !== 'recording' && this.pastGrace(entry)) {
+      const { file } = named;
+      if (file.kind === 'video') scan.videos.set(file.id, named);
+      else if (file.kind === 'thumbnail') scan.thumbnails.set(file.id, named);
+      else if (file.kind === 'temp' && indexed.get(file.id) !== 'recording') {
+        const entry = await this.deps.files.stat(named);
+        if (!entry || !this.pastGrace(entry)) continue;
         this.bytesFreed += await this.deps.files.remove(this.pathOf(entry));
         this.repairs.temp_files_removed += 1;
       }
@@ -211,9 +221,12 @@ class CleanupRun {
   ): Promise<DirectoryEntry[]> {
     const { store, files, probe, logger } = this.deps;
     const unreadable: DirectoryEntry[] = [];
-    for (const [id, entry] of scan.videos) {
+    for (const [id, named] of scan.videos) {
       this.checkAborted();
       const status = indexed.get(id);
+      if (status !== 'missing' && status !== undefined) continue;
+      const entry = await files.stat(named);
+      if (!entry) continue;
       if (status === 'missing') {
         if (await this.entry(id, () => ignoringRaces(() => store.markFound(id, entry.bytes))))
           this.repairs.restored += 1;
@@ -221,7 +234,7 @@ class CleanupRun {
       }
       // Unindexed at the start of the run; a recorder may have created the entry since (it always
       // writes the index before the file), so look again before probing.
-      if (status !== undefined || (await this.entry(id, () => store.get(id), true))) continue;
+      if (await this.entry(id, () => store.get(id), true)) continue;
       let video: MediaInfo | null;
       try {
         video = await probe(files.videoPath(id), this.run.signal);
@@ -315,12 +328,21 @@ class CleanupRun {
       limit: PAGE,
       ...(deviceSn ? { device_sn: deviceSn } : {}),
     });
+    // The files of one page are removed while the next page's index entries are deleted (Redis and
+    // the file system work at once); each recording's entry still goes before its files.
+    let removingFiles: Promise<unknown> = Promise.resolve();
     for await (const page of pages(expired, PAGE)) {
       this.checkAborted();
       const ids = page.map((ref) => ref.id).filter((id) => !skip(id));
-      this.deleted.retention += (await this.deleteRecordings(ids)).length;
+      const deleted = await this.deleteIndexEntries(ids);
+      this.deleted.retention += deleted.length;
+      await removingFiles;
+      removingFiles = this.removeFiles(deleted);
+      // Handled now and thrown at the next await: a rejection must not wait unobserved meanwhile.
+      removingFiles.catch(() => {});
       if (this.objectsToDelete.length >= DELETE_BATCH) await this.deleteObjects();
     }
+    await removingFiles;
     await this.deleteObjects();
   }
 
@@ -541,8 +563,10 @@ class CleanupRun {
     scan: DirectoryScan,
     indexed: Map<string, RecordingStatus>,
   ): Promise<void> {
-    for (const [id, entry] of scan.thumbnails) {
-      if (indexed.has(id) || scan.videos.has(id) || !this.pastGrace(entry)) continue;
+    for (const [id, named] of scan.thumbnails) {
+      if (indexed.has(id) || scan.videos.has(id)) continue;
+      const entry = await this.deps.files.stat(named);
+      if (!entry || !this.pastGrace(entry)) continue;
       if (await this.entry(id, () => this.deps.store.get(id), true)) continue;
       this.bytesFreed += await this.deps.files.remove(this.pathOf(entry));
       this.repairs.orphan_thumbnails_removed += 1;
@@ -559,6 +583,13 @@ class CleanupRun {
    * progress), then the files of those deleted, a few at a time. Returns the ids deleted.
    */
   private async deleteRecordings(candidates: string[]): Promise<string[]> {
+    const deleted = await this.deleteIndexEntries(candidates);
+    await this.removeFiles(deleted);
+    return deleted;
+  }
+
+  /** The index entries of many recordings in one round trip, each only if not in progress; returns the ids deleted. */
+  private async deleteIndexEntries(candidates: string[]): Promise<string[]> {
     const ids: string[] = [];
     for (const id of candidates) {
       // A member that is not a recording id is recorded as unreadable by entry(), never sent to Redis.
@@ -584,8 +615,13 @@ class CleanupRun {
         );
       }
     }
-    this.bytesFreed += await this.deps.files.removeRecordings(deleted);
     return deleted;
+  }
+
+  /** The files of recordings whose index entries are gone. */
+  private async removeFiles(ids: string[]): Promise<void> {
+    const thumbnails = this.thumbnailsOnDisk;
+    this.bytesFreed += await this.deps.files.removeRecordings(ids, (id) => !thumbnails || thumbnails.has(id));
   }
 
   /**
@@ -634,7 +670,7 @@ class CleanupRun {
     return this.startedAt - entry.mtimeMs >= this.deps.settings.orphanGraceMs;
   }
 
-  private pathOf(entry: DirectoryEntry): string {
+  private pathOf(entry: DirectoryName): string {
     return path.join(this.deps.files.dir, entry.name);
   }
 

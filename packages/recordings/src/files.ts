@@ -63,9 +63,13 @@ export async function diskUsage(dir: string): Promise<DiskUsage> {
   };
 }
 
-export interface DirectoryEntry {
+/** A name in RECORDINGS_DIR as listed, before any stat. */
+export interface DirectoryName {
   name: string;
   file: RecordingFileName;
+}
+
+export interface DirectoryEntry extends DirectoryName {
   bytes: number;
   mtimeMs: number;
 }
@@ -129,28 +133,34 @@ export class RecordingFiles {
   }
 
   /**
-   * Every entry of the directory, read as a stream (the directory can hold many thousands); the
-   * names are stat-ed FILE_OPERATIONS_AT_ONCE at a time, so the thread pool works in parallel.
+   * Every file name of the directory with what it is, read as a stream (the directory can hold many
+   * thousands) and without a stat: a caller that needs sizes or ages of only some files stats those.
    */
-  async *entries(): AsyncGenerator<DirectoryEntry> {
-    let names: string[] = [];
-    const statAll = async () => {
-      const infos = await Promise.all(
-        names.map((name) => stat(path.join(this.dir, name)).catch(ignoreMissing)),
-      );
-      const found = names.flatMap((name, i) => {
-        const info = infos[i];
-        return info ? [{ name, file: classifyFileName(name), bytes: info.size, mtimeMs: info.mtimeMs }] : [];
-      });
-      names = [];
-      return found;
-    };
+  async *names(): AsyncGenerator<DirectoryName> {
     for await (const dirent of await opendir(this.dir)) {
-      if (!dirent.isFile()) continue;
-      names.push(dirent.name);
-      if (names.length === FILE_OPERATIONS_AT_ONCE) yield* await statAll();
+      if (dirent.isFile()) yield { name: dirent.name, file: classifyFileName(dirent.name) };
+    }
+  }
+
+  /** names() with each file's size and age, stat-ed FILE_OPERATIONS_AT_ONCE at a time so the thread pool works in parallel. */
+  async *entries(): AsyncGenerator<DirectoryEntry> {
+    let batch: DirectoryName[] = [];
+    const statAll = async () => {
+      const found = await Promise.all(batch.map((named) => this.stat(named)));
+      batch = [];
+      return found.filter((entry): entry is DirectoryEntry => entry !== null);
+    };
+    for await (const named of this.names()) {
+      batch.push(named);
+      if (batch.length === FILE_OPERATIONS_AT_ONCE) yield* await statAll();
     }
     yield* await statAll();
+  }
+
+  /** A listed name with its size and age now; null when it is gone since it was listed. */
+  async stat(named: DirectoryName): Promise<DirectoryEntry | null> {
+    const info = await stat(path.join(this.dir, named.name)).catch(ignoreMissing);
+    return info ? { ...named, bytes: info.size, mtimeMs: info.mtimeMs } : null;
   }
 
   /** Size of a recording's file, or null when it does not exist. */
@@ -169,11 +179,15 @@ export class RecordingFiles {
     return info.size;
   }
 
-  /** Removes a recording's video and thumbnail; returns the bytes freed. */
-  async removeRecording(id: string): Promise<number> {
+  /**
+   * Removes a recording's video and thumbnail; returns the bytes freed. `thumbnail: false` skips
+   * the thumbnail's stat for a caller that listed the directory and saw none (a janitor run: one it
+   * missed is an orphan thumbnail, removed by a later run).
+   */
+  async removeRecording(id: string, options: { thumbnail?: boolean } = {}): Promise<number> {
     const [video, thumbnail] = await Promise.all([
       this.remove(this.videoPath(id)),
-      this.remove(this.thumbnailPath(id)),
+      options.thumbnail === false ? 0 : this.remove(this.thumbnailPath(id)),
     ]);
     return video + thumbnail;
   }
@@ -181,13 +195,18 @@ export class RecordingFiles {
   /**
    * removeRecording of many recordings, FILE_OPERATIONS_AT_ONCE files at a time (one after the
    * other, a file system call waits for the one before; all at once, thousands queue in the pool).
+   * `hasThumbnail` as removeRecording's `thumbnail` option, per recording.
    */
-  async removeRecordings(ids: readonly string[]): Promise<number> {
+  async removeRecordings(
+    ids: readonly string[],
+    hasThumbnail: (id: string) => boolean = () => true,
+  ): Promise<number> {
     let next = 0;
     let freed = 0;
     const worker = async () => {
       while (next < ids.length) {
-        const bytes = await this.removeRecording(ids[next++]!);
+        const id = ids[next++]!;
+        const bytes = await this.removeRecording(id, { thumbnail: hasThumbnail(id) });
         freed += bytes; // after the await: `freed += await …` would add to a stale total
       }
     };

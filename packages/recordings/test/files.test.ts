@@ -99,6 +99,24 @@ describe('directory', () => {
     expect(await files.removeRecordings(unique)).toBe(0);
   });
 
+  it('lists names without sizes, stats a listed name on demand, and skips thumbnails the caller saw none of', async () => {
+    await writeFile(files.videoPath(ID), Buffer.alloc(300));
+    await writeFile(files.thumbnailPath(ID), Buffer.alloc(20));
+    const names = [];
+    for await (const n of files.names()) names.push(n);
+    names.sort((x, y) => x.name.localeCompare(y.name));
+    expect(names).toEqual([
+      { name: `${ID}.jpg`, file: { kind: 'thumbnail', id: ID } },
+      { name: `${ID}.mp4`, file: { kind: 'video', id: ID } },
+    ]);
+    expect(await files.stat(names[1]!)).toMatchObject({ name: `${ID}.mp4`, bytes: 300 });
+    // Told there is no thumbnail, only the video goes (a janitor run removes the orphan later).
+    expect(await files.removeRecordings([ID], () => false)).toBe(300);
+    expect(await readdir(dir)).toEqual([`${ID}.jpg`]);
+    // A name listed before it vanished: null, not an error.
+    expect(await files.stat(names[1]!)).toBeNull();
+  });
+
   it('reports the disk usage df reports for the same file system', async () => {
     const usage = await diskUsage(dir);
     const [size, used, avail] = execFileSync('df', ['-B1', '--output=size,used,avail', dir], {
