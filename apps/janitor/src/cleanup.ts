@@ -155,7 +155,7 @@ class CleanupRun {
       if (orphans.length > 0) await this.removeOrphanObjects(bucket!, orphans);
       if (pressure) await this.relieveDiskPressure(pressure);
     }
-    if (!bucket) await this.markMissing(scan);
+    if (!bucket) await this.markMissing(scan, indexed);
     await this.removeOrphanThumbnails(scan, indexed);
     await this.reportUnreadableEntries();
 
@@ -443,19 +443,22 @@ class CleanupRun {
       this.deps.logger.error({ key: r.key, error: r.error }, 'the bucket refused to delete an object');
   }
 
-  /** Finished entries whose video is not on disk (checked again now, not only in the scan). */
-  private async markMissing(scan: DirectoryScan): Promise<void> {
+  /**
+   * Finished entries whose video is not on disk: those the run began with (an entry finished since
+   * has its file, or is looked at by the next run), checked again now, not only against the scan.
+   */
+  private async markMissing(scan: DirectoryScan, indexed: Map<string, RecordingStatus>): Promise<void> {
     const { store, files, logger } = this.deps;
-    for await (const ref of store.refs({ status: FINISHED, order: 'asc', limit: 1000 })) {
+    for (const [id, status] of indexed) {
+      if (!FINISHED.includes(status) || scan.videos.has(id)) continue;
       this.checkAborted();
-      if (scan.videos.has(ref.id)) continue;
-      const recording = await this.entry(ref.id, () => store.get(ref.id));
+      const recording = await this.entry(id, () => store.get(id));
       // no_video: the stream never delivered a frame, so there never was a file.
       if (!recording || recording.video_status === 'no_video') continue;
-      if ((await files.size(ref.id, 'video')) !== null) continue;
-      if (!(await ignoringRaces(() => store.markMissing(ref.id)))) continue;
+      if ((await files.size(id, 'video')) !== null) continue;
+      if (!(await ignoringRaces(() => store.markMissing(id)))) continue;
       this.repairs.marked_missing += 1;
-      logger.warn({ id: ref.id }, 'recording file is gone: marked missing');
+      logger.warn({ id }, 'recording file is gone: marked missing');
     }
   }
 
