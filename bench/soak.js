@@ -181,32 +181,41 @@ async function run() {
   };
   const roles = ROLES.map((name) => role(name, env));
   const redis = createRedis({ REDIS_URL: redisServer.url }, 'producer', 'bench-soak');
-  const motion = new AbortController();
-  // Every camera's pauses listen on it.
-  setMaxListeners(CAMERAS * 2, motion.signal);
-  const load0 = loadavg()[0];
-  try {
-    await redisReady(redis);
-    await sleep(5000);
-    const dead = roles.find((r) => r.child.exitCode !== null);
-    if (dead) throw new Error(`${dead.name} exited: ${dead.output().slice(-2000)}`);
-    const movers = Array.from({ length: CAMERAS }, (_, i) => moveCamera(sim, serial(i), motion.signal));
-    await sleep(warmupMs);
-    const start = await snapshot(roles, redis, prefix);
-    console.error(`[soak] start snapshot after ${warmupMs / 1000} s warm-up; running ${seconds} s`);
-    await sleep(Math.max(0, seconds * 1000 - warmupMs));
-    const end = await snapshot(roles, redis, prefix);
-    motion.abort();
+  const store = `${prefix}:recordings`;
+  /**
+   * Random motion on every camera until `ms` have passed, then until every recording has finished:
+   * the snapshots are taken at rest, so what differs between them is what stayed behind, not how
+   * many recordings happened to be in progress.
+   */
+  const motion = new AbortController(); // the whole run's: aborted on the way out, error or not
+  const motionFor = async (ms) => {
+    const phase = new AbortController();
+    const signal = AbortSignal.any([motion.signal, phase.signal]);
+    // Every camera's pauses listen on it.
+    setMaxListeners(CAMERAS * 2, signal);
+    const movers = Array.from({ length: CAMERAS }, (_, i) => moveCamera(sim, serial(i), signal));
+    await sleep(ms, undefined, { signal: motion.signal }).catch(() => undefined);
+    phase.abort();
     await Promise.all(movers);
-
     // Motion has stopped: every recording ends within the timeout, then its webhook goes out.
-    const store = `${prefix}:recordings`;
     await waitFor(
       'every recording to finish',
       async () => (await redis.zcard(`${store}:by-status:recording`)) === 0,
       120_000,
       500,
     );
+  };
+  const load0 = loadavg()[0];
+  try {
+    await redisReady(redis);
+    await sleep(5000);
+    const dead = roles.find((r) => r.child.exitCode !== null);
+    if (dead) throw new Error(`${dead.name} exited: ${dead.output().slice(-2000)}`);
+    await motionFor(warmupMs);
+    const start = await snapshot(roles, redis, prefix);
+    console.error(`[soak] start snapshot at rest after ${warmupMs / 1000} s of warm-up; running ${seconds} s`);
+    await motionFor(Math.max(0, seconds * 1000 - warmupMs));
+    const end = await snapshot(roles, redis, prefix);
     const ids = await redis.zrange(`${store}:by-start`, 0, -1);
     const expected = ids.flatMap((id) => [`motion_detected.${id}`, `motion_stopped.${id}`]);
     await waitFor(
@@ -228,10 +237,12 @@ async function run() {
     const lost = expected.filter((id) => !received.has(id));
     const doubled = [...received].filter(([, n]) => n > 1).map(([id]) => id);
     const statuses = {};
+    const noVideoReasons = {};
     const notPlayable = [];
     for (const id of ids) {
-      const status = await redis.hget(`${store}:item:${id}`, 'video_status');
+      const [status, reason] = await redis.hmget(`${store}:item:${id}`, 'video_status', 'failure_reason');
       statuses[status] = (statuses[status] ?? 0) + 1;
+      if (status === 'no_video') noVideoReasons[reason] = (noVideoReasons[reason] ?? 0) + 1;
       if (status === 'completed' || status === 'failed') {
         if (!playable(join(recordingsDir, `${id}.mp4`))) notPlayable.push(id);
       }
@@ -303,7 +314,8 @@ async function run() {
         unit: 'recordings',
         target: '<= 0',
         note:
-          `${ids.length} recordings over ${seconds} s from ${CAMERAS} cameras (video_status ${JSON.stringify(statuses)}); ` +
+          `${ids.length} recordings over ${seconds} s from ${CAMERAS} cameras (video_status ${JSON.stringify(statuses)}` +
+          `${Object.keys(noVideoReasons).length ? `; no_video because ${JSON.stringify(noVideoReasons)}` : ''}); ` +
           `${systemErrors.length} system_error webhooks; load average ${load0.toFixed(2)} → ${loadavg()[0].toFixed(2)}` +
           `${notPlayable.length ? `; e.g. ${notPlayable.slice(0, 3).join(', ')}` : ''}`,
       }),
