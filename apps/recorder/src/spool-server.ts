@@ -3,7 +3,7 @@ import { readdir } from 'node:fs/promises';
 import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { hostname } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import express, { type Express, type Request } from 'express';
 import type { Config } from '@eufy-relay/config';
 import { SPOOL_CREDENTIAL_HEADER, checkSpoolCredential, parseRecordingId } from '@eufy-relay/contracts';
@@ -119,11 +119,22 @@ function listenHost(config: SpoolServerDeps['config']): string {
   return config.SPOOL_HOST ?? (config.SPOOL_SECRET ? '0.0.0.0' : '127.0.0.1');
 }
 
+/**
+ * This host's address on its network: the first IPv4 address that is not loopback. An address works
+ * wherever the api runs (another compose container, a Render private service's instance, a pod),
+ * where a host name often resolves only on the host itself; SPOOL_URL says otherwise.
+ */
+function hostAddress(): string {
+  for (const addresses of Object.values(networkInterfaces()))
+    for (const a of addresses ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  return hostname();
+}
+
 function advertised(config: SpoolServerDeps['config'], host: string, port: number): string {
   if (config.SPOOL_URL) return config.SPOOL_URL;
   const name =
     host === '0.0.0.0' || host === '::'
-      ? hostname()
+      ? hostAddress()
       : host.startsWith('127.') || host === 'localhost'
         ? '127.0.0.1'
         : host;

@@ -287,7 +287,7 @@ export const settings = {
     expected: 'expected an http:// or https:// URL',
     default: undefined,
     description:
-      "the address at which the api reaches this recorder's spool endpoint, registered in Redis; unset: http://{host name}:{SPOOL_PORT} (127.0.0.1 when it listens on loopback)",
+      "the address at which the api reaches this recorder's spool endpoint, registered in Redis; unset: http://{this host's first non-loopback IPv4 address}:{SPOOL_PORT} (127.0.0.1 when it listens on loopback)",
   }),
   SPOOL_TIMEOUT_MS: s({
     schema: positiveInt(),
