@@ -13,11 +13,12 @@ import {
 import { createLogger } from '@eufy-relay/logger';
 import { Fmp4Indexer, type Fmp4Layout } from '@eufy-relay/media';
 import { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
-import { startSpoolServer, type RunningSpoolServer } from '@eufy-relay/recorder';
+import { start as startRecorder, startSpoolServer, type RunningSpoolServer } from '@eufy-relay/recorder';
 import { SpoolOwners } from '@eufy-relay/storage';
 import { startS3TestServer, type S3TestServer } from '@eufy-relay/storage/testing';
 import { waitFor } from '@eufy-relay/testing';
-import { makeThumbnail, makeVideo, request, startApi, type TestApi } from './helpers';
+import { start as startApiRole } from '../src';
+import { TOKEN, makeThumbnail, makeVideo, request, startApi, testEnv, type TestApi } from './helpers';
 
 // The api and a recorder on "two hosts": each its own RECORDINGS_DIR, the recordings not yet in the
 // bucket reach the api only through the recorder's spool endpoint.
@@ -291,5 +292,29 @@ describe('a recorder that cannot be reached', () => {
     const r = await request(t.api.url, url(id, 'mp4'));
     expect(r.status).toBe(503);
     expect(r.json().error.message).toContain('no recorder holds it');
+  });
+});
+
+describe('NODE_ENV=production with STORAGE_BACKEND=s3', () => {
+  const env = () => ({
+    ...testEnv('spool-prod', tmpdir()),
+    HOST: '127.0.0.1',
+    NODE_ENV: 'production',
+    API_TOKEN: TOKEN,
+    URL_SIGNING_SECRET: signing.secret,
+    STORAGE_BACKEND: 's3',
+    S3_BUCKET: BUCKET,
+  });
+
+  it('the api refuses to start without SPOOL_SECRET, saying why', async () => {
+    await expect(startApiRole(loadConfig({ env: env() }), { port: 0 })).rejects.toThrow(
+      "SPOOL_SECRET is not set: under NODE_ENV=production the api does not start without it (it signs the api's requests to the recorders' spool endpoints)",
+    );
+  });
+
+  it('a recorder refuses to start without SPOOL_SECRET, saying why', async () => {
+    await expect(startRecorder(loadConfig({ env: env() }))).rejects.toThrow(
+      'SPOOL_SECRET is not set: under NODE_ENV=production the recorder does not start without it (its spool endpoint, through which the api plays recordings in progress, must be signed)',
+    );
   });
 });
