@@ -142,6 +142,14 @@ export const recordingIdParam = {
   },
 };
 
+/** STORAGE_BACKEND=s3: a recording not yet in the bucket whose recorder does not answer. */
+const UNREACHABLE = {
+  description:
+    'STORAGE_BACKEND=s3: the recording is not in the bucket yet and the recorder whose spool holds it cannot be reached',
+  headers: { 'Retry-After': 'seconds to wait' },
+  schema: ErrorSchema,
+};
+
 export function mediaRoutes(routes: ApiRoutes, options: MediaOptions): void {
   for (const [kind, ext] of [
     ['video', 'mp4'],
@@ -198,6 +206,7 @@ export function mediaRoutes(routes: ApiRoutes, options: MediaOptions): void {
             headers: { 'Content-Range': 'bytes */{size}' },
             schema: ErrorSchema,
           },
+          503: UNREACHABLE,
         },
       },
       (input, req, res) => serve(input.query, req, res),
@@ -228,6 +237,7 @@ export function mediaRoutes(routes: ApiRoutes, options: MediaOptions): void {
         400: { description: 'not a recording name', schema: ErrorSchema },
         403: { description: 'signature missing, wrong or expired', schema: ErrorSchema },
         404: { description: 'no such recording, or it has no video', schema: ErrorSchema },
+        503: UNREACHABLE,
       },
     },
     (input, req, res) => playlist(input.query, req, res),
