@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '@eufy-relay/config';
 import { RecordingObjects, createS3Client } from '@eufy-relay/storage';
-import { startS3TestServer, type S3TestServer } from '@eufy-relay/storage/testing';
+import { s3TestSettings, startS3TestServer, type S3TestServer } from '@eufy-relay/storage/testing';
 import { WebhookReceiver } from '@eufy-relay/webhooks/testing';
 import { openVideo, playToEnd, playerState, useBrowser, type PlayerState } from './browser';
 import { waitForEvent } from './deliveries';
@@ -28,13 +28,6 @@ import {
 // the file's size, the spool is empty, and the same link plays the whole recording from the bucket.
 
 const BUCKET = 'e2e-hosts';
-const S3 = {
-  STORAGE_BACKEND: 's3',
-  S3_BUCKET: BUCKET,
-  S3_ACCESS_KEY_ID: 'test',
-  S3_SECRET_ACCESS_KEY: 'test',
-  S3_FORCE_PATH_STYLE: 'true',
-};
 
 let s3: S3TestServer;
 let receiver: WebhookReceiver;
@@ -50,8 +43,7 @@ beforeAll(async () => {
   stack = await Stack.start({
     webhookUrl: receiver.url,
     env: {
-      ...S3,
-      S3_ENDPOINT: s3.endpoint,
+      ...s3TestSettings(s3, BUCKET),
       MAX_RECORDING_SECONDS: '60',
       URL_SIGNING_SECRET: 'e2e-url-signing-secret-0123456789',
       SPOOL_SECRET: 'e2e-spool-secret-0123456789',
@@ -137,7 +129,7 @@ test('a recording on one host plays live from another, then from the bucket, and
   await page.close();
 
   // Uploaded: one object of the file's size, and the spool is empty.
-  const config = loadConfig({ env: { ...S3, S3_ENDPOINT: s3.endpoint } });
+  const config = loadConfig({ env: s3TestSettings(s3, BUCKET) });
   const client = createS3Client(config);
   try {
     const objects = new RecordingObjects(client, config);

@@ -15,7 +15,7 @@ import { Fmp4Indexer, type Fmp4Layout } from '@eufy-relay/media';
 import { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
 import { start as startRecorder, startSpoolServer, type RunningSpoolServer } from '@eufy-relay/recorder';
 import { SpoolOwners } from '@eufy-relay/storage';
-import { startS3TestServer, type S3TestServer } from '@eufy-relay/storage/testing';
+import { s3TestSettings, startS3TestServer, type S3TestServer } from '@eufy-relay/storage/testing';
 import { waitFor } from '@eufy-relay/testing';
 import { start as startApiRole } from '../src';
 import { TOKEN, makeThumbnail, makeVideo, request, startApi, testEnv, type TestApi } from './helpers';
@@ -41,12 +41,7 @@ let seq = 0;
 beforeAll(async () => {
   s3 = await startS3TestServer({ buckets: [BUCKET] });
   t = await startApi('spool', {
-    STORAGE_BACKEND: 's3',
-    S3_ENDPOINT: s3.endpoint,
-    S3_BUCKET: BUCKET,
-    S3_ACCESS_KEY_ID: 'test',
-    S3_SECRET_ACCESS_KEY: 'test',
-    S3_FORCE_PATH_STYLE: 'true',
+    ...s3TestSettings(s3, BUCKET),
     URL_SIGNING_SECRET: signing.secret,
     SPOOL_SECRET,
     SPOOL_TIMEOUT_MS: '300',
