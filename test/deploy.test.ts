@@ -31,6 +31,7 @@ interface RenderService {
   ipAllowList?: unknown[];
   healthCheckPath?: string;
   maxShutdownDelaySeconds?: number;
+  numInstances?: number;
   image?: { url: string };
 }
 
@@ -61,40 +62,51 @@ function rolesOf(command: string, env: Record<string, string>): RoleName[] {
   return [app as RoleName];
 }
 
-describe('render.yaml', () => {
-  const blueprint = read('render.yaml') as {
-    services: RenderService[];
-    envVarGroups: { name: string; envVars: EnvVar[] }[];
+interface Blueprint {
+  services: RenderService[];
+  envVarGroups: { name: string; envVars: EnvVar[] }[];
+}
+
+/** What a person types into the dashboard for a `sync: false` setting, plausibly. */
+const TYPED_IN: Record<string, string> = {
+  WORKATO_WEBHOOK_URL: 'https://hooks.example.com/x',
+  S3_ENDPOINT: 'https://0123456789abcdef.r2.cloudflarestorage.com',
+  S3_REGION: 'auto',
+  S3_BUCKET: 'eufy-relay-recordings',
+};
+
+/** The environment a service would get, with Render-provided values stood in by plausible ones. */
+function renderEnv(blueprint: Blueprint, service: RenderService): Record<string, string> {
+  const groups = new Map(blueprint.envVarGroups.map((g) => [g.name, g.envVars]));
+  const env: Record<string, string> = {};
+  const add = (v: EnvVar) => {
+    if (v.fromGroup) {
+      expect(groups.has(v.fromGroup)).toBe(true);
+      groups.get(v.fromGroup)!.forEach(add);
+      return;
+    }
+    expect(typeof v.key).toBe('string');
+    if (v.fromService) {
+      const target = blueprint.services.find((s) => s.name === v.fromService!.name);
+      expect(target?.type).toBe(v.fromService.type);
+      env[v.key!] =
+        v.fromService.property === 'connectionString'
+          ? 'redis://red-abc123:6379'
+          : `${v.fromService.name}:3000`;
+    } else if (v.generateValue) env[v.key!] = 'R2VuZXJhdGVkIGJ5IFJlbmRlciAzMiBieXRlcyE=';
+    else if (v.sync === false) env[v.key!] = TYPED_IN[v.key!] ?? 'typed-in-dashboard';
+    else env[v.key!] = String(v.value);
   };
+  (service.envVars ?? []).forEach(add);
+  return env;
+}
+
+describe('render.yaml', () => {
+  const blueprint = read('render.yaml') as unknown as Blueprint;
   const services = blueprint.services;
   const groups = new Map(blueprint.envVarGroups.map((g) => [g.name, g.envVars]));
   const relayServices = services.filter((s) => s.runtime === 'docker');
-
-  /** The environment a service would get, with Render-provided values stood in by plausible ones. */
-  function envOf(service: RenderService): Record<string, string> {
-    const env: Record<string, string> = {};
-    const add = (v: EnvVar) => {
-      if (v.fromGroup) {
-        expect(groups.has(v.fromGroup)).toBe(true);
-        groups.get(v.fromGroup)!.forEach(add);
-        return;
-      }
-      expect(typeof v.key).toBe('string');
-      if (v.fromService) {
-        const target = services.find((s) => s.name === v.fromService!.name);
-        expect(target?.type).toBe(v.fromService.type);
-        env[v.key!] =
-          v.fromService.property === 'connectionString'
-            ? 'redis://red-abc123:6379'
-            : `${v.fromService.name}:3000`;
-      } else if (v.generateValue) env[v.key!] = 'R2VuZXJhdGVkIGJ5IFJlbmRlciAzMiBieXRlcyE=';
-      else if (v.sync === false)
-        env[v.key!] = v.key === 'WORKATO_WEBHOOK_URL' ? 'https://hooks.example.com/x' : 'typed-in-dashboard';
-      else env[v.key!] = String(v.value);
-    };
-    (service.envVars ?? []).forEach(add);
-    return env;
-  }
+  const envOf = (service: RenderService) => renderEnv(blueprint, service);
 
   it('gives every relay service an environment the config schema accepts, with only known names', () => {
     expect(relayServices.map((s) => s.name).sort()).toEqual([
@@ -147,6 +159,59 @@ describe('render.yaml', () => {
     expect(kv[0]).toMatchObject({ maxmemoryPolicy: 'noeviction', ipAllowList: [] });
     // REDIS_URL cannot come from an env group (groups cannot hold fromService): each service wires it.
     for (const group of groups.values()) expect(group.map((v) => v.key)).not.toContain('REDIS_URL');
+  });
+});
+
+describe('render.s3.yaml (STORAGE_BACKEND=s3: no disk, each role scaled on its own)', () => {
+  const blueprint = read('render.s3.yaml') as unknown as Blueprint;
+  const relays = blueprint.services.filter((s) => s.runtime === 'docker');
+  const envOf = (service: RenderService) => renderEnv(blueprint, service);
+  const rolesOfService = (s: RenderService) => rolesOf(s.dockerCommand!, envOf(s));
+
+  it('runs every role once, each in a service the config schema accepts (production start rules included)', () => {
+    expect(relays.flatMap(rolesOfService).sort()).toEqual([...ROLE_NAMES].sort());
+    for (const service of relays) {
+      const env = envOf(service);
+      for (const key of Object.keys(env)) expect(SETTING_NAMES).toContain(key);
+      const config = loadConfig({ env });
+      expect(config.NODE_ENV).toBe('production');
+      const [role] = rolesOfService(service);
+      if (role === 'api' || role === 'recorder' || role === 'janitor') {
+        expect({ role, backend: config.STORAGE_BACKEND }).toEqual({ role, backend: 's3' });
+        expect(config.S3_BUCKET).toBeDefined();
+      }
+      if (role === 'api' || role === 'recorder') {
+        // What requireInProduction asks of them under s3, and the api's own.
+        expect(config.SPOOL_SECRET).toBeDefined();
+        expect(config.URL_SIGNING_SECRET).toBeDefined();
+      }
+    }
+  });
+
+  it('gives no relay service a disk; the api and the recorders run several instances', () => {
+    for (const service of relays)
+      expect({ name: service.name, disk: service.disk }).toEqual({ name: service.name, disk: undefined });
+    const byRole = (role: RoleName) => relays.find((s) => rolesOfService(s).includes(role))!;
+    const api = byRole('api');
+    expect(api.type).toBe('web');
+    expect(api.healthCheckPath).toBe('/health/live');
+    expect(api.numInstances).toBeGreaterThanOrEqual(2);
+    // The api must reach each recorder's spool endpoint: a private service, not a background worker
+    // (which receives no private network traffic).
+    const recorder = byRole('recorder');
+    expect(recorder.type).toBe('pserv');
+    expect(recorder.numInstances).toBeGreaterThanOrEqual(2);
+    expect(recorder.maxShutdownDelaySeconds).toBeGreaterThanOrEqual(60);
+    // Its address is the instance's own (the default), never one shared name for all instances.
+    expect(envOf(recorder).SPOOL_URL).toBeUndefined();
+  });
+
+  it('keeps the bridge and Key Value as render.yaml has them', () => {
+    const plain = read('render.yaml') as unknown as Blueprint;
+    for (const name of ['eufy-security-ws', 'eufy-relay-redis'])
+      expect(blueprint.services.find((s) => s.name === name)).toEqual(
+        plain.services.find((s) => s.name === name),
+      );
   });
 });
 

@@ -210,6 +210,8 @@ export interface StackOptions {
   /** Roles to start; default all five. */
   roles?: readonly Role[];
   env?: Record<string, string>;
+  /** Settings of one role only, over `env` (e.g. a RECORDINGS_DIR of its own, as on another host). */
+  roleEnv?: Partial<Record<Role, Record<string, string>>>;
 }
 
 /**
@@ -329,7 +331,7 @@ export class Stack {
         name: role,
         command: process.execPath,
         args: [entry(role)],
-        env: roleEnv,
+        env: { ...roleEnv, ...this.options.roleEnv?.[role] },
         ready: roleReady,
       });
     }

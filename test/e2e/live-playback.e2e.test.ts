@@ -1,85 +1,25 @@
 // The functions passed to page.evaluate / waitForFunction run in the browser.
 /// <reference lib="dom" />
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { openVideo as open, playToEnd, playerState, useBrowser, type PlayerState } from './browser';
 import { waitForEvent } from './deliveries';
-import { API_TOKEN, CAMERA, SECOND_CAMERA, TIMINGS, ffprobe, keepMoving, sleep, useStack } from './harness';
+import { CAMERA, SECOND_CAMERA, TIMINGS, ffprobe, keepMoving, sleep, useStack } from './harness';
 
 // What a person gets from the link in motion_detected: opened in a real Chromium a second after the
 // webhook, it plays live while the camera still records, and ends on its own when the recording does.
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const MOTION_TIMEOUT_MS = Number(TIMINGS.MOTION_TIMEOUT_SECONDS) * 1000;
 // A timer on a busy machine may fire this much before its nominal time as seen from here, no more.
 const EARLY_MS = 250;
 
 const e2e = useStack({ env: { MAX_RECORDING_SECONDS: '60' } });
 
-let profile: string;
-let browser: BrowserContext;
-beforeAll(async () => {
-  profile = mkdtempSync(path.join(tmpdir(), 'eufy-relay-chromium-'));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-      '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required',
-    ],
-    httpCredentials: { username: 'admin', password: API_TOKEN },
-  });
-});
-afterAll(async () => {
-  await browser?.close();
-  rmSync(profile, { recursive: true, force: true });
-});
-
-interface PlayerState {
-  currentTime: number;
-  ended: boolean;
-  paused: boolean;
-  error: number | null;
-  duration: number;
-}
-
-/**
- * Opens a video URL as a person does: Chromium shows it in its own player. Before the first second
- * of video exists the URL answers with a page that reloads itself, so this waits for the player.
- */
-async function openVideo(url: string, tab?: Page): Promise<Page> {
-  const page = tab ?? (await browser.newPage());
-  await page.goto(url, { waitUntil: 'commit' });
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const found = await page.evaluate(() => document.querySelector('video') !== null).catch(() => false);
-    if (found) return page;
-    if (Date.now() > deadline) throw new Error(`no player for ${url}: ${await page.content()}`);
-    await sleep(100);
-  }
-}
-
-const playerState = (page: Page) =>
-  page.evaluate((): PlayerState => {
-    const v = document.querySelector('video')!;
-    return {
-      currentTime: v.currentTime,
-      ended: v.ended,
-      paused: v.paused,
-      error: v.error?.code ?? null,
-      duration: v.duration,
-    };
-  });
+const chromium = useBrowser();
+const openVideo = (url: string, tab?: Page) => open(chromium.context, url, tab);
 
 test('the motion_detected URL plays live while recording and ends on its own with the recording', async () => {
   // The person's browser is already open when the webhook's message arrives.
-  const tab = await browser.newPage();
+  const tab = await chromium.context.newPage();
   await e2e.stack.control(`/devices/${CAMERA}/detection`, { kind: 'motion' });
   const detected = await waitForEvent(e2e.receiver, e2e.stack, 'motion_detected', CAMERA);
   const url = detected.payload.video_url;
@@ -134,14 +74,7 @@ test('opened after motion_stopped, the same URL plays the whole recording to its
   const url = stopped.payload.video_url;
   const page = await openVideo(url);
   // Played faster than real time: the whole file still passes through the player.
-  await page.waitForFunction(() => {
-    const v = document.querySelector('video');
-    if (!v || v.readyState < 1) return false;
-    v.playbackRate = 4;
-    return true;
-  });
-  await page.waitForFunction(() => document.querySelector('video')!.ended, undefined, { timeout: 30_000 });
-  const state = await playerState(page);
+  const state = await playToEnd(page, 4);
   const file = Number((await ffprobe(url)).format.duration);
   expect(state.error).toBeNull();
   expect(Math.abs(state.duration - file)).toBeLessThan(1);
@@ -153,7 +86,7 @@ test('the page plays a recording in progress live, says it is live, and ends wit
   await e2e.stack.control(`/devices/${SECOND_CAMERA}/detection`, { kind: 'motion' });
   const detected = await waitForEvent(e2e.receiver, e2e.stack, 'motion_detected', SECOND_CAMERA);
   const moving = keepMoving(e2e.stack, SECOND_CAMERA, 700, () => performance.now() - detected.at > 8_000);
-  const page = await browser.newPage();
+  const page = await chromium.context.newPage();
   await page.goto(`${e2e.stack.apiUrl}/`);
   const badge = page.locator(`li.camera[data-serial="${SECOND_CAMERA}"] a.badge.recording`);
   await badge.click();

@@ -4,7 +4,7 @@ import type { ApiContext } from './context';
 import { dashboardAssets } from './dashboard';
 import { deviceRoutes } from './devices';
 import { docsRoutes } from './docs';
-import { HttpError, errorHandler, notFound } from './errors';
+import { HttpError, errorHandler, notFound } from '@eufy-relay/playback';
 import { healthRoutes } from './health';
 import { mediaRoutes } from './media';
 import { metricsRoutes } from './metrics';
@@ -69,12 +69,10 @@ export function createApp(ctx: ApiContext): Express {
   healthRoutes(routes, ctx);
   // The file routes (/recordings/{id}.mp4) come before /recordings/{id}, which would match them too.
   mediaRoutes(routes, {
-    lookup: ctx.media,
+    local: ctx.local,
     signing: ctx.signing,
-    live: ctx.live,
-    fragments: ctx.fragments,
     objects: ctx.objects,
-    accelRedirect: ctx.config.ACCEL_REDIRECT === 'nginx',
+    spools: ctx.spools,
   });
   recordingRoutes(routes, ctx);
   deviceRoutes(routes, ctx);

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
-import { HttpError } from './errors';
+import { HttpError } from '@eufy-relay/playback';
 
 /**
  * Who may call a route:

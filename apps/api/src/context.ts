@@ -6,10 +6,9 @@ import type { DeviceRegistry, HeartbeatStore } from '@eufy-relay/devices';
 import type { Logger } from '@eufy-relay/logger';
 import type { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
 import type { DeliveryLog } from '@eufy-relay/webhooks';
-import type { FragmentIndexes } from './hls';
-import type { LiveRecordings } from './live';
-import type { MediaLookup } from './media';
+import type { FragmentIndexes, LiveRecordings, LocalMedia, MediaLookup } from '@eufy-relay/playback';
 import type { ObjectServing } from './object-media';
+import type { SpoolProxy } from './spool-proxy';
 
 /** What the api's routes read from: built once by start(), shared by every route module. */
 export interface ApiContext {
@@ -31,8 +30,12 @@ export interface ApiContext {
   live: LiveRecordings;
   /** Fragment layout of each recording file (202 before the first, HLS playlists). */
   fragments: FragmentIndexes;
+  /** The recordings' files on this host's disk (live, fragments and the index together). */
+  local: LocalMedia;
   signing: UrlSigning | undefined;
   startedAt: number;
   /** STORAGE_BACKEND=s3: the bucket stored recordings are served from (and counted in /storage). */
   objects?: ObjectServing;
+  /** STORAGE_BACKEND=s3: recordings not yet in the bucket, played from their recorder's spool. */
+  spools?: SpoolProxy;
 }

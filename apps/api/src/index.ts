@@ -15,16 +15,21 @@ import {
 } from '@eufy-relay/contracts';
 import { DeviceRegistry, HeartbeatStore } from '@eufy-relay/devices';
 import { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
-import { FragmentLayouts, openStorage, openUploadQueue } from '@eufy-relay/storage';
+import {
+  FragmentIndexes,
+  LiveRecordings,
+  LocalMedia,
+  READ_CHUNK_BYTES,
+  indexLookup,
+} from '@eufy-relay/playback';
+import { FragmentLayouts, SpoolOwners, openStorage, openUploadQueue } from '@eufy-relay/storage';
 import { DeliveryLog, openWebhookQueue } from '@eufy-relay/webhooks';
 import { createRedis, startRole, type RoleDeps, type RunningRole } from '@eufy-relay/runtime';
 import { createApp } from './app';
+import { sendThroughNginx } from './accel';
 import type { ApiContext } from './context';
-import { FragmentIndexes } from './hls';
-import { LiveRecordings } from './live';
-import { READ_CHUNK_BYTES } from './media';
-import { indexLookup } from './recordings';
 import { createServer, isLoopback, listenHost } from './server';
+import { SpoolProxy } from './spool-proxy';
 
 export interface ApiDeps extends RoleDeps {
   /** Listen here instead of PORT; 0 picks a free port (tests). */
@@ -61,6 +66,9 @@ export function start(config: Config, deps?: ApiDeps): Promise<RunningApi> {
       // A recording id is a camera serial (in every webhook) and a UTC second: unsigned, a script
       // could walk a day of one camera in 86,400 requests.
       URL_SIGNING_SECRET: 'video and thumbnail URLs are always signed in production',
+      ...(config.STORAGE_BACKEND === 's3'
+        ? { SPOOL_SECRET: "it signs the api's requests to the recorders' spool endpoints" }
+        : {}),
     });
     // Fail fast while Redis is away: a request answers 500/503 at once instead of queueing forever.
     const redis = scope.redis('producer');
@@ -118,6 +126,24 @@ export function start(config: Config, deps?: ApiDeps): Promise<RunningApi> {
       chunkBytes: READ_CHUNK_BYTES,
       logger,
     });
+    const fragments = new FragmentIndexes();
+    const local = new LocalMedia({
+      lookup: media,
+      live,
+      fragments,
+      ...(config.ACCEL_REDIRECT === 'nginx' ? { sendFinished: sendThroughNginx } : {}),
+    });
+    let spools: SpoolProxy | undefined;
+    if (storage.backend === 's3') {
+      spools = new SpoolProxy({
+        owners: new SpoolOwners(redis, config),
+        secret: config.SPOOL_SECRET,
+        timeoutMs: config.SPOOL_TIMEOUT_MS,
+        idleTimeoutMs: config.HTTP_IDLE_TIMEOUT_SECONDS * 1000,
+        logger,
+      });
+      shutdown.add('spool proxy', () => spools!.close());
+    }
     const ctx: ApiContext = {
       config,
       logger,
@@ -133,7 +159,9 @@ export function start(config: Config, deps?: ApiDeps): Promise<RunningApi> {
       files,
       media,
       live,
-      fragments: new FragmentIndexes(),
+      fragments,
+      local,
+      ...(spools ? { spools } : {}),
       ...(storage.backend === 's3'
         ? {
             objects: {

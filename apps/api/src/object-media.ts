@@ -1,12 +1,10 @@
 import type { Request, Response } from 'express';
 import type { Config } from '@eufy-relay/config';
 import type { FragmentLayouts, ObjectReadRefused, RecordingObjects } from '@eufy-relay/storage';
-import { HttpError } from './errors';
-import type { MediaKind, RecordingState } from './media';
+import { CONTENT_TYPES, HttpError, type MediaKind, type RecordingState } from '@eufy-relay/playback';
 
 /** S3 refuses presigned URLs that live longer than a week (SigV4). */
 const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
-const CONTENT_TYPES: Record<MediaKind, string> = { video: 'video/mp4', thumbnail: 'image/jpeg' };
 
 export interface ObjectServing {
   objects: RecordingObjects;

@@ -11,7 +11,7 @@ import {
 } from '@eufy-relay/janitor';
 import { replayWebhook } from '@eufy-relay/webhooks';
 import type { ApiContext } from './context';
-import { HttpError } from './errors';
+import { HttpError } from '@eufy-relay/playback';
 import { ApiRoutes, named, problem } from './routes';
 
 /** The routes over what the other roles record: recent errors, cleanup runs, webhook deliveries. */

@@ -5,31 +5,17 @@ import {
   RECORDING_STATUSES,
   VIDEO_STATUSES,
   type Recording,
-  type RecordingFiles,
   type RecordingRef,
-  type RecordingStore,
 } from '@eufy-relay/recordings';
 import { uploadCounts } from '@eufy-relay/storage';
 import type { ApiContext } from './context';
-import { HttpError } from './errors';
-import { recordingIdOf, recordingIdParam, type MediaLookup } from './media';
+import { HttpError } from '@eufy-relay/playback';
+import { recordingIdOf, recordingIdParam } from './media';
 import { ApiRoutes, named, problem } from './routes';
 import { readDisk } from './status';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
-
-/** The media routes' view of the index: its status for the id, and where the file lives. */
-export function indexLookup(store: RecordingStore, files: RecordingFiles): MediaLookup {
-  return async (id, kind) => {
-    const recording = await store.get(id);
-    return {
-      state: recording?.status ?? null,
-      path: files.pathOf(id, kind),
-      stored: recording?.stored_at != null,
-    };
-  };
-}
 
 export const recordingView = named(
   'Recording',

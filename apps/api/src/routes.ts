@@ -2,7 +2,7 @@ import express, { type Request, type RequestHandler, type Response, type Router 
 import { z } from 'zod';
 import { zodIssueLines } from '@eufy-relay/config';
 import { requireAccess, type Access } from './auth';
-import { HttpError, errorBody } from './errors';
+import { HttpError, errorBody } from '@eufy-relay/playback';
 
 /**
  * One table of routes feeds both express and the OpenAPI document: a route's query and body are

@@ -81,7 +81,7 @@ describe('GET /openapi.json', () => {
     const video = doc.paths['/recordings/{id}.mp4'].get;
     expect(video.security).toEqual([]);
     expect(Object.keys(video.responses).sort()).toEqual(
-      ['200', '202', '206', '304', '400', '403', '404', '416'].sort(),
+      ['200', '202', '206', '304', '400', '403', '404', '416', '503'].sort(),
     );
     expect(video.parameters).toEqual(
       expect.arrayContaining([

@@ -9,7 +9,7 @@ import { parseRecordingId, recordingUrl } from '@eufy-relay/contracts';
 import { createLogger, logCapture } from '@eufy-relay/logger';
 import { RecordingStore } from '@eufy-relay/recordings';
 import { start } from '../src';
-import { errorHandler } from '../src/errors';
+import { errorHandler } from '@eufy-relay/playback';
 import {
   TOKEN,
   basic,

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { parseRecordingId, recordingUrl } from '@eufy-relay/contracts';
 import { Fmp4Indexer } from '@eufy-relay/media';
 import { RecordingStore } from '@eufy-relay/recordings';
-import { READ_CHUNK_BYTES } from '../src/media';
+import { READ_CHUNK_BYTES } from '@eufy-relay/playback';
 import { makeThumbnail, makeVideo, request, startApi, type TestApi } from './helpers';
 
 const CAMERA = 'T8113P0223000002';

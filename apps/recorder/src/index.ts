@@ -15,19 +15,21 @@ import { EufyClient, SchemaIncompatibleError } from '@eufy-relay/eufy-client';
 import { jobLogger } from '@eufy-relay/logger';
 import { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
 import { closeWorker, redisReady, startRole, type RoleDeps, type RunningRole } from '@eufy-relay/runtime';
-import { openStorage } from '@eufy-relay/storage';
+import { SpoolOwners, openStorage } from '@eufy-relay/storage';
 import { openWebhookQueue } from '@eufy-relay/webhooks';
 import { CameraStates, recordingRules } from './camera-state';
 import type { RecorderContext } from './context';
 import { handleMotion } from './motion';
 import { LOCK_LOST, runRecordingSession } from './session';
 import { SessionRecords } from './session-records';
+import { startSpoolServer } from './spool-server';
 import { StationSlots } from './station-slots';
 import { warnPrebufferNotBuilt } from './video-source';
 import { sweepOrphans } from './sweep';
 import { startUploads } from './uploads';
 
 export { LOCK_LOST } from './session';
+export { startSpoolServer, type RunningSpoolServer } from './spool-server';
 
 /** Motion signals are a few Redis round trips each; this many are handled at once per process. */
 const MOTION_CONCURRENCY = 16;
@@ -62,6 +64,12 @@ export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
     const { logger, shutdown } = scope;
     requireInProduction(config, 'recorder', {
       URL_SIGNING_SECRET: 'the video URLs it sends in webhooks must be signed, else the api refuses them',
+      ...(config.STORAGE_BACKEND === 's3'
+        ? {
+            SPOOL_SECRET:
+              'its spool endpoint, through which the api plays recordings in progress, must be signed',
+          }
+        : {}),
     });
     // A worker connection: a Redis blip pauses recordings rather than failing them.
     const redis = scope.redis('worker');
@@ -79,6 +87,19 @@ export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
     // Before anything else: a bucket this recorder cannot use stops it with one line.
     const storage = await openStorage(config, ['read', 'write', 'delete']);
     if (storage.backend === 's3') scope.shutdown.add('S3 client', storage.close);
+    // With no shared disk the api plays what this spool holds (in progress, awaiting upload) through
+    // this endpoint; closed after the sessions (added before them), so a live view ends with its file.
+    if (storage.backend === 's3') {
+      await mkdir(config.RECORDINGS_DIR, { recursive: true });
+      const spool = await startSpoolServer({
+        config,
+        store: new RecordingStore(redis, config),
+        files: new RecordingFiles(config.RECORDINGS_DIR),
+        owners: new SpoolOwners(redis, config),
+        logger,
+      });
+      scope.shutdown.add('spool endpoint', () => spool.close());
+    }
 
     const client = new EufyClient({
       url: config.EUFY_WS_URL,

@@ -108,6 +108,8 @@ export async function startHarness(name: string, options: HarnessOptions) {
     LIVESTREAM_START_TIMEOUT_SECONDS: '5',
     SHUTDOWN_TIMEOUT_SECONDS: '10',
     ERROR_FOLD_SECONDS: '0',
+    // With STORAGE_BACKEND=s3 every recorder serves its spool: several on one machine, a port each.
+    SPOOL_PORT: '0',
     LOG_LEVEL: 'silent',
     ...options.env,
   };

@@ -257,6 +257,45 @@ export const settings = {
     description:
       'bound on one S3 request (an upload part, a listing); an S3 that stops answering fails the request and the upload is retried',
   }),
+  SPOOL_SECRET: s({
+    schema: optionalSecret(16),
+    expected:
+      'expected at least 16 characters (or unset: the spool endpoint listens on loopback only, unsigned)',
+    default: undefined,
+    description:
+      "STORAGE_BACKEND=s3: HMAC key the api and every recorder share; the api signs each request to a recorder's spool endpoint (a recording in progress or awaiting upload) with it. Required under NODE_ENV=production",
+    secret: true,
+  }),
+  SPOOL_PORT: s({
+    schema: nonNegativeInt(65535),
+    expected: 'expected a port number from 0 to 65535 (0: any free port)',
+    default: '8091',
+    description:
+      "STORAGE_BACKEND=s3: port of the recorder's internal spool endpoint, through which the api plays recordings not yet in the bucket",
+  }),
+  SPOOL_HOST: s({
+    schema: z.string().min(1).optional(),
+    expected: 'expected a host name or IP address to listen on',
+    default: undefined,
+    description:
+      'listen address of the spool endpoint; unset: 0.0.0.0 with SPOOL_SECRET set, else 127.0.0.1 (it would be unauthenticated)',
+  }),
+  SPOOL_URL: s({
+    schema: urlWith(['http:', 'https:'])
+      .transform((v) => v.replace(/\/+$/, ''))
+      .optional(),
+    expected: 'expected an http:// or https:// URL',
+    default: undefined,
+    description:
+      "the address at which the api reaches this recorder's spool endpoint, registered in Redis; unset: http://{this host's first non-loopback IPv4 address}:{SPOOL_PORT} (127.0.0.1 when it listens on loopback)",
+  }),
+  SPOOL_TIMEOUT_MS: s({
+    schema: positiveInt(),
+    expected: 'expected a positive whole number of milliseconds',
+    default: '5000',
+    description:
+      "bound on the api's connecting to a recorder's spool endpoint and on its answer's headers; a recorder gone answers 503, not a hang",
+  }),
   UPLOAD_RETRY_MAX_DELAY_SECONDS: s({
     schema: seconds(),
     expected: 'expected a positive number (seconds)',
@@ -554,7 +593,7 @@ export const settings = {
     expected: 'expected development, production or test',
     default: 'development',
     description:
-      'production: the api refuses to start without API_TOKEN and URL_SIGNING_SECRET, the recorder without URL_SIGNING_SECRET',
+      'production: the api refuses to start without API_TOKEN and URL_SIGNING_SECRET, the recorder without URL_SIGNING_SECRET, and both without SPOOL_SECRET under STORAGE_BACKEND=s3',
   }),
   SHUTDOWN_TIMEOUT_SECONDS: s({
     schema: seconds(),

@@ -79,3 +79,35 @@ export function checkRecordingSignature(
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'invalid';
   return expires * 1000 < now ? 'expired' : 'valid';
 }
+
+/**
+ * What a recording's spool credential signs: never a recording id, so a public URL's signature made
+ * with the same secret can never pass for one (and the other way round).
+ */
+const spoolSubject = (id: string) => `spool/${id}`;
+
+/** Header in which the api hands a recorder's spool endpoint its credential for one request. */
+export const SPOOL_CREDENTIAL_HEADER = 'x-spool-credential';
+
+/**
+ * The api's credential for reading one recording from a recorder's spool (docs/design.md, "Live
+ * playback without a shared disk"): `{expires}.{sig}`, an HMAC of the recording id and the expiry
+ * with SPOOL_SECRET. Made fresh for every request, so its lifetime only covers clock skew.
+ */
+export function spoolCredential(id: string, secret: string, now = Date.now(), ttlSeconds = 60): string {
+  const expires = Math.floor(now / 1000 + ttlSeconds);
+  return `${expires}.${signature(spoolSubject(id), expires, secret)}`;
+}
+
+export function checkSpoolCredential(
+  id: string,
+  credential: string | undefined,
+  secret: string,
+  now = Date.now(),
+): SignatureCheck {
+  if (!credential) return 'missing';
+  const dot = credential.indexOf('.');
+  if (dot < 0) return 'invalid';
+  const query = { expires: credential.slice(0, dot), sig: credential.slice(dot + 1) };
+  return checkRecordingSignature(spoolSubject(id), query, secret, now);
+}

@@ -63,6 +63,21 @@ export async function startS3TestServer(options: S3TestServerOptions): Promise<S
   };
 }
 
+/** The settings that put a role on `bucket` of this server (STORAGE_BACKEND=s3, path style, test keys). */
+export function s3TestSettings(
+  server: Pick<S3TestServer, 'endpoint'>,
+  bucket: string,
+): Record<string, string> {
+  return {
+    STORAGE_BACKEND: 's3',
+    S3_ENDPOINT: server.endpoint,
+    S3_BUCKET: bucket,
+    S3_ACCESS_KEY_ID: 'test',
+    S3_SECRET_ACCESS_KEY: 'test',
+    S3_FORCE_PATH_STYLE: 'true',
+  };
+}
+
 async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

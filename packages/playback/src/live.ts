@@ -2,7 +2,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Response } from 'express';
 import type { Logger } from '@eufy-relay/logger';
-import type { MediaLookup } from './media';
+import type { MediaLookup } from './files';
 
 export interface LiveOptions {
   lookup: MediaLookup;
