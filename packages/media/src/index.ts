@@ -9,3 +9,4 @@ export * from './rtsp';
 export * from './fragments';
 export * from './fmp4';
 export * from './mpegts';
+export * from './frame-ring';
