@@ -2,17 +2,19 @@ import { access, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WaitingError, type Job } from 'bullmq';
-import { DEVICE_SN, boundedReason, type JobData, type recordingSessionJob } from '@eufy-relay/contracts';
+import { boundedReason, type JobData, type recordingSessionJob } from '@eufy-relay/contracts';
 import type { Livestream, LivestreamChunk, LivestreamEnd } from '@eufy-relay/eufy-client';
 import type { Logger } from '@eufy-relay/logger';
 import { extractThumbnail, type MediaInfo } from '@eufy-relay/media';
 import { RecordingStatusConflictError, type VideoStatus } from '@eufy-relay/recordings';
 import { assembleVideo, keepRecordedVideo } from './assemble';
+import { BufferedSegment } from './buffered-segment';
 import type { Decision, StopReason } from './camera-state';
-import { mirrorDevice, type RecorderContext } from './context';
+import { mirrorDevice, stationOf, type RecorderContext } from './context';
 import { DiskFullError, isDiskFull, requestDiskPressureRun } from './disk-full';
 import { sendMotionStopped } from './notify';
 import { SegmentWriter, type FirstFrame, type SegmentResult } from './segment-writer';
+import { PREBUFFER_HOLDER } from './prebuffer';
 import type { SegmentRecord } from './session-records';
 import { RtspSegment, chooseSource, redactUrl } from './video-source';
 
@@ -172,12 +174,13 @@ class RecordingSession {
     // Fire-and-forget: stop() of a livestream never rejects; an abort listener cannot wait for it anyway.
     stop.signal.addEventListener('abort', () => void this.stream?.stop(), { once: true });
 
-    this.station = await this.stationOf(stop.signal);
+    this.station = await stationOf(this.ctx, this.sn, stop.signal);
     await store.update(this.id, { station_sn: this.station });
     const watcher = this.watch(deadline, stop);
     // Fire-and-forget: renew() catches and logs its own errors; the next tick retries.
     const renewer = setInterval(() => void this.renew(), slots.leaseMs / 3);
     try {
+      await this.recordBuffered(stop.signal);
       await this.recordRtsp(stop.signal);
       while (!stop.signal.aborted && !this.forced) {
         if (!this.holdingSlot) {
@@ -251,6 +254,7 @@ class RecordingSession {
    * fails instead.
    */
   private async recordRtsp(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return;
     const choice = chooseSource(this.ctx, this.sn);
     await this.setSource(choice.source, choice.why);
     if (choice.source !== 'rtsp') return;
@@ -263,11 +267,7 @@ class RecordingSession {
       attempt++
     ) {
       const segment = await this.openRtspSegment(choice.url);
-      const aborted = new Promise<undefined>((resolve) => {
-        if (signal.aborted) resolve(undefined);
-        else signal.addEventListener('abort', () => resolve(undefined), { once: true });
-      });
-      failure = await Promise.race([segment.ended, aborted]);
+      failure = await Promise.race([segment.ended, untilAborted(signal)]);
       await this.closeSegment(segment);
       if (failure === undefined || signal.aborted) return;
       this.log.warn({ reason: failure, attempt }, 'RTSP failed');
@@ -279,6 +279,44 @@ class RecordingSession {
     }
     await this.ctx.sessions.setProblem(this.id, `${failure} (source: rtsp, no P2P fallback)`);
     this.forced = 'livestream_failed';
+  }
+
+  /**
+   * From the camera's pre-motion buffer (prebuffer.ts) when this recorder keeps one and it has video
+   * now: the file starts at the last keyframe at or before motion − prebuffer_seconds (a resumed
+   * recording: at the latest keyframe), no stream to open. If the buffer's stream ends under the
+   * recording, the recording goes on in a new segment the usual way (RTSP, else P2P).
+   */
+  private async recordBuffered(signal: AbortSignal): Promise<void> {
+    const prebuffer = this.ctx.prebuffers?.get(this.sn);
+    if (!prebuffer?.holdsVideo || signal.aborted) return;
+    const resumed = this.videoStarted;
+    const file = await this.nextSegmentFile();
+    this.segment = await this.ctx.sessions.addSegment(this.id, path.basename(file));
+    const shutdownMs = this.ctx.config.SHUTDOWN_TIMEOUT_SECONDS * 1000;
+    const segment = await BufferedSegment.open({
+      file,
+      prebuffer,
+      from: resumed ? Date.now() : this.startedAt - prebuffer.seconds * 1000,
+      endGraceMs: Math.min(10_000, shutdownMs / 3),
+      interruptGraceMs: Math.min(5_000, shutdownMs / 6),
+      logger: this.log,
+      onFirstFrame: (frame) => this.onFirstFrame(frame),
+    });
+    if (!segment) return;
+    await this.setSource(prebuffer.source ?? 'p2p', `the pre-motion buffer (${prebuffer.seconds} s)`);
+    if (!resumed) {
+      const preroll = Math.max(0, (this.startedAt - segment.firstFrameAt) / 1000);
+      this.log.info({ preroll_seconds: preroll }, 'recording from the pre-motion buffer');
+      this.track(this.ctx.store.update(this.id, { preroll_seconds: Math.round(preroll * 1000) / 1000 }));
+    }
+    const failure = await Promise.race([segment.ended, untilAborted(signal)]);
+    await this.closeSegment(segment);
+    if (failure !== undefined && !signal.aborted)
+      this.log.warn(
+        { reason: failure },
+        'the pre-motion buffer stopped under the recording: it goes on without',
+      );
   }
 
   private async setSource(source: 'rtsp' | 'p2p', why: string): Promise<void> {
@@ -350,6 +388,15 @@ class RecordingSession {
   private async blocked(holder: string): Promise<void> {
     const since = this.waitingForSlot ? undefined : Date.now();
     this.waitingForSlot = true;
+    if (PREBUFFER_HOLDER.test(holder)) {
+      this.log.info(
+        { station_sn: this.station, holder },
+        'a pre-motion buffer holds the station: asking for it',
+      );
+      await this.ctx.slots.want(this.station);
+      if (since) await this.ctx.store.update(this.id, { waiting_for_slot_since: since });
+      return;
+    }
     this.log.info(
       { station_sn: this.station, holder },
       'station streams another camera: waiting for its stream slot',
@@ -362,19 +409,6 @@ class RecordingSession {
       this.id,
       `station ${this.station} was streaming recording ${holder} (a station streams one camera at a time)`,
     );
-  }
-
-  /** The camera's station (HomeBase): from the bridge, else from ingest's registry, else itself. */
-  private async stationOf(signal: AbortSignal): Promise<string> {
-    const bound = this.ctx.config.LIVESTREAM_START_TIMEOUT_SECONDS * 1000;
-    await Promise.race([
-      this.ctx.client.start().catch(() => undefined),
-      sleep(bound, undefined, { signal }).catch(() => undefined),
-    ]);
-    const fromBridge = this.ctx.client.state?.devices.get(this.sn)?.properties.stationSerialNumber;
-    if (typeof fromBridge === 'string' && DEVICE_SN.test(fromBridge)) return fromBridge;
-    const fromRegistry = (await this.ctx.registry.getDevice(this.sn))?.station_serial;
-    return fromRegistry && DEVICE_SN.test(fromRegistry) ? fromRegistry : this.sn;
   }
 
   /** Starts the livestream; resolves with its first chunks once video flows. */
@@ -621,6 +655,14 @@ function defaultFailureReason(reason: StopReason, video: MediaInfo | null): stri
   if (reason === 'abandoned')
     return 'no recorder was running this recording and the camera has started a newer one';
   return video ? `the recording ended early (${reason})` : 'the livestream delivered no video';
+}
+
+/** Resolves (with undefined) when `signal` aborts. */
+function untilAborted(signal: AbortSignal): Promise<undefined> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve(undefined);
+    else signal.addEventListener('abort', () => resolve(undefined), { once: true });
+  });
 }
 
 async function exists(file: string): Promise<boolean> {

@@ -39,24 +39,6 @@ export function chooseSource(ctx: Pick<RecorderContext, 'config' | 'client'>, sn
   return { source: 'p2p', why: source === 'rtsp' ? `source: rtsp, but ${none}` : none };
 }
 
-/**
- * PREBUFFER_SECONDS and `prebuffer_seconds` are accepted (their names are fixed in the design) but
- * the pre-motion buffer is not built yet: say so once at start instead of silently ignoring them.
- */
-export function warnPrebufferNotBuilt(config: Parameters<typeof cameraSettings>[0], logger: Logger): void {
-  const asked = [
-    ...(config.PREBUFFER_SECONDS > 0 ? ['PREBUFFER_SECONDS'] : []),
-    ...Object.keys(config.cameras)
-      .filter((sn) => cameraSettings(config, sn).prebuffer_seconds > 0)
-      .map((sn) => `cameras.${sn}.prebuffer_seconds`),
-  ];
-  if (asked.length > 0)
-    logger.warn(
-      { settings: asked },
-      'the pre-motion buffer is not built yet: recordings start at the motion, without pre-roll',
-    );
-}
-
 /** `rtsp://user:pass@host` → `rtsp://user:***@host`, for logs and the index. */
 export function redactUrl(url: string): string {
   return url.replace(/^([a-z]+:\/\/[^:@/]*):[^@/]*@/i, '$1:***@');

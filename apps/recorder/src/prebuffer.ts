@@ -1,0 +1,323 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { cameraSettings } from '@eufy-relay/config';
+import type { Logger } from '@eufy-relay/logger';
+import {
+  FfmpegProcess,
+  FrameBudget,
+  FrameRing,
+  KeyframeGate,
+  codecFromMetadata,
+  rtspPullArgs,
+  type AccessUnit,
+  type TimedUnit,
+  type VideoCodec,
+} from '@eufy-relay/media';
+import { redisKey } from '@eufy-relay/runtime';
+import { stationOf, type RecorderContext } from './context';
+import { chooseSource, redactUrl, rtspFailure } from './video-source';
+
+/** The station slot holder a P2P pre-buffer writes: `prebuffer:{sn}:{process}`, never a recording id. */
+export const PREBUFFER_HOLDER = /^prebuffer:/;
+
+export type PrebufferState = 'starting' | 'streaming' | 'paused' | 'retrying' | 'refused';
+
+/** What a recording following the buffer gets: the units from its start, then each live one. */
+export interface Follower {
+  codec: VideoCodec;
+  units: TimedUnit[];
+  /** Resolves with why, when the buffer's stream ends (the recording continues another way). */
+  ended: Promise<string>;
+  detach(): void;
+}
+
+/**
+ * One camera's pre-motion buffer (design.md "Video sources"): its stream kept open all the time
+ * (ffmpeg pulling RTSP, else the P2P livestream), the last `prebuffer_seconds` held in a FrameRing.
+ * A recording of the camera follows it: the file starts at the last keyframe at or before
+ * motion − N s and goes on with the live frames.
+ *
+ * A P2P pre-buffer holds its station's stream slot (a station streams one camera at a time). A
+ * recording of another camera of the station that needs the slot asks for it (StationSlots.want):
+ * the pre-buffer stops its livestream and releases the slot, unless a recording follows it, in which
+ * case it yields when that recording ends; it resumes once the slot is free again.
+ */
+export class CameraPrebuffer {
+  readonly ring: FrameRing;
+  state: PrebufferState = 'starting';
+  source: 'rtsp' | 'p2p' | null = null;
+  reason = '';
+  private codec: VideoCodec | undefined;
+  private readonly followers = new Set<{ push: (unit: TimedUnit) => void; end: (why: string) => void }>();
+  private readonly stopping = new AbortController();
+  private running: Promise<void> | undefined;
+  /** Set when another camera's recording asked for the station slot; the stream yields it. */
+  private wanted: (() => void) | undefined;
+  private yieldRequested = false;
+  private readonly holder: string;
+  /** Access units taken so far. */
+  private taken = 0;
+
+  constructor(
+    private readonly ctx: RecorderContext,
+    readonly sn: string,
+    readonly seconds: number,
+    budget: FrameBudget,
+    private readonly log: Logger,
+  ) {
+    this.holder = `prebuffer:${sn}:${randomUUID().slice(0, 8)}`;
+    this.ring = new FrameRing({
+      keepMs: seconds * 1000,
+      maxBytes: ctx.config.PREBUFFER_MAX_BYTES,
+      budget,
+    });
+  }
+
+  start(): void {
+    this.running ??= this.run().catch((err: unknown) => {
+      this.log.error({ err }, 'the pre-motion buffer stopped');
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await this.running;
+    this.ring.clear();
+  }
+
+  /** Streaming with video held: a recording can follow it now. */
+  get holdsVideo(): boolean {
+    return this.state === 'streaming' && this.ring.length > 0 && this.codec !== undefined;
+  }
+
+  /**
+   * A recording takes the stream from `from` (ms): undefined when the buffer has no video now (it
+   * is starting, paused or failed) and the recording must get its video another way.
+   */
+  follow(from: number, push: (unit: TimedUnit) => void): Follower | undefined {
+    if (!this.holdsVideo) return undefined;
+    let end!: (why: string) => void;
+    const ended = new Promise<string>((resolve) => (end = resolve));
+    const follower = { push, end };
+    this.followers.add(follower);
+    return {
+      codec: this.codec!,
+      units: this.ring.from(from),
+      ended,
+      detach: () => {
+        this.followers.delete(follower);
+        if (this.followers.size === 0 && this.yieldRequested) this.wanted?.();
+      },
+    };
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.stopping.signal;
+    let failures = 0;
+    while (!signal.aborted) {
+      await this.ctx.client.start().catch(() => undefined);
+      const properties = this.ctx.client.state?.devices.get(this.sn)?.properties;
+      if (typeof properties?.battery === 'number') {
+        this.state = 'refused';
+        this.reason =
+          `cameras.${this.sn}.prebuffer_seconds=${this.seconds}: refused, the camera runs on a battery ` +
+          `(${properties.battery} %) and an always-open stream would drain it`;
+        this.log.error(this.reason);
+        return;
+      }
+      const choice = chooseSource(this.ctx, this.sn);
+      this.source = choice.source;
+      this.state = 'starting';
+      const before = this.taken;
+      const { why, paused } =
+        choice.source === 'rtsp'
+          ? { why: await this.pullRtsp(choice.url), paused: false }
+          : await this.streamP2p(signal).catch((err: unknown) => ({
+              why: (err as Error).message,
+              paused: false,
+            }));
+      this.endFollowers(why);
+      // What was held is older than the gap that follows: a recording would start in the past.
+      this.ring.clear();
+      if (signal.aborted) break;
+      if (paused) {
+        failures = 0;
+        continue;
+      }
+      failures = this.taken > before ? 1 : failures + 1;
+      this.state = 'retrying';
+      this.reason = why;
+      const delay = Math.min(30_000, this.ctx.config.RETRY_BASE_DELAY_MS * 2 ** Math.min(failures, 10));
+      this.log.warn({ reason: why, retry_in_ms: delay }, 'pre-motion buffer stream ended: starting it again');
+      await sleep(delay, undefined, { signal }).catch(() => undefined);
+    }
+  }
+
+  /** Takes a keyframe-gated unit: into the ring and to every recording following. */
+  private take(unit: AccessUnit, at: number): void {
+    this.taken += 1;
+    if (this.state !== 'streaming') {
+      this.state = 'streaming';
+      this.reason = '';
+      this.log.info({ source: this.source }, 'pre-motion buffer streaming');
+    }
+    this.ring.push(unit, at);
+    for (const follower of this.followers) follower.push({ unit, at });
+  }
+
+  private endFollowers(why: string): void {
+    for (const follower of [...this.followers]) follower.end(why);
+    this.followers.clear();
+  }
+
+  /** ffmpeg pulls RTSP as Annex-B on stdout; returns why it ended. */
+  private async pullRtsp(url: string): Promise<string> {
+    const { config } = this.ctx;
+    const codec = (await this.ctx.cameras.learned(this.sn)).codec ?? 'h264';
+    const gate = new KeyframeGate(codec);
+    this.codec = codec;
+    this.log.info({ url: redactUrl(url) }, 'pre-motion buffer: pulling RTSP');
+    const ffmpeg = await FfmpegProcess.start({
+      args: rtspPullArgs({ url, codec, timeoutSeconds: config.RTSP_TIMEOUT_SECONDS }),
+      stdout: true,
+      signal: this.stopping.signal,
+      endGraceMs: 0,
+      interruptGraceMs: 2_000,
+    });
+    let frames = 0;
+    ffmpeg.stdout?.on('data', (chunk: Buffer) => {
+      const at = Date.now();
+      for (const unit of gate.push(chunk)) {
+        frames += 1;
+        this.take(unit, at);
+      }
+    });
+    const exit = await ffmpeg.exited;
+    return rtspFailure(exit, frames, config.RTSP_TIMEOUT_SECONDS);
+  }
+
+  /** The P2P livestream, holding the station's slot; says why it ended, `paused` when it lent the slot. */
+  private async streamP2p(signal: AbortSignal): Promise<{ why: string; paused: boolean }> {
+    const { slots, client, config } = this.ctx;
+    const station = await stationOf(this.ctx, this.sn, signal);
+    this.state = 'paused';
+    this.reason = `waiting for station ${station}'s stream slot`;
+    if (!(await slots.acquire(station, this.holder, signal, () => undefined)))
+      return { why: 'stopped', paused: false };
+    const yielded = new AbortController();
+    this.yieldRequested = false;
+    this.wanted = () => yielded.abort();
+    const unwatch = slots.onWanted(station, () => {
+      this.yieldRequested = true;
+      if (this.followers.size === 0) yielded.abort();
+    });
+    const renewer = setInterval(() => {
+      slots.claim(station, this.holder).then(
+        (holder) => holder && yielded.abort(),
+        (err: unknown) => this.log.warn({ err }, 'could not renew the station slot'),
+      );
+    }, slots.leaseMs / 3);
+    let stream: Awaited<ReturnType<typeof client.startLivestream>> | undefined;
+    // Fire-and-forget: stop() of a livestream never rejects; the read loop below sees the end.
+    const stop = () => void stream?.stop();
+    signal.addEventListener('abort', stop, { once: true });
+    yielded.signal.addEventListener('abort', stop, { once: true });
+    try {
+      stream = await client.startLivestream(this.sn, {
+        startTimeoutMs: config.LIVESTREAM_START_TIMEOUT_SECONDS * 1000,
+      });
+      if (signal.aborted || yielded.signal.aborted) await stream.stop();
+      let gate: KeyframeGate | undefined;
+      for (let chunk = await stream.read(); chunk; chunk = await stream.read()) {
+        if (chunk.kind !== 'video') continue;
+        gate ??= new KeyframeGate(codecFromMetadata(chunk.codec));
+        this.codec = gate.codec;
+        for (const unit of gate.push(chunk.buffer)) this.take(unit, chunk.receivedAt);
+      }
+      const end = await stream.ended;
+      if (!yielded.signal.aborted)
+        return { why: `the livestream ended (${end.reason}): ${end.message}`, paused: false };
+      this.state = 'paused';
+      this.reason = `station ${station}'s stream slot lent to another camera's recording`;
+      this.log.info({ station_sn: station }, 'pre-motion buffer paused: another camera needs the station');
+      return { why: this.reason, paused: true };
+    } finally {
+      clearInterval(renewer);
+      unwatch();
+      this.wanted = undefined;
+      signal.removeEventListener('abort', stop);
+      await slots.release(station, this.holder).catch(() => undefined);
+      // Let the recording that asked take the slot before asking for it again.
+      if (yielded.signal.aborted) await slots.waitTaken(station, signal);
+    }
+  }
+}
+
+/**
+ * The recorder's pre-motion buffers, one per camera with `prebuffer_seconds` > 0, under one memory
+ * budget (PREBUFFER_TOTAL_MAX_BYTES). What each holds is published for the api's /metrics:
+ * `{prefix}:recorder:prebuffers` (hash) camera → JSON {bytes, seconds, source, state, reason, at}.
+ */
+export class Prebuffers {
+  readonly budget: FrameBudget;
+  private readonly cameras = new Map<string, CameraPrebuffer>();
+  private reporter: NodeJS.Timeout | undefined;
+
+  constructor(private readonly ctx: RecorderContext) {
+    this.budget = new FrameBudget(ctx.config.PREBUFFER_TOTAL_MAX_BYTES);
+  }
+
+  get(sn: string): CameraPrebuffer | undefined {
+    return this.cameras.get(sn);
+  }
+
+  /** Starts a buffer for every configured camera (PREBUFFER_SECONDS, `cameras.*.prebuffer_seconds`). */
+  start(serials: Iterable<string>): void {
+    for (const sn of serials) {
+      const seconds = cameraSettings(this.ctx.config, sn).prebuffer_seconds;
+      if (seconds <= 0 || this.cameras.has(sn)) continue;
+      const buffer = new CameraPrebuffer(
+        this.ctx,
+        sn,
+        seconds,
+        this.budget,
+        this.ctx.logger.child({ device_sn: sn, component: 'prebuffer' }),
+      );
+      this.cameras.set(sn, buffer);
+      buffer.start();
+    }
+    // Fire-and-forget: report() logs its own failure; the next tick tries again. As often as slots renew.
+    this.reporter ??= setInterval(() => void this.report(), this.ctx.slots.leaseMs / 3);
+  }
+
+  /** Publishes what each buffer holds; a failure is logged, the next tick tries again. */
+  async report(): Promise<void> {
+    if (this.cameras.size === 0) return;
+    const now = Date.now();
+    const fields = [...this.cameras.values()].flatMap((b) => [
+      b.sn,
+      JSON.stringify({
+        bytes: b.ring.bytes,
+        seconds: b.ring.spanMs / 1000,
+        source: b.source,
+        state: b.state,
+        reason: b.reason,
+        at: now,
+      }),
+    ]);
+    await this.ctx.redis
+      .hset(prebufferKey(this.ctx.config), ...fields)
+      .catch((err: unknown) => this.ctx.logger.warn({ err }, 'could not publish the pre-buffers'));
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.reporter);
+    await Promise.all([...this.cameras.values()].map((b) => b.stop()));
+    if (this.cameras.size > 0)
+      await this.ctx.redis.hdel(prebufferKey(this.ctx.config), ...this.cameras.keys());
+  }
+}
+
+export function prebufferKey(config: RecorderContext['config']): string {
+  return redisKey(config, 'recorder', 'prebuffers');
+}
