@@ -13,7 +13,6 @@ import {
   type TimedUnit,
   type VideoCodec,
 } from '@eufy-relay/media';
-import { redisKey } from '@eufy-relay/runtime';
 import { stationOf, type RecorderContext } from './context';
 import { chooseSource, redactUrl, rtspFailure } from './video-source';
 
@@ -255,8 +254,8 @@ export class CameraPrebuffer {
 
 /**
  * The recorder's pre-motion buffers, one per camera with `prebuffer_seconds` > 0, under one memory
- * budget (PREBUFFER_TOTAL_MAX_BYTES). What each holds is published for the api's /metrics:
- * `{prefix}:recorder:prebuffers` (hash) camera → JSON {bytes, seconds, source, state, reason, at}.
+ * budget (PREBUFFER_TOTAL_MAX_BYTES). What each holds is published on its camera in the devices
+ * registry (`prebuffer`), which GET /devices and /metrics read.
  */
 export class Prebuffers {
   readonly budget: FrameBudget;
@@ -290,34 +289,28 @@ export class Prebuffers {
     this.reporter ??= setInterval(() => void this.report(), this.ctx.slots.leaseMs / 3);
   }
 
-  /** Publishes what each buffer holds; a failure is logged, the next tick tries again. */
+  /** Publishes what each buffer holds on its camera (GET /devices, /metrics); a failure is logged. */
   async report(): Promise<void> {
-    if (this.cameras.size === 0) return;
-    const now = Date.now();
-    const fields = [...this.cameras.values()].flatMap((b) => [
-      b.sn,
-      JSON.stringify({
+    const at = Date.now();
+    for (const b of this.cameras.values()) {
+      const prebuffer = {
+        state: b.state,
+        source: b.source,
         bytes: b.ring.bytes,
         seconds: b.ring.spanMs / 1000,
-        source: b.source,
-        state: b.state,
         reason: b.reason,
-        at: now,
-      }),
-    ]);
-    await this.ctx.redis
-      .hset(prebufferKey(this.ctx.config), ...fields)
-      .catch((err: unknown) => this.ctx.logger.warn({ err }, 'could not publish the pre-buffers'));
+        at,
+      };
+      await this.ctx.registry
+        .updateDevice(b.sn, { prebuffer })
+        .catch((err: unknown) => this.ctx.logger.warn({ err }, 'could not publish the pre-motion buffer'));
+    }
   }
 
   async stop(): Promise<void> {
     clearInterval(this.reporter);
     await Promise.all([...this.cameras.values()].map((b) => b.stop()));
-    if (this.cameras.size > 0)
-      await this.ctx.redis.hdel(prebufferKey(this.ctx.config), ...this.cameras.keys());
+    for (const sn of this.cameras.keys())
+      await this.ctx.registry.updateDevice(sn, { prebuffer: null }).catch(() => undefined);
   }
-}
-
-export function prebufferKey(config: RecorderContext['config']): string {
-  return redisKey(config, 'recorder', 'prebuffers');
 }

@@ -1,6 +1,6 @@
 import { runTool } from '@eufy-relay/media';
 import { waitFor } from '@eufy-relay/testing';
-import { prebufferKey } from '../src/prebuffer';
+import { DeviceRegistry, type PrebufferStatus } from '@eufy-relay/devices';
 import { VIDEO, decodeErrors, startHarness, type Harness } from './harness';
 
 /** RTSP the bridge reports, a 5 s pre-buffer. */
@@ -15,14 +15,6 @@ const P2P_CAM = 'T8113P0223000074';
 const NEIGHBOUR = 'T8113P0223000075';
 /** A battery camera asking for a pre-buffer: refused. */
 const BATTERY_CAM = 'T8113P0223000076';
-
-interface Published {
-  bytes: number;
-  seconds: number;
-  source: string | null;
-  state: string;
-  at: number;
-}
 
 describe('the pre-motion buffer', () => {
   let h: Harness;
@@ -54,9 +46,9 @@ describe('the pre-motion buffer', () => {
   });
   afterAll(() => h?.close());
 
-  async function published(sn: string): Promise<Published | undefined> {
-    const json = await h.redis.hget(prebufferKey(h.config), sn);
-    return json ? (JSON.parse(json) as Published) : undefined;
+  /** What the recorder published on the camera (GET /devices, /metrics). */
+  async function published(sn: string): Promise<PrebufferStatus | undefined> {
+    return (await new DeviceRegistry(h.redis, h.config).getDevice(sn))?.prebuffer ?? undefined;
   }
 
   it('RTSP, 5 s: the file starts on a keyframe at least 4.5 s before the motion and plays; id, URL and start stay the motion’s', async () => {
@@ -121,7 +113,7 @@ describe('the pre-motion buffer', () => {
   });
 
   it('memory stays under PREBUFFER_MAX_BYTES: a 60 s buffer holds only what fits', async () => {
-    const seen: Published[] = [];
+    const seen: PrebufferStatus[] = [];
     await waitFor(
       'the capped buffer to have been full for a while',
       async () => {
@@ -186,7 +178,6 @@ describe('the pre-motion buffer', () => {
       const p = await published(BATTERY_CAM);
       return p?.state === 'refused' ? p : undefined;
     });
-    expect(refused).toMatchObject({ bytes: 0 });
-    expect(await h.redis.hget(prebufferKey(h.config), BATTERY_CAM)).toContain('runs on a battery');
+    expect(refused).toMatchObject({ bytes: 0, reason: expect.stringContaining('runs on a battery') });
   });
 });
