@@ -55,11 +55,14 @@ export function rtspFailure(exit: FfmpegExit, framesWritten: number, timeoutSeco
   return `RTSP stream ended (no data for ${timeoutSeconds} s, or the camera closed it)${said ? `: ${said}` : ''}`;
 }
 
+/** How often a new RTSP segment's file is looked at until its first frame shows. */
+const FIRST_FRAME_POLL_MS = 20;
+
 export interface RtspSegmentOptions {
   url: string;
   file: string;
   timeoutSeconds: number;
-  /** How often the growing file is looked at (first frame, last frame). */
+  /** How often the growing file is looked at once it has its first frame (last frame). Default 100. */
   pollMs?: number;
   interruptGraceMs: number;
   logger: Logger;
@@ -125,7 +128,8 @@ export class RtspSegment {
         await ffmpeg.stop();
         return `RTSP delivered no video within ${this.options.timeoutSeconds} s`;
       }
-      await Promise.race([sleep(pollMs), ffmpeg.exited]);
+      // Until the first frame, often: its time is the recording's video_started_at.
+      await Promise.race([sleep(this.firstFrameAt === null ? FIRST_FRAME_POLL_MS : pollMs), ffmpeg.exited]);
     }
     const exit = await ffmpeg.exited;
     await this.look();
