@@ -113,6 +113,7 @@ export class CameraPrebuffer {
   private async run(): Promise<void> {
     const signal = this.stopping.signal;
     let failures = 0;
+    let rtspFailures = 0;
     while (!signal.aborted) {
       await this.ctx.client.start().catch(() => undefined);
       const properties = this.ctx.client.state?.devices.get(this.sn)?.properties;
@@ -125,16 +126,17 @@ export class CameraPrebuffer {
         return;
       }
       const choice = chooseSource(this.ctx, this.sn);
-      this.source = choice.source;
+      // source auto: RTSP that never gave video twice in a row (a HomeBase that closed port 554) gives way to P2P.
+      const rtsp = choice.source === 'rtsp' && !(choice.fallback && rtspFailures >= 2) ? choice : undefined;
+      this.source = rtsp ? 'rtsp' : 'p2p';
       this.state = 'starting';
       const before = this.taken;
-      const { why, paused } =
-        choice.source === 'rtsp'
-          ? { why: await this.pullRtsp(choice.url), paused: false }
-          : await this.streamP2p(signal).catch((err: unknown) => ({
-              why: (err as Error).message,
-              paused: false,
-            }));
+      const { why, paused } = await (
+        rtsp
+          ? this.pullRtsp(rtsp.url).then((ended) => ({ why: ended, paused: false }))
+          : this.streamP2p(signal)
+      ).catch((err: unknown) => ({ why: (err as Error).message, paused: false }));
+      if (rtsp) rtspFailures = this.taken > before ? 0 : rtspFailures + 1;
       this.endFollowers(why);
       // What was held is older than the gap that follows: a recording would start in the past.
       this.ring.clear();

@@ -13,6 +13,8 @@ const HOMEBASE = 'T8010P2321000073';
 const P2P_CAM = 'T8113P0223000074';
 /** On the same HomeBase, no pre-buffer: its recording borrows the slot. */
 const NEIGHBOUR = 'T8113P0223000075';
+/** RTSP refused under the buffer: source auto, it goes on over P2P. */
+const FALLBACK = 'T8113P0223000077';
 /** A battery camera asking for a pre-buffer: refused. */
 const BATTERY_CAM = 'T8113P0223000076';
 
@@ -30,6 +32,7 @@ describe('the pre-motion buffer', () => {
           { serialNumber: P2P_CAM, station: HOMEBASE, video: VIDEO },
           { serialNumber: NEIGHBOUR, station: HOMEBASE, video: VIDEO },
           { serialNumber: BATTERY_CAM, video: VIDEO, battery: 80 },
+          { serialNumber: FALLBACK, video: VIDEO, rtsp: {} },
         ],
       },
       env: { MOTION_TIMEOUT_SECONDS: '2', PREBUFFER_MAX_BYTES: String(PREBUFFER_MAX_BYTES) },
@@ -40,6 +43,7 @@ describe('the pre-motion buffer', () => {
           [CAPPED, 60],
           [P2P_CAM, 5],
           [BATTERY_CAM, 5],
+          [FALLBACK, 5],
         ].flatMap(([sn, seconds]) => [`  ${sn}:`, `    prebuffer_seconds: ${seconds}`]),
       ].join('\n'),
     });
@@ -179,5 +183,22 @@ describe('the pre-motion buffer', () => {
       return p?.state === 'refused' ? p : undefined;
     });
     expect(refused).toMatchObject({ bytes: 0, reason: expect.stringContaining('runs on a battery') });
+  });
+
+  it('source auto: RTSP refused twice in a row, the buffer goes on over P2P', async () => {
+    await waitFor('the RTSP buffer', async () => (await published(FALLBACK))?.state === 'streaming', {
+      timeoutMs: 20_000,
+    });
+    await h.sim.setRtspMode(FALLBACK, 'refuse');
+    expect(await h.sim.dropRtsp(FALLBACK)).toBe(1);
+    const p2p = await waitFor(
+      'the buffer over P2P',
+      async () => {
+        const now = await published(FALLBACK);
+        return now?.source === 'p2p' && now.state === 'streaming' && now.seconds > 0 ? now : undefined;
+      },
+      { timeoutMs: 20_000 },
+    );
+    expect(p2p.bytes).toBeGreaterThan(0);
   });
 });
