@@ -51,12 +51,10 @@ export class BufferedSegment {
   /** Undefined when the buffer has no video now: the recording gets its video another way. */
   static async open(options: BufferedSegmentOptions): Promise<BufferedSegment | undefined> {
     const { prebuffer } = options;
-    let segment: BufferedSegment | undefined;
     // Live frames that come while ffmpeg starts wait here.
     const held: TimedUnit[] = [];
-    const follower = prebuffer.follow(options.from, (unit) =>
-      segment ? segment.write(unit) : held.push(unit),
-    );
+    let take = (unit: TimedUnit): void => void held.push(unit);
+    const follower = prebuffer.follow(options.from, (unit) => take(unit));
     if (!follower) return undefined;
     let recording: RecordingProcess;
     try {
@@ -71,8 +69,9 @@ export class BufferedSegment {
       follower.detach();
       throw err;
     }
-    segment = new BufferedSegment(options, recording, follower, new MpegTsMuxer(follower.codec));
+    const segment = new BufferedSegment(options, recording, follower, new MpegTsMuxer(follower.codec));
     for (const unit of [...follower.units, ...held]) segment.write(unit);
+    take = (unit) => segment.write(unit);
     return segment;
   }
 

@@ -1,6 +1,5 @@
 import { loadConfig, type CameraOverrides } from '@eufy-relay/config';
 import type { EufyClient } from '@eufy-relay/eufy-client';
-import type { Logger } from '@eufy-relay/logger';
 import type { FfmpegExit } from '@eufy-relay/media';
 import { chooseSource, redactUrl, rtspFailure } from '../src/video-source';
 
