@@ -55,15 +55,20 @@ describe('the pre-motion buffer', () => {
     return (await new DeviceRegistry(h.redis, h.config).getDevice(sn))?.prebuffer ?? undefined;
   }
 
-  it('RTSP, 5 s: the file starts on a keyframe at least 4.5 s before the motion and plays; id, URL and start stay the motion’s', async () => {
-    await waitFor('a full 5 s pre-buffer', async () => ((await published(RTSP_CAM))?.seconds ?? 0) >= 5, {
+  /** Once the camera's buffer holds 5 s: motion for `movingMs`, then the recording as it began and ended. */
+  async function recordFromFullBuffer(sn: string, movingMs: number) {
+    await waitFor(`a full pre-buffer of ${sn}`, async () => ((await published(sn))?.seconds ?? 0) >= 5, {
       timeoutMs: 20_000,
     });
-    const stop = h.keepMoving(RTSP_CAM, 500);
-    const recording = await h.waitForRecording(RTSP_CAM);
-    await new Promise((r) => setTimeout(r, 2000));
+    const stop = h.keepMoving(sn, 500);
+    const recording = await h.waitForRecording(sn);
+    await new Promise((r) => setTimeout(r, movingMs));
     stop();
-    const done = await h.waitForFinish(recording.id);
+    return { recording, done: await h.waitForFinish(recording.id) };
+  }
+
+  it('RTSP, 5 s: the file starts on a keyframe at least 4.5 s before the motion and plays; id, URL and start stay the motion’s', async () => {
+    const { recording, done } = await recordFromFullBuffer(RTSP_CAM, 2000);
 
     expect(done).toMatchObject({ status: 'completed', video_status: 'completed', video_source: 'rtsp' });
     expect(done.id).toBe(recording.id);
@@ -136,14 +141,7 @@ describe('the pre-motion buffer', () => {
   });
 
   it('P2P, 5 s: pre-roll from the livestream; a neighbour on the station borrows the slot, the buffer resumes after', async () => {
-    await waitFor('a full P2P pre-buffer', async () => ((await published(P2P_CAM))?.seconds ?? 0) >= 5, {
-      timeoutMs: 20_000,
-    });
-    const stop = h.keepMoving(P2P_CAM, 500);
-    const recording = await h.waitForRecording(P2P_CAM);
-    await new Promise((r) => setTimeout(r, 1000));
-    stop();
-    const done = await h.waitForFinish(recording.id);
+    const { recording, done } = await recordFromFullBuffer(P2P_CAM, 1000);
     expect(done).toMatchObject({ status: 'completed', video_source: 'p2p' });
     expect(done.preroll_seconds).toBeGreaterThanOrEqual(4.5);
     expect(decodeErrors(h.files.videoPath(recording.id))).toBe('');
