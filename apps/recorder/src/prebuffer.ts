@@ -90,6 +90,20 @@ export class CameraPrebuffer {
   }
 
   /**
+   * A buffer opening its stream (or waiting for its first keyframe) is worth waiting for, up to
+   * `timeoutMs`: the recording then starts with its pre-roll, and a P2P camera's livestream is the
+   * buffer's (one per camera on a client). True once it holds video.
+   */
+  async whenVideo(timeoutMs: number, signal: AbortSignal): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    while (!this.holdsVideo && (this.state === 'starting' || this.state === 'streaming')) {
+      if (signal.aborted || Date.now() >= until) return false;
+      await sleep(50, undefined, { signal }).catch(() => undefined);
+    }
+    return this.holdsVideo;
+  }
+
+  /**
    * A recording takes the stream from `from` (ms): undefined when the buffer has no video now (it
    * is starting, paused or failed) and the recording must get its video another way.
    */
@@ -120,8 +134,8 @@ export class CameraPrebuffer {
       if (typeof properties?.battery === 'number') {
         this.state = 'refused';
         this.reason =
-          `cameras.${this.sn}.prebuffer_seconds=${this.seconds}: refused, the camera runs on a battery ` +
-          `(${properties.battery} %) and an always-open stream would drain it`;
+          `no pre-motion buffer for ${this.sn} (prebuffer_seconds ${this.seconds}): the camera runs on a ` +
+          `battery (${properties.battery} %) and an always-open stream would drain it; set its prebuffer_seconds to 0`;
         this.log.error(this.reason);
         return;
       }

@@ -281,13 +281,14 @@ class RecordingSession {
 
   /**
    * From the camera's pre-motion buffer (prebuffer.ts) when this recorder keeps one and it has video
-   * now: the file starts at the last keyframe at or before motion − prebuffer_seconds (a resumed
+   * (or gets it within LIVESTREAM_START_TIMEOUT_SECONDS, while it opens its stream): the file starts at the last keyframe at or before motion − prebuffer_seconds (a resumed
    * recording: at the latest keyframe), no stream to open. If the buffer's stream ends under the
    * recording, the recording goes on in a new segment the usual way (RTSP, else P2P).
    */
   private async recordBuffered(signal: AbortSignal): Promise<void> {
     const prebuffer = this.ctx.prebuffers?.get(this.sn);
-    if (!prebuffer?.holdsVideo || signal.aborted) return;
+    const bound = this.ctx.config.LIVESTREAM_START_TIMEOUT_SECONDS * 1000;
+    if (!prebuffer || !(await prebuffer.whenVideo(bound, signal))) return;
     const resumed = this.videoStarted;
     const file = await this.nextSegmentFile();
     this.segment = await this.ctx.sessions.addSegment(this.id, path.basename(file));
