@@ -14,10 +14,16 @@ import {
   type VideoCodec,
 } from '@eufy-relay/media';
 import { stationOf, type RecorderContext } from './context';
-import { chooseSource, redactUrl, rtspFailure } from './video-source';
+import { chooseSource, redactUrl, rtspFailure, type SourceChoice } from './video-source';
 
 /** The station slot holder a P2P pre-buffer writes: `prebuffer:{sn}:{process}`, never a recording id. */
 export const PREBUFFER_HOLDER = /^prebuffer:/;
+
+/**
+ * Held beyond `prebuffer_seconds`: the recording asks for motion − N s when its session starts, a
+ * moment after the motion (queues, Redis); by then the GOP it needs must still be there.
+ */
+const MOTION_SLACK_MS = 2_000;
 
 export type PrebufferState = 'starting' | 'streaming' | 'paused' | 'retrying' | 'refused';
 
@@ -56,6 +62,8 @@ export class CameraPrebuffer {
   private readonly holder: string;
   /** Access units taken so far. */
   private taken = 0;
+  /** RTSP pulls in a row that gave no video. */
+  private rtspFailures = 0;
 
   constructor(
     private readonly ctx: RecorderContext,
@@ -66,7 +74,7 @@ export class CameraPrebuffer {
   ) {
     this.holder = `prebuffer:${sn}:${randomUUID().slice(0, 8)}`;
     this.ring = new FrameRing({
-      keepMs: seconds * 1000,
+      keepMs: seconds * 1000 + MOTION_SLACK_MS,
       maxBytes: ctx.config.PREBUFFER_MAX_BYTES,
       budget,
     });
@@ -127,7 +135,6 @@ export class CameraPrebuffer {
   private async run(): Promise<void> {
     const signal = this.stopping.signal;
     let failures = 0;
-    let rtspFailures = 0;
     while (!signal.aborted) {
       await this.ctx.client.start().catch(() => undefined);
       const properties = this.ctx.client.state?.devices.get(this.sn)?.properties;
@@ -140,22 +147,21 @@ export class CameraPrebuffer {
         return;
       }
       const choice = chooseSource(this.ctx, this.sn);
-      // source auto: RTSP that never gave video twice in a row (a HomeBase that closed port 554) gives way to P2P.
-      const rtsp = choice.source === 'rtsp' && !(choice.fallback && rtspFailures >= 2) ? choice : undefined;
+      const rtsp = choice.source === 'rtsp' && !this.rtspGaveWay(choice) ? choice : undefined;
       this.source = rtsp ? 'rtsp' : 'p2p';
       this.state = 'starting';
       const before = this.taken;
-      const { why, paused } = await (
+      const { why, planned } = await (
         rtsp
-          ? this.pullRtsp(rtsp.url).then((ended) => ({ why: ended, paused: false }))
+          ? this.pullRtsp(rtsp.url).then((ended) => ({ why: ended, planned: false }))
           : this.streamP2p(signal)
-      ).catch((err: unknown) => ({ why: (err as Error).message, paused: false }));
-      if (rtsp) rtspFailures = this.taken > before ? 0 : rtspFailures + 1;
+      ).catch((err: unknown) => ({ why: (err as Error).message, planned: false }));
+      if (rtsp) this.rtspFailures = this.taken > before ? 0 : this.rtspFailures + 1;
       this.endFollowers(why);
       // What was held is older than the gap that follows: a recording would start in the past.
       this.ring.clear();
       if (signal.aborted) break;
-      if (paused) {
+      if (planned) {
         failures = 0;
         continue;
       }
@@ -166,6 +172,11 @@ export class CameraPrebuffer {
       this.log.warn({ reason: why, retry_in_ms: delay }, 'pre-motion buffer stream ended: starting it again');
       await sleep(delay, undefined, { signal }).catch(() => undefined);
     }
+  }
+
+  /** With source auto, RTSP that gave no video twice in a row gives way to P2P (a HomeBase that closed port 554). */
+  private rtspGaveWay(choice: SourceChoice): boolean {
+    return choice.source === 'rtsp' && choice.fallback && this.rtspFailures >= 2;
   }
 
   /** Takes a keyframe-gated unit: into the ring and to every recording following. */
@@ -211,14 +222,17 @@ export class CameraPrebuffer {
     return rtspFailure(exit, frames, config.RTSP_TIMEOUT_SECONDS);
   }
 
-  /** The P2P livestream, holding the station's slot; says why it ended, `paused` when it lent the slot. */
-  private async streamP2p(signal: AbortSignal): Promise<{ why: string; paused: boolean }> {
+  /**
+   * The P2P livestream, holding the station's slot; says why it ended, `planned` when on purpose
+   * (the slot lent, or the camera has RTSP now): the buffer then starts again at once.
+   */
+  private async streamP2p(signal: AbortSignal): Promise<{ why: string; planned: boolean }> {
     const { slots, client, config } = this.ctx;
     const station = await stationOf(this.ctx, this.sn, signal);
     this.state = 'paused';
     this.reason = `waiting for station ${station}'s stream slot`;
     if (!(await slots.acquire(station, this.holder, signal, () => undefined)))
-      return { why: 'stopped', paused: false };
+      return { why: 'stopped', planned: false };
     const yielded = new AbortController();
     this.yieldRequested = false;
     this.wanted = () => yielded.abort();
@@ -226,7 +240,11 @@ export class CameraPrebuffer {
       this.yieldRequested = true;
       if (this.followers.size === 0) yielded.abort();
     });
+    // The camera reported RTSP after the buffer started (or it was enabled): RTSP takes no slot.
+    const toRtsp = new AbortController();
     const renewer = setInterval(() => {
+      const choice = chooseSource(this.ctx, this.sn);
+      if (choice.source === 'rtsp' && !this.rtspGaveWay(choice) && this.followers.size === 0) toRtsp.abort();
       slots.claim(station, this.holder).then(
         (holder) => holder && yielded.abort(),
         (err: unknown) => this.log.warn({ err }, 'could not renew the station slot'),
@@ -237,11 +255,12 @@ export class CameraPrebuffer {
     const stop = () => void stream?.stop();
     signal.addEventListener('abort', stop, { once: true });
     yielded.signal.addEventListener('abort', stop, { once: true });
+    toRtsp.signal.addEventListener('abort', stop, { once: true });
     try {
       stream = await client.startLivestream(this.sn, {
         startTimeoutMs: config.LIVESTREAM_START_TIMEOUT_SECONDS * 1000,
       });
-      if (signal.aborted || yielded.signal.aborted) await stream.stop();
+      if (signal.aborted || yielded.signal.aborted || toRtsp.signal.aborted) await stream.stop();
       let gate: KeyframeGate | undefined;
       for (let chunk = await stream.read(); chunk; chunk = await stream.read()) {
         if (chunk.kind !== 'video') continue;
@@ -250,12 +269,16 @@ export class CameraPrebuffer {
         for (const unit of gate.push(chunk.buffer)) this.take(unit, chunk.receivedAt);
       }
       const end = await stream.ended;
+      if (toRtsp.signal.aborted && !yielded.signal.aborted) {
+        this.log.info('the camera has RTSP now: the pre-motion buffer moves to it');
+        return { why: 'the camera has RTSP now', planned: true };
+      }
       if (!yielded.signal.aborted)
-        return { why: `the livestream ended (${end.reason}): ${end.message}`, paused: false };
+        return { why: `the livestream ended (${end.reason}): ${end.message}`, planned: false };
       this.state = 'paused';
       this.reason = `station ${station}'s stream slot lent to another camera's recording`;
       this.log.info({ station_sn: station }, 'pre-motion buffer paused: another camera needs the station');
-      return { why: this.reason, paused: true };
+      return { why: this.reason, planned: true };
     } finally {
       clearInterval(renewer);
       unwatch();
