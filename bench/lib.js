@@ -5,7 +5,9 @@ const { readFileSync, readdirSync } = require('node:fs');
 const { createServer } = require('node:net');
 const { setTimeout: sleep } = require('node:timers/promises');
 
-const ROOT = require('node:path').join(__dirname, '..');
+const { join } = require('node:path');
+
+const ROOT = join(__dirname, '..');
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 /** Fields of /proc/<pid>/stat after the command name (which may contain spaces). */
@@ -98,6 +100,32 @@ async function startRedis() {
   return { url: `redis://127.0.0.1:${port}`, port, pid: proc.child.pid, stop: () => proc.stop() };
 }
 
+/**
+ * The eufy-security-ws simulator (apps/eufy-sim, built) as its own process on free ports, with the
+ * scenario at `scenarioPath`; resolves once it listens, with its URLs.
+ */
+async function startSimulator(scenarioPath) {
+  const proc = managed(
+    spawn(
+      process.execPath,
+      [join(ROOT, 'apps/eufy-sim/dist/main.js'), scenarioPath, '--port', '0', '--control-port', '0'],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } },
+    ),
+    'eufy-sim',
+  );
+  const [, url, controlUrl] = await waitFor(
+    'the simulator to listen',
+    () => {
+      if (proc.child.exitCode !== null)
+        throw new Error(`the simulator exited: ${proc.output().slice(-2000)}`);
+      return /"url":"(ws:[^"]+)","controlUrl":"(http:[^"]+)"/.exec(proc.output());
+    },
+    120_000,
+    100,
+  );
+  return { proc, url, controlUrl, pid: proc.child.pid };
+}
+
 /** Whether an executable is on PATH. */
 function hasCommand(name) {
   return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
@@ -154,5 +182,6 @@ module.exports = {
   rssBytes,
   sleep,
   startRedis,
+  startSimulator,
   waitFor,
 };

@@ -19,6 +19,7 @@ const BENCHMARKS = {
   // Runs SOAK_SECONDS (30 minutes unless set): the longest of them.
   soak: () => require('./soak').run(),
   uploads: () => require('./uploads').run(),
+  sources: () => require('./sources').run(),
 };
 
 function git(args) {

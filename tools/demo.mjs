@@ -4,10 +4,11 @@
 // starts the simulator, the inbox and every role (one process, the ROLES launcher); prints the URLs;
 // Ctrl-C stops everything it started. Run `pnpm build` first (`pnpm demo` does).
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse, stringify } from 'yaml';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dataDir = path.resolve(process.env.DEMO_DATA_DIR ?? path.join(root, 'data', 'demo'));
@@ -96,6 +97,26 @@ async function waitFor(what, check, timeoutMs = 30_000) {
   throw new Error(`${what} did not come up within ${timeoutMs / 1000} s`);
 }
 
+/**
+ * The simulator's cameras. Porch serves RTSP through GStreamer's RTSP server; where that is not
+ * installed, the demo runs without Porch (and says so) rather than not at all.
+ */
+function scenarioFile() {
+  const file = path.join(root, 'tools', 'demo-scenario.yaml');
+  const python = process.env.EUFY_SIM_PYTHON || '/usr/bin/python3';
+  const check = "import gi; gi.require_version('GstRtspServer', '1.0')";
+  if (spawnSync(python, ['-c', check]).status === 0) return file;
+  say(
+    "GStreamer's RTSP server is not installed: the demo runs without Porch, the RTSP camera with a pre-motion buffer " +
+      '(install gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gst-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad to see it)',
+  );
+  const scenario = parse(readFileSync(file, 'utf8'));
+  scenario.devices = scenario.devices.filter((device) => !device.rtsp);
+  const withoutRtsp = path.join(dataDir, 'demo-scenario.yaml');
+  writeFileSync(withoutRtsp, stringify(scenario));
+  return withoutRtsp;
+}
+
 async function stopAll(code) {
   if (stopping) return;
   stopping = true;
@@ -168,7 +189,7 @@ async function main() {
     process.execPath,
     [
       'apps/eufy-sim/dist/main.js',
-      'tools/demo-scenario.yaml',
+      scenarioFile(),
       '--port',
       String(simPort),
       '--control-port',
@@ -194,6 +215,7 @@ async function main() {
     WEBHOOK_SECRET: webhookSecret,
     API_TOKEN: apiToken,
     MOTION_TIMEOUT_SECONDS: process.env.MOTION_TIMEOUT_SECONDS || '20',
+    CONFIG_FILE: process.env.CONFIG_FILE || path.join(root, 'tools', 'demo-config.yaml'),
     NODE_ENV: 'development',
     LOG_LEVEL: process.env.LOG_LEVEL || 'info',
   });
@@ -218,6 +240,10 @@ async function main() {
   say(`  Bull Board      ${publicBaseUrl}/admin/queues   (user: any, password: ${apiToken})`);
   say(
     `  simulator       http://127.0.0.1:${simControlPort}/state   (POST /devices/T8113P0223000004/detection for motion)`,
+  );
+  say('  Porch (T8113P0223000006) is recorded over RTSP with a 5 s pre-motion buffer: its videos start');
+  say(
+    `  before the motion (POST /devices/T8113P0223000006/detection; GET ${publicBaseUrl}/devices shows the buffer)`,
   );
   say('Ctrl-C stops everything.');
 }

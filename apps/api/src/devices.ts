@@ -31,6 +31,17 @@ export const deviceView = named(
     /** Where the camera's video comes from (the recorder's last choice) and why. */
     video_source: z.enum(['rtsp', 'p2p']).nullable(),
     video_source_reason: z.string().nullable(),
+    /** The camera's pre-motion buffer (prebuffer_seconds), as its recorder last published it. */
+    prebuffer: z
+      .object({
+        state: z.string(),
+        source: z.enum(['rtsp', 'p2p']).nullable(),
+        bytes: z.number().int().nonnegative(),
+        seconds: z.number().nonnegative(),
+        reason: z.string(),
+        at: z.string(),
+      })
+      .nullable(),
     updated_at: isoOrNull,
   }),
 );
@@ -80,6 +91,7 @@ export function toDeviceView(
     snoozed_until: iso(d.snoozed_until),
     video_source: d.video_source,
     video_source_reason: d.video_source_reason,
+    prebuffer: d.prebuffer && { ...d.prebuffer, at: new Date(d.prebuffer.at).toISOString() },
     updated_at: iso(d.updated_at),
   };
 }

@@ -94,6 +94,29 @@ export function registerScrapedMetrics(registry: Registry, ctx: ApiContext): voi
       'battery level as ingest last saw it',
       (d) => d.battery,
     ),
+    cameraGauge(
+      ctx,
+      'eufy_relay_prebuffer_bytes',
+      "memory held by the camera's pre-motion buffer, as its recorder last published it",
+      (d) => d.prebuffer?.bytes ?? null,
+    ),
+    cameraGauge(
+      ctx,
+      'eufy_relay_prebuffer_seconds',
+      "seconds of video in the camera's pre-motion buffer",
+      (d) => d.prebuffer?.seconds ?? null,
+    ),
+    scraped(
+      'eufy_relay_prebuffers_bytes',
+      'memory held by every pre-motion buffer together (each recorder caps its own: PREBUFFER_TOTAL_MAX_BYTES)',
+      'gauge',
+      async () => [
+        {
+          labels: {},
+          value: (await ctx.devices.listDevices()).reduce((sum, d) => sum + (d.prebuffer?.bytes ?? 0), 0),
+        },
+      ],
+    ),
   ];
   // The registry takes any object with a name and get(); its type names its own classes only.
   for (const metric of metrics)

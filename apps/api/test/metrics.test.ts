@@ -11,6 +11,7 @@ import {
 } from './scrape-check';
 
 const CAMERA = 'T8113P0223000002';
+const PREBUFFERED = 'T8113P0223000004';
 let t: TestApi;
 let scrape: string;
 
@@ -18,6 +19,12 @@ beforeAll(async () => {
   t = await startApi('metrics', { API_TOKEN: TOKEN });
   const devices = new DeviceRegistry(t.redis, t.config);
   await devices.updateDevice(CAMERA, { is_camera: true, online: true, battery: 64 });
+  const prebuffer = { state: 'streaming', source: 'rtsp' as const, reason: '', at: Date.now() };
+  await devices.updateDevice(PREBUFFERED, {
+    is_camera: true,
+    prebuffer: { ...prebuffer, bytes: 1_250_000, seconds: 5.5 },
+  });
+  await devices.updateDevice(CAMERA, { prebuffer: { ...prebuffer, bytes: 250_000, seconds: 6 } });
   await devices.updateDevice('T8113P0223000003', { is_camera: true, online: false, battery: null });
   await new RecordingStore(t.redis, t.config).create({ device_sn: CAMERA, started_at: Date.now() });
   const log = new DeliveryLog(t.redis, t.config);
@@ -59,6 +66,17 @@ describe('GET /metrics', () => {
     );
     expect(scrape).not.toContain('eufy_relay_camera_battery_percent{device_sn="T8113P0223000003"}');
     expect(scrape).toMatch(/^eufy_relay_recordings\{status="recording"\} 1$/m);
+  });
+
+  it('has the memory of each pre-motion buffer and of all together', () => {
+    expect(scrape).toMatch(
+      new RegExp(`^eufy_relay_prebuffer_bytes\\{device_sn="${PREBUFFERED}"\\} 1250000$`, 'm'),
+    );
+    expect(scrape).toMatch(
+      new RegExp(`^eufy_relay_prebuffer_seconds\\{device_sn="${PREBUFFERED}"\\} 5.5$`, 'm'),
+    );
+    expect(scrape).toMatch(/^eufy_relay_prebuffers_bytes 1500000$/m);
+    expect(scrape).not.toContain('eufy_relay_prebuffer_bytes{device_sn="T8113P0223000003"}');
   });
 });
 

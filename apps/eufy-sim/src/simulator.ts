@@ -6,8 +6,15 @@ import { createLogger, type Logger } from '@eufy-relay/logger';
 import { startControlServer } from './control';
 import { ALSO_MOTION, DETECTIONS, type DetectionKind } from './detections';
 import { DetectionLoad, type DetectionLoadOptions, type DetectionLoadReport } from './load';
-import { AUDIO_FRAME_MS, MediaFactory, type FrameSource, type MediaFrame } from './media';
+import { AUDIO_FRAME_MS, MediaFactory, type FrameSource } from './media';
+import { livestreamMessages, pace, sendMedia, type PacedStream } from './pacing';
 import { RtspServer, type RtspMode } from './rtsp';
+import {
+  CAMERA_COMMANDS,
+  cameraProperties,
+  homeBaseProperties,
+  standaloneStationProperties,
+} from './templates';
 import { parseScenario, type Scenario, type ScenarioDevice, type ScenarioInput } from './scenario';
 
 /** What `sendMalformed` puts on the wire to every connected client. */
@@ -54,35 +61,18 @@ interface SimStation {
 }
 
 /** The one P2P livestream a station is running, and the sockets subscribed to it. */
-interface StationStream {
+interface StationStream extends PacedStream {
   device: SimDevice;
   subscribers: Set<SimClient>;
-  started: boolean;
-  /** `cutLivestream(..., 'stall')`: no more data; the idle rule then stops the stream. */
-  stalled: boolean;
-  lastDataAt: number;
   video?: FrameSource;
   audio?: FrameSource;
-  /** The next tick of each pacer (video, audio). */
-  timers: Map<string, NodeJS.Timeout>;
-  ended: boolean;
 }
 
-/** What `device.get_commands` lists for a camera; `start_livestream` is what marks a camera. */
-const CAMERA_COMMANDS = ['start_livestream', 'stop_livestream', 'is_livestreaming', 'set_property'];
-/** Type 8 CAMERA2C (eufyCam on a HomeBase), 30 INDOOR_CAMERA (standalone), 0 STATION. */
-const DEVICE_TYPE_CAMERA_ON_STATION = 8;
-const DEVICE_TYPE_STANDALONE = 30;
-const STATION_TYPE = 0;
 /** Only our command names with P2P custom data get a `command result` (schema ≥ 13). */
 const P2P_COMMAND_NAMES: Record<string, string> = {
   start_livestream: 'deviceStartLivestream',
   stop_livestream: 'deviceStopLivestream',
 };
-/** A socket this far behind on sending is skipped for media frames rather than grown without bound. */
-const MAX_BUFFERED_BYTES = 32 * 1024 * 1024;
-/** A stream that never produced a first frame (ffmpeg failed) is stopped after this. */
-const FIRST_FRAME_GRACE_MS = 10_000;
 /** How long stop() waits for clients to answer the close handshake before cutting them off. */
 const GRACEFUL_CLOSE_MS = 1000;
 /** A 1×1 PNG: the captcha image the simulator asks to be solved. */
@@ -130,19 +120,7 @@ export class Simulator {
       this.stations.set(station.serialNumber, {
         serialNumber: station.serialNumber,
         connected: true,
-        properties: {
-          name: station.name,
-          model: station.model,
-          serialNumber: station.serialNumber,
-          hardwareVersion: 'P1',
-          softwareVersion: '3.2.4.4',
-          type: STATION_TYPE,
-          lanIpAddress: '192.0.2.10',
-          macAddress: '02:00:00:00:00:01',
-          guardMode: 1,
-          currentMode: 1,
-          ...station.properties,
-        },
+        properties: homeBaseProperties(station),
       });
     for (const device of this.scenario.devices) this.addDevice(device);
     this.http = createServer((_req, res) => {
@@ -161,56 +139,14 @@ export class Simulator {
       this.stations.set(config.serialNumber, {
         serialNumber: config.serialNumber,
         connected: true,
-        properties: {
-          name: config.name,
-          model: config.model,
-          serialNumber: config.serialNumber,
-          hardwareVersion: 'P1',
-          softwareVersion: '2.2.1.1',
-          type: DEVICE_TYPE_STANDALONE,
-          lanIpAddress: '192.0.2.20',
-          macAddress: '02:00:00:00:00:02',
-          guardMode: 1,
-          currentMode: 1,
-        },
+        properties: standaloneStationProperties(config),
       });
     this.devices.set(config.serialNumber, {
       serialNumber: config.serialNumber,
       stationSerialNumber,
       config,
       detectionTimers: new Map(),
-      properties: {
-        name: config.name,
-        model: config.model,
-        serialNumber: config.serialNumber,
-        hardwareVersion: 'HAIYI-IMX323',
-        softwareVersion: '2.2.1.1',
-        type: standalone ? DEVICE_TYPE_STANDALONE : DEVICE_TYPE_CAMERA_ON_STATION,
-        stationSerialNumber,
-        ...(config.battery === undefined ? {} : { battery: config.battery, batteryTemperature: 21 }),
-        wifiRssi: -61,
-        wifiSignalLevel: 3,
-        enabled: true,
-        state: config.state,
-        motionDetection: true,
-        motionDetected: false,
-        personDetected: false,
-        personName: '',
-        petDetected: false,
-        vehicleDetected: false,
-        strangerPersonDetected: false,
-        ringing: false,
-        soundDetected: false,
-        cryingDetected: false,
-        rtspStream: false,
-        rtspStreamUrl: '',
-        picture: null,
-        microphone: true,
-        speaker: true,
-        audioRecording: config.video.audio,
-        powerSource: config.battery === undefined ? 1 : 0,
-        ...config.properties,
-      },
+      properties: cameraProperties(config, stationSerialNumber, standalone),
     });
   }
 
@@ -871,23 +807,20 @@ export class Simulator {
       this.endStream(stream, true);
       return;
     }
-    const videoPrefix = Buffer.from(
-      `{"type":"event","event":{"source":"device","event":"livestream video data","serialNumber":${JSON.stringify(device.serialNumber)},"buffer":`,
-    );
-    const videoSuffix = Buffer.from(
-      `,"metadata":${JSON.stringify({ videoCodec: 'H264', videoFPS: profile.fps, videoHeight: profile.height, videoWidth: profile.width })}}}`,
-    );
-    const audioPrefix = Buffer.from(
-      `{"type":"event","event":{"source":"device","event":"livestream audio data","serialNumber":${JSON.stringify(device.serialNumber)},"buffer":`,
-    );
-    const audioSuffix = Buffer.from(`,"metadata":{"audioCodec":"AAC_LC"}}}`);
+    const message = livestreamMessages(device.serialNumber, profile);
     stream.lastDataAt = Date.now(); // the idle rule counts from the first chance to send
-    this.pace(
-      stream,
-      'video',
-      1000 / profile.fps,
-      () => stream.video?.take(),
-      (frame) => {
+    const idleMs = this.scenario.timings.livestreamIdleStopSeconds * 1000;
+    const onIdle = () => {
+      this.logger.info({ serialNumber: device.serialNumber, idleMs }, 'no livestream data: stopping it');
+      this.endStream(stream, true);
+    };
+    pace(stream, {
+      name: 'video',
+      periodMs: 1000 / profile.fps,
+      idleMs,
+      onIdle,
+      take: () => stream.video?.take(),
+      send: (frame) => {
         if (!stream.started) {
           stream.started = true;
           for (const client of stream.subscribers)
@@ -897,63 +830,18 @@ export class Simulator {
               serialNumber: device.serialNumber,
             });
         }
-        this.sendMedia(stream, Buffer.concat([videoPrefix, frame.bufferJson, videoSuffix]));
+        sendMedia(stream.subscribers, message.video(frame));
       },
-    );
+    });
     if (stream.audio)
-      this.pace(
-        stream,
-        'audio',
-        AUDIO_FRAME_MS,
-        () => (stream.started ? stream.audio?.take() : undefined),
-        (frame) => this.sendMedia(stream, Buffer.concat([audioPrefix, frame.bufferJson, audioSuffix])),
-      );
-  }
-
-  /**
-   * Sends one frame per period on an absolute schedule (no drift over a long stream). A tick with no
-   * frame ready sends nothing; a stream that has sent nothing for the idle bound is stopped.
-   * Audio counts as data only once video started (audio waits for the first video frame).
-   */
-  private pace(
-    stream: StationStream,
-    name: string,
-    periodMs: number,
-    take: () => MediaFrame | undefined,
-    send: (frame: MediaFrame) => void,
-  ): void {
-    const startedAt = performance.now();
-    const idleMs = this.scenario.timings.livestreamIdleStopSeconds * 1000;
-    let tick = 0;
-    const step = () => {
-      if (stream.ended) return;
-      // ffmpeg's first frame can take a while on a busy machine: the idle rule is for a stream that flowed.
-      const bound = stream.started ? idleMs : Math.max(idleMs, FIRST_FRAME_GRACE_MS);
-      if (Date.now() - stream.lastDataAt > bound) {
-        this.logger.info(
-          { serialNumber: stream.device.serialNumber, idleMs },
-          'no livestream data: stopping it',
-        );
-        this.endStream(stream, true);
-        return;
-      }
-      const frame = stream.stalled ? undefined : take();
-      if (frame) {
-        stream.lastDataAt = Date.now();
-        send(frame);
-      }
-      tick++;
-      stream.timers.set(name, setTimeout(step, Math.max(0, startedAt + tick * periodMs - performance.now())));
-    };
-    step();
-  }
-
-  private sendMedia(stream: StationStream, message: Buffer): void {
-    for (const client of stream.subscribers) {
-      if (client.ws.readyState !== WebSocket.OPEN) continue;
-      if (client.ws.bufferedAmount > MAX_BUFFERED_BYTES) continue; // a stuck reader loses frames, not memory
-      client.ws.send(message, { binary: false });
-    }
+      pace(stream, {
+        name: 'audio',
+        periodMs: AUDIO_FRAME_MS,
+        idleMs,
+        onIdle,
+        take: () => (stream.started ? stream.audio?.take() : undefined),
+        send: (frame) => sendMedia(stream.subscribers, message.audio(frame)),
+      });
   }
 }
 

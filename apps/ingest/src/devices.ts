@@ -66,6 +66,7 @@ export function deviceFields(
   | 'snoozed_until'
   | 'video_source'
   | 'video_source_reason'
+  | 'prebuffer'
   | 'updated_at'
 > {
   return {

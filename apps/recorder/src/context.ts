@@ -1,6 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Config } from '@eufy-relay/config';
-import type { JobQueue, cleanupJob, recordingSessionJob } from '@eufy-relay/contracts';
+import { DEVICE_SN, type JobQueue, type cleanupJob, type recordingSessionJob } from '@eufy-relay/contracts';
 import type { DeviceRegistry } from '@eufy-relay/devices';
 import type { ErrorReporter } from '@eufy-relay/errors';
 import type { EufyClient } from '@eufy-relay/eufy-client';
@@ -8,6 +9,7 @@ import type { Logger } from '@eufy-relay/logger';
 import type { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
 import type { WebhookQueue } from '@eufy-relay/webhooks';
 import type { CameraStates } from './camera-state';
+import type { Prebuffers } from './prebuffer';
 import type { SessionRecords } from './session-records';
 import type { StationSlots } from './station-slots';
 import type { RecorderUploads } from './uploads';
@@ -29,8 +31,23 @@ export interface RecorderContext {
   /** The janitor queue: a full disk asks for a cleanup run at once. */
   janitor: JobQueue<typeof cleanupJob>;
   reporter: ErrorReporter;
+  /** Pre-motion buffers of this recorder's cameras (prebuffer_seconds > 0). */
+  prebuffers?: Prebuffers;
   /** With STORAGE_BACKEND=s3: where a finished recording goes next; unset, it stays in RECORDINGS_DIR. */
   uploads?: RecorderUploads;
+}
+
+/** The camera's station (HomeBase): from the bridge, else from ingest's registry, else itself. */
+export async function stationOf(ctx: RecorderContext, sn: string, signal: AbortSignal): Promise<string> {
+  const bound = ctx.config.LIVESTREAM_START_TIMEOUT_SECONDS * 1000;
+  await Promise.race([
+    ctx.client.start().catch(() => undefined),
+    sleep(bound, undefined, { signal }).catch(() => undefined),
+  ]);
+  const fromBridge = ctx.client.state?.devices.get(sn)?.properties.stationSerialNumber;
+  if (typeof fromBridge === 'string' && DEVICE_SN.test(fromBridge)) return fromBridge;
+  const fromRegistry = (await ctx.registry.getDevice(sn))?.station_serial;
+  return fromRegistry && DEVICE_SN.test(fromRegistry) ? fromRegistry : sn;
 }
 
 /** The devices registry shows what the recorder's camera state says (GET /devices). */

@@ -20,11 +20,11 @@ import { openWebhookQueue } from '@eufy-relay/webhooks';
 import { CameraStates, recordingRules } from './camera-state';
 import type { RecorderContext } from './context';
 import { handleMotion } from './motion';
+import { Prebuffers } from './prebuffer';
 import { LOCK_LOST, runRecordingSession } from './session';
 import { SessionRecords } from './session-records';
 import { startSpoolServer } from './spool-server';
 import { StationSlots } from './station-slots';
-import { warnPrebufferNotBuilt } from './video-source';
 import { sweepOrphans } from './sweep';
 import { startUploads } from './uploads';
 
@@ -168,6 +168,11 @@ export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
       for (const id of jobIds) sessionWorker.cancelJob(id, LOCK_LOST);
     });
 
+    // Stopped after the sessions that may follow them, before the bridge's connection.
+    ctx.prebuffers = new Prebuffers(ctx);
+    const prebuffers = ctx.prebuffers;
+    shutdown.add('pre-motion buffers', () => prebuffers.stop());
+
     // Closed first (added last): sessions are aborted at once, stop their ffmpeg in order and hand
     // their jobs back; then the motion worker finishes its short jobs.
     shutdown.add('motion worker', closeWorker(motionWorker, scope.shutdownMs / 2));
@@ -191,11 +196,14 @@ export function start(config: Config, deps?: RoleDeps): Promise<RunningRole> {
       ctx.uploads = await startUploads(scope, { ...ctx, objects: storage.objects });
     await Promise.all([redisReady(redis), motionWorker.waitUntilReady(), sessionWorker.waitUntilReady()]);
     // Connecting (and reconnecting) runs in the background: a bridge that is down delays video, not the role.
-    client.start().catch((err: unknown) => {
-      if (err instanceof SchemaIncompatibleError) return; // reported by the 'fatal' listener
-      logger.debug({ err }, 'eufy-security-ws client stopped before it was ready');
-    });
-    warnPrebufferNotBuilt(config, logger);
+    client.start().then(
+      // Cameras with prebuffer_seconds; with PREBUFFER_SECONDS, every camera the bridge knows.
+      () => prebuffers.start([...Object.keys(config.cameras), ...(client.state?.devices.keys() ?? [])]),
+      (err: unknown) => {
+        if (err instanceof SchemaIncompatibleError) return; // reported by the 'fatal' listener
+        logger.debug({ err }, 'eufy-security-ws client stopped before it was ready');
+      },
+    );
     logger.info(
       {
         recordings_dir: ctx.files.dir,

@@ -1,33 +1,24 @@
-import { access, rename, rm } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WaitingError, type Job } from 'bullmq';
-import { DEVICE_SN, boundedReason, type JobData, type recordingSessionJob } from '@eufy-relay/contracts';
+import { type JobData, type recordingSessionJob } from '@eufy-relay/contracts';
 import type { Livestream, LivestreamChunk, LivestreamEnd } from '@eufy-relay/eufy-client';
 import type { Logger } from '@eufy-relay/logger';
-import { extractThumbnail, type MediaInfo } from '@eufy-relay/media';
-import { RecordingStatusConflictError, type VideoStatus } from '@eufy-relay/recordings';
-import { assembleVideo, keepRecordedVideo } from './assemble';
-import type { Decision, StopReason } from './camera-state';
-import { mirrorDevice, type RecorderContext } from './context';
+import { BufferedSegment } from './buffered-segment';
+import { finishRecording, type SessionSummary, type StopDecision } from './finish';
+import type { StopReason } from './camera-state';
+import { stationOf, type RecorderContext } from './context';
 import { DiskFullError, isDiskFull, requestDiskPressureRun } from './disk-full';
-import { sendMotionStopped } from './notify';
 import { SegmentWriter, type FirstFrame, type SegmentResult } from './segment-writer';
+import { PREBUFFER_HOLDER } from './prebuffer';
 import type { SegmentRecord } from './session-records';
 import { RtspSegment, chooseSource, redactUrl } from './video-source';
 
+export type { SessionSummary } from './finish';
+
 /** The reason a session's job signal carries when BullMQ could not renew its lock (another recorder owns it). */
 export const LOCK_LOST = 'lock_lost';
-
-type StopDecision = Extract<Decision, { kind: 'stop' }>;
-
-export interface SessionSummary {
-  recording_id: string;
-  outcome: 'finished' | 'already_finished' | 'missing';
-  video_status?: Exclude<VideoStatus, 'recording'>;
-  stop_reason?: StopReason;
-  duration_seconds?: number;
-}
 
 /** The recorder is shutting down: the session's job goes back to the queue for another recorder. */
 class HandedBack extends Error {
@@ -134,14 +125,14 @@ class RecordingSession {
     this.startedAt = recording.started_at;
     this.videoStarted = recording.video_started_at !== null;
     const first = await this.ctx.cameras.decide(this.sn, this.id, this.startedAt);
-    if (first.kind === 'continue') return this.finish(await this.record(first.deadline));
+    if (first.kind === 'continue') return this.finishWith(await this.record(first.deadline));
     if (!this.videoStarted && (await this.ctx.sessions.problem(this.id)) === null)
       await this.ctx.sessions.setProblem(
         this.id,
         `no recorder was free to record it before its motion ended (${Math.round((Date.now() - this.startedAt) / 1000)} s ` +
           'after it started): every recorder ran RECORDER_CONCURRENCY recordings or none was running',
       );
-    return this.finish(first);
+    return this.finishWith(first);
   }
 
   /**
@@ -158,7 +149,16 @@ class RecordingSession {
       `the recording failed: ${(err as Error).message ?? String(err)}`,
     );
     const decision = await this.ctx.cameras.decide(this.sn, this.id, this.startedAt, 'recording_failed');
-    if (decision.kind === 'stop') await this.finish(decision, { lastResort: true });
+    if (decision.kind === 'stop') await this.finishWith(decision, { lastResort: true });
+  }
+
+  /** The finish (finish.ts): video assembled, thumbnail, motion_stopped, the index finished. */
+  private finishWith(decision: StopDecision, options?: { lastResort?: boolean }): Promise<SessionSummary> {
+    return finishRecording(
+      { ctx: this.ctx, id: this.id, sn: this.sn, startedAt: this.startedAt, log: this.log },
+      decision,
+      options,
+    );
   }
 
   // ------------------------------------------------------------------ recording
@@ -172,12 +172,13 @@ class RecordingSession {
     // Fire-and-forget: stop() of a livestream never rejects; an abort listener cannot wait for it anyway.
     stop.signal.addEventListener('abort', () => void this.stream?.stop(), { once: true });
 
-    this.station = await this.stationOf(stop.signal);
+    this.station = await stationOf(this.ctx, this.sn, stop.signal);
     await store.update(this.id, { station_sn: this.station });
     const watcher = this.watch(deadline, stop);
     // Fire-and-forget: renew() catches and logs its own errors; the next tick retries.
     const renewer = setInterval(() => void this.renew(), slots.leaseMs / 3);
     try {
+      await this.recordBuffered(stop.signal);
       await this.recordRtsp(stop.signal);
       while (!stop.signal.aborted && !this.forced) {
         if (!this.holdingSlot) {
@@ -251,6 +252,7 @@ class RecordingSession {
    * fails instead.
    */
   private async recordRtsp(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return;
     const choice = chooseSource(this.ctx, this.sn);
     await this.setSource(choice.source, choice.why);
     if (choice.source !== 'rtsp') return;
@@ -263,11 +265,7 @@ class RecordingSession {
       attempt++
     ) {
       const segment = await this.openRtspSegment(choice.url);
-      const aborted = new Promise<undefined>((resolve) => {
-        if (signal.aborted) resolve(undefined);
-        else signal.addEventListener('abort', () => resolve(undefined), { once: true });
-      });
-      failure = await Promise.race([segment.ended, aborted]);
+      failure = await Promise.race([segment.ended, untilAborted(signal)]);
       await this.closeSegment(segment);
       if (failure === undefined || signal.aborted) return;
       this.log.warn({ reason: failure, attempt }, 'RTSP failed');
@@ -279,6 +277,45 @@ class RecordingSession {
     }
     await this.ctx.sessions.setProblem(this.id, `${failure} (source: rtsp, no P2P fallback)`);
     this.forced = 'livestream_failed';
+  }
+
+  /**
+   * From the camera's pre-motion buffer (prebuffer.ts) when this recorder keeps one and it has video
+   * (or gets it within LIVESTREAM_START_TIMEOUT_SECONDS, while it opens its stream): the file starts at the last keyframe at or before motion − prebuffer_seconds (a resumed
+   * recording: at the latest keyframe), no stream to open. If the buffer's stream ends under the
+   * recording, the recording goes on in a new segment the usual way (RTSP, else P2P).
+   */
+  private async recordBuffered(signal: AbortSignal): Promise<void> {
+    const prebuffer = this.ctx.prebuffers?.get(this.sn);
+    const bound = this.ctx.config.LIVESTREAM_START_TIMEOUT_SECONDS * 1000;
+    if (!prebuffer || !(await prebuffer.whenVideo(bound, signal))) return;
+    const resumed = this.videoStarted;
+    const file = await this.nextSegmentFile();
+    this.segment = await this.ctx.sessions.addSegment(this.id, path.basename(file));
+    const shutdownMs = this.ctx.config.SHUTDOWN_TIMEOUT_SECONDS * 1000;
+    const segment = await BufferedSegment.open({
+      file,
+      prebuffer,
+      from: resumed ? Date.now() : this.startedAt - prebuffer.seconds * 1000,
+      endGraceMs: Math.min(10_000, shutdownMs / 3),
+      interruptGraceMs: Math.min(5_000, shutdownMs / 6),
+      logger: this.log,
+      onFirstFrame: (frame) => this.onFirstFrame(frame),
+    });
+    if (!segment) return;
+    await this.setSource(prebuffer.source ?? 'p2p', `the pre-motion buffer (${prebuffer.seconds} s)`);
+    if (!resumed) {
+      const preroll = Math.max(0, (this.startedAt - segment.firstFrameAt) / 1000);
+      this.log.info({ preroll_seconds: preroll }, 'recording from the pre-motion buffer');
+      this.track(this.ctx.store.update(this.id, { preroll_seconds: Math.round(preroll * 1000) / 1000 }));
+    }
+    const failure = await Promise.race([segment.ended, untilAborted(signal)]);
+    await this.closeSegment(segment);
+    if (failure !== undefined && !signal.aborted)
+      this.log.warn(
+        { reason: failure },
+        'the pre-motion buffer stopped under the recording: it goes on without',
+      );
   }
 
   private async setSource(source: 'rtsp' | 'p2p', why: string): Promise<void> {
@@ -350,6 +387,15 @@ class RecordingSession {
   private async blocked(holder: string): Promise<void> {
     const since = this.waitingForSlot ? undefined : Date.now();
     this.waitingForSlot = true;
+    if (PREBUFFER_HOLDER.test(holder)) {
+      this.log.info(
+        { station_sn: this.station, holder },
+        'a pre-motion buffer holds the station: asking for it',
+      );
+      await this.ctx.slots.want(this.station);
+      if (since) await this.ctx.store.update(this.id, { waiting_for_slot_since: since });
+      return;
+    }
     this.log.info(
       { station_sn: this.station, holder },
       'station streams another camera: waiting for its stream slot',
@@ -362,19 +408,6 @@ class RecordingSession {
       this.id,
       `station ${this.station} was streaming recording ${holder} (a station streams one camera at a time)`,
     );
-  }
-
-  /** The camera's station (HomeBase): from the bridge, else from ingest's registry, else itself. */
-  private async stationOf(signal: AbortSignal): Promise<string> {
-    const bound = this.ctx.config.LIVESTREAM_START_TIMEOUT_SECONDS * 1000;
-    await Promise.race([
-      this.ctx.client.start().catch(() => undefined),
-      sleep(bound, undefined, { signal }).catch(() => undefined),
-    ]);
-    const fromBridge = this.ctx.client.state?.devices.get(this.sn)?.properties.stationSerialNumber;
-    if (typeof fromBridge === 'string' && DEVICE_SN.test(fromBridge)) return fromBridge;
-    const fromRegistry = (await this.ctx.registry.getDevice(this.sn))?.station_serial;
-    return fromRegistry && DEVICE_SN.test(fromRegistry) ? fromRegistry : this.sn;
   }
 
   /** Starts the livestream; resolves with its first chunks once video flows. */
@@ -511,116 +544,14 @@ class RecordingSession {
       .finally(() => this.pending.delete(tracked));
     this.pending.add(tracked);
   }
-
-  // ------------------------------------------------------------------ finish
-
-  /**
-   * Every step can run again (after a crash, on another recorder) with the same result: the file is
-   * assembled once, motion_stopped has a fixed webhook id, and the index is finished last.
-   */
-  private async finish(
-    decision: StopDecision,
-    options: { lastResort?: boolean } = {},
-  ): Promise<SessionSummary> {
-    const { store, files, sessions, webhooks, config } = this.ctx;
-    const deps = { files, sessions, logger: this.log };
-    let video: (MediaInfo & { gapSeconds?: number }) | null;
-    let unstitched: string | null = null;
-    const problem = await sessions.problem(this.id);
-    try {
-      video = await assembleVideo(this.id, deps);
-    } catch (err) {
-      // Thrown to BullMQ, the finish is retried; only the last attempt settles for less.
-      if (!options.lastResort) throw err;
-      const kept = await keepRecordedVideo(this.id, deps);
-      video = kept?.info ?? null;
-      const why = (err as Error).message;
-      // After a failed job the problem already says why (the same error): not twice.
-      unstitched =
-        `its segments could not be stitched${problem?.includes(why) ? '' : ` (${why})`}` +
-        (kept
-          ? `: kept ${kept.keptSeconds.toFixed(1)} s of the ${kept.recordedSeconds.toFixed(1)} s recorded`
-          : '');
-      this.log.error({ err }, 'could not stitch the recording: kept what was recorded');
-    }
-    if (video) await this.makeThumbnail();
-    const failed =
-      unstitched !== null || (decision.reason !== 'motion_timeout' && decision.reason !== 'max_duration');
-    const videoStatus = !video ? 'no_video' : failed ? 'failed' : 'completed';
-    const reason =
-      videoStatus === 'completed'
-        ? null
-        : boundedReason(
-            [problem ?? defaultFailureReason(decision.reason, video), unstitched].filter(Boolean).join('; '),
-          );
-    const duration = Math.max(0, Math.round((decision.endedAt - this.startedAt) / 1000));
-    await sendMotionStopped(webhooks, config, {
-      id: this.id,
-      device_sn: this.sn,
-      ended_at: decision.endedAt,
-      duration_seconds: duration,
-      video_status: videoStatus,
-      reason,
-    });
-    try {
-      await store.finish(this.id, {
-        status: videoStatus === 'completed' ? 'completed' : 'failed',
-        video_status: videoStatus,
-        ended_at: decision.endedAt,
-        duration_seconds: duration,
-        stop_reason: decision.reason,
-        failure_reason: reason,
-        waiting_for_slot_since: null,
-        bytes: video?.sizeBytes ?? 0,
-        gap_seconds: video?.gapSeconds ?? 0,
-        ...(video
-          ? {
-              codec: video.videoCodec,
-              width: video.width,
-              height: video.height,
-              has_audio: video.hasAudio,
-            }
-          : {}),
-      });
-    } catch (err) {
-      if (!(err instanceof RecordingStatusConflictError)) throw err;
-    }
-    // After the index says finished (the upload stores only finished recordings), before the
-    // session record goes: a crash in between re-runs the finish, and the job id makes it one upload.
-    if (video) await this.ctx.uploads?.enqueue(this.id);
-    await mirrorDevice(this.ctx, this.sn);
-    await sessions.remove(this.id);
-    this.log.info(
-      { stop_reason: decision.reason, video_status: videoStatus, duration_seconds: duration, reason },
-      'recording finished',
-    );
-    return {
-      recording_id: this.id,
-      outcome: 'finished',
-      video_status: videoStatus,
-      stop_reason: decision.reason,
-      duration_seconds: duration,
-    };
-  }
-
-  /** `{id}.jpg` from the first seconds, written atomically; a failure costs only the thumbnail. */
-  private async makeThumbnail(): Promise<void> {
-    const { files } = this.ctx;
-    const temp = files.tempPath(this.id, 'thumbnail');
-    try {
-      await extractThumbnail(files.videoPath(this.id), temp);
-      await rename(temp, files.thumbnailPath(this.id));
-    } catch (err) {
-      this.log.warn({ err }, 'could not make the thumbnail');
-      await rm(temp, { force: true });
-    }
-  }
 }
 
-function defaultFailureReason(reason: StopReason, video: MediaInfo | null): string {
-  if (reason === 'abandoned')
-    return 'no recorder was running this recording and the camera has started a newer one';
-  return video ? `the recording ended early (${reason})` : 'the livestream delivered no video';
+/** Resolves (with undefined) when `signal` aborts. */
+function untilAborted(signal: AbortSignal): Promise<undefined> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve(undefined);
+    else signal.addEventListener('abort', () => resolve(undefined), { once: true });
+  });
 }
 
 async function exists(file: string): Promise<boolean> {

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Config } from '@eufy-relay/config';
 import type { Logger } from '@eufy-relay/logger';
@@ -17,7 +18,9 @@ const RELEASE = RedisScript.load(__dirname, 'station-slot-release-1.lua');
  */
 export class StationSlots {
   private readonly channel: string;
+  private readonly wantedChannel: string;
   private readonly freed = new EventEmitter();
+  private readonly wanted = new EventEmitter();
   private subscribed: Promise<unknown> | undefined;
 
   constructor(
@@ -29,10 +32,44 @@ export class StationSlots {
     private readonly logger: Logger,
   ) {
     this.channel = redisKey(config, 'recorder', 'station-free');
+    this.wantedChannel = redisKey(config, 'recorder', 'station-wanted');
     this.freed.setMaxListeners(0);
+    this.wanted.setMaxListeners(0);
     subscriber.on('message', (channel: string, station: string) => {
       if (channel === this.channel) this.freed.emit(station);
+      else if (channel === this.wantedChannel) this.wanted.emit(station);
     });
+  }
+
+  private subscribe(): Promise<unknown> {
+    this.subscribed ??= this.subscriber.subscribe(this.channel, this.wantedChannel).catch((err: unknown) => {
+      this.subscribed = undefined;
+      this.logger.warn({ err }, 'cannot subscribe to station releases: waiting recordings poll');
+    });
+    return this.subscribed;
+  }
+
+  /**
+   * A recording needs the station's slot, which a pre-motion buffer holds (prebuffer.ts): asks it,
+   * in whichever recorder it runs, to lend it (published on `{prefix}:recorder:station-wanted`).
+   */
+  async want(station: string): Promise<void> {
+    await this.redis.publish(this.wantedChannel, station);
+  }
+
+  /** Calls `listener` each time a recording asks for the station's slot; returns the unsubscribe. */
+  onWanted(station: string, listener: () => void): () => void {
+    // Fire-and-forget: subscribe() logs its own failure (then nobody asks, and the lease still bounds a holder).
+    void this.subscribe();
+    this.wanted.on(station, listener);
+    return () => this.wanted.off(station, listener);
+  }
+
+  /** After lending the slot: waits until someone took it (or a lease passed), so the borrower goes first. */
+  async waitTaken(station: string, signal: AbortSignal): Promise<void> {
+    const until = Date.now() + this.leaseMs;
+    while (!signal.aborted && Date.now() < until && (await this.holder(station)) === null)
+      await sleep(Math.min(100, this.leaseMs / 10), undefined, { signal }).catch(() => undefined);
   }
 
   private key(station: string): string {
@@ -64,11 +101,7 @@ export class StationSlots {
     signal: AbortSignal,
     onBlocked: (holder: string) => Promise<void> | void,
   ): Promise<boolean> {
-    this.subscribed ??= this.subscriber.subscribe(this.channel).catch((err: unknown) => {
-      this.subscribed = undefined;
-      this.logger.warn({ err }, 'cannot subscribe to station releases: waiting recordings poll');
-    });
-    await this.subscribed;
+    await this.subscribe();
     let blockedBy: string | null = null;
     while (!signal.aborted) {
       const holder = await this.claim(station, recordingId);

@@ -39,24 +39,6 @@ export function chooseSource(ctx: Pick<RecorderContext, 'config' | 'client'>, sn
   return { source: 'p2p', why: source === 'rtsp' ? `source: rtsp, but ${none}` : none };
 }
 
-/**
- * PREBUFFER_SECONDS and `prebuffer_seconds` are accepted (their names are fixed in the design) but
- * the pre-motion buffer is not built yet: say so once at start instead of silently ignoring them.
- */
-export function warnPrebufferNotBuilt(config: Parameters<typeof cameraSettings>[0], logger: Logger): void {
-  const asked = [
-    ...(config.PREBUFFER_SECONDS > 0 ? ['PREBUFFER_SECONDS'] : []),
-    ...Object.keys(config.cameras)
-      .filter((sn) => cameraSettings(config, sn).prebuffer_seconds > 0)
-      .map((sn) => `cameras.${sn}.prebuffer_seconds`),
-  ];
-  if (asked.length > 0)
-    logger.warn(
-      { settings: asked },
-      'the pre-motion buffer is not built yet: recordings start at the motion, without pre-roll',
-    );
-}
-
 /** `rtsp://user:pass@host` → `rtsp://user:***@host`, for logs and the index. */
 export function redactUrl(url: string): string {
   return url.replace(/^([a-z]+:\/\/[^:@/]*):[^@/]*@/i, '$1:***@');
@@ -73,11 +55,14 @@ export function rtspFailure(exit: FfmpegExit, framesWritten: number, timeoutSeco
   return `RTSP stream ended (no data for ${timeoutSeconds} s, or the camera closed it)${said ? `: ${said}` : ''}`;
 }
 
+/** How often a new RTSP segment's file is looked at until its first frame shows. */
+const FIRST_FRAME_POLL_MS = 20;
+
 export interface RtspSegmentOptions {
   url: string;
   file: string;
   timeoutSeconds: number;
-  /** How often the growing file is looked at (first frame, last frame). */
+  /** How often the growing file is looked at once it has its first frame (last frame). Default 100. */
   pollMs?: number;
   interruptGraceMs: number;
   logger: Logger;
@@ -143,7 +128,8 @@ export class RtspSegment {
         await ffmpeg.stop();
         return `RTSP delivered no video within ${this.options.timeoutSeconds} s`;
       }
-      await Promise.race([sleep(pollMs), ffmpeg.exited]);
+      // Until the first frame, often: its time is the recording's video_started_at.
+      await Promise.race([sleep(this.firstFrameAt === null ? FIRST_FRAME_POLL_MS : pollMs), ffmpeg.exited]);
     }
     const exit = await ffmpeg.exited;
     await this.look();

@@ -70,10 +70,11 @@ describe('recording over RTSP', () => {
       codec: 'h264',
       width: VIDEO.width,
     });
-    // Connecting is ffmpeg's RTSP handshake and the camera's first keyframe: well under a second on
-    // a quiet machine (bench/results), bounded loosely here for a loaded one.
+    // Where the time goes: ffmpeg's own start (about 0.1 s on a quiet machine, 0.4 s at a load of
+    // 20 on two cores), the RTSP handshake and the first frame (the simulator's stream starts on a
+    // keyframe; ~0.1 s), seeing the file grow (polled every 20 ms). 0.83 s measured at a load of 20.
     const firstFrameMs = rtspStarted.video_started_at! - motionAt;
-    expect(firstFrameMs).toBeLessThan(3000);
+    expect(firstFrameMs).toBeLessThan(1000);
     // The other camera of the same HomeBase never waited for the station's slot.
     expect(p2pDone).toMatchObject({ status: 'completed', video_source: 'p2p', slot_blocked_by: null });
     expect(p2pStarted.video_started_at! - rtspStarted.video_started_at!).toBeLessThan(5000);

@@ -1,8 +1,7 @@
 import { loadConfig, type CameraOverrides } from '@eufy-relay/config';
 import type { EufyClient } from '@eufy-relay/eufy-client';
-import type { Logger } from '@eufy-relay/logger';
 import type { FfmpegExit } from '@eufy-relay/media';
-import { chooseSource, redactUrl, rtspFailure, warnPrebufferNotBuilt } from '../src/video-source';
+import { chooseSource, redactUrl, rtspFailure } from '../src/video-source';
 
 const SN = 'T8113P0223000801';
 const config = (cameras: Record<string, CameraOverrides> = {}, env: Record<string, string> = {}) => ({
@@ -83,19 +82,5 @@ describe('why an RTSP pull failed', () => {
 
   it('never shows a password', () => {
     expect(redactUrl('rtsp://admin:s3cret@192.0.2.20/live0')).toBe('rtsp://admin:***@192.0.2.20/live0');
-  });
-});
-
-describe('the pre-motion buffer setting', () => {
-  it('warns once at start for every camera that asks for it (it is not built yet)', () => {
-    const warnings: unknown[][] = [];
-    const logger = { warn: (...args: unknown[]) => warnings.push(args) } as unknown as Logger;
-    warnPrebufferNotBuilt(config({ [SN]: { prebuffer_seconds: 5 }, T8113P0223000802: {} }), logger);
-    expect(warnings).toEqual([
-      [{ settings: [`cameras.${SN}.prebuffer_seconds`] }, expect.stringContaining('not built yet')],
-    ]);
-    warnings.length = 0;
-    warnPrebufferNotBuilt(config(), logger);
-    expect(warnings).toEqual([]);
   });
 });

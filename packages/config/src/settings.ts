@@ -409,7 +409,19 @@ export const settings = {
     expected: 'expected a number of seconds, 0 or more',
     default: '0',
     description:
-      'seconds of video before the motion a recording should start with; validated, not built yet (the recorder warns); 0 = off',
+      'seconds of video before the motion a recording starts with: the camera streams all the time into memory (never a battery camera); 0 = off',
+  }),
+  PREBUFFER_MAX_BYTES: s({
+    schema: positiveInt(),
+    expected: 'expected a whole number of bytes, 1 or more',
+    default: '16777216',
+    description: "most memory one camera's pre-motion buffer holds (it gives up its oldest seconds first)",
+  }),
+  PREBUFFER_TOTAL_MAX_BYTES: s({
+    schema: positiveInt(),
+    expected: 'expected a whole number of bytes, 1 or more',
+    default: '134217728',
+    description: "most memory all of a recorder's pre-motion buffers hold together",
   }),
   RTSP_TIMEOUT_SECONDS: s({
     schema: seconds(),

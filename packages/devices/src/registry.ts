@@ -31,7 +31,23 @@ export interface DeviceRecord {
   /** Set by the recorder: where this camera's video comes from (`rtsp` or `p2p`) and why. */
   video_source: 'rtsp' | 'p2p' | null;
   video_source_reason: string | null;
+  /** Set by the recorder that keeps the camera's pre-motion buffer (prebuffer_seconds); null: none. */
+  prebuffer: PrebufferStatus | null;
   updated_at: number | null;
+}
+
+/** A camera's pre-motion buffer as its recorder last published it. */
+export interface PrebufferStatus {
+  /** starting, streaming, paused (its station's slot lent to a recording), retrying, refused (battery). */
+  state: string;
+  source: 'rtsp' | 'p2p' | null;
+  /** Memory it holds now, and the seconds of video that is. */
+  bytes: number;
+  seconds: number;
+  /** Why it is not streaming, in words; '' while it is. */
+  reason: string;
+  /** When this was published (ms): a recorder that died leaves an old one. */
+  at: number;
 }
 
 export type DeviceFields = Omit<DeviceRecord, 'serial'>;
@@ -61,6 +77,7 @@ const EMPTY_DEVICE: DeviceFields = {
   snoozed_until: null,
   video_source: null,
   video_source_reason: null,
+  prebuffer: null,
   updated_at: null,
 };
 

@@ -43,6 +43,7 @@ describe('DeviceRegistry', () => {
       snoozed_until: null,
       video_source: null,
       video_source_reason: null,
+      prebuffer: null,
       updated_at: 3000,
     });
     expect(await redis.hget(`${config.REDIS_PREFIX}:device:T8113P0223000002`, 'battery')).toBe('18');

@@ -14,6 +14,12 @@ export interface RecordingArgsOptions {
   /** AAC in ADTS frames arrives on a second pipe (fd 3) and is muxed in. */
   audio?: boolean;
   /**
+   * What stdin carries: `annexb` (default), raw access units stamped by ffmpeg as it reads them;
+   * `mpegts`, access units with their own timestamps (MpegTsMuxer), for video written faster than
+   * real time (a pre-motion buffer). Video only.
+   */
+  input?: 'annexb' | 'mpegts';
+  /**
    * Longest fragment in seconds (fragments also start at every keyframe). It bounds both how far the
    * growing file lags behind the stream and what a killed ffmpeg loses. Default 1.
    */
@@ -63,6 +69,15 @@ function liveInput(format: string, url: string, queued: boolean, demuxerOptions:
 }
 
 /**
+ * MPEG-TS on stdin whose timestamps are kept (they are the frames' arrival on the wall clock), read
+ * with little probing: the program table names the codec, and the first keyframe carries its
+ * parameter sets.
+ */
+function timedInput(): string[] {
+  return ['-probesize', '32', '-analyzeduration', '0', '-f', 'mpegts', '-i', 'pipe:0'];
+}
+
+/**
  * Annex-B H.264/H.265 on stdin (+ ADTS AAC on fd 3) → fragmented MP4, stream copy, no re-encode.
  * `empty_moov` + fragments make the file playable while it grows and after ffmpeg is killed (all
  * complete fragments stay readable); `default_base_moof` is what browsers' MSE expect; each fragment
@@ -76,12 +91,16 @@ export function recordingArgs(options: RecordingArgsOptions): string[] {
     throw new Error(`fragmentSeconds must be positive, got ${options.fragmentSeconds}`);
   const args = ['-hide_banner', '-nostats', '-loglevel', options.logLevel ?? 'warning'];
   const audio = options.audio === true;
-  args.push(
-    ...liveInput(options.codec === 'h264' ? 'h264' : 'hevc', 'pipe:0', audio, [
-      '-raw_packet_size',
-      String(RAW_VIDEO_PACKET_BYTES),
-    ]),
-  );
+  if (options.input === 'mpegts') {
+    if (audio) throw new Error('an mpegts input carries video only');
+    args.push(...timedInput());
+  } else
+    args.push(
+      ...liveInput(options.codec === 'h264' ? 'h264' : 'hevc', 'pipe:0', audio, [
+        '-raw_packet_size',
+        String(RAW_VIDEO_PACKET_BYTES),
+      ]),
+    );
   if (audio) args.push(...liveInput('aac', `pipe:${AUDIO_PIPE_FD}`, audio));
   args.push('-map', '0:v:0');
   if (options.audio) args.push('-map', '1:a:0');

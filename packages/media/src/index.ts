@@ -8,3 +8,5 @@ export * from './tools';
 export * from './rtsp';
 export * from './fragments';
 export * from './fmp4';
+export * from './mpegts';
+export * from './frame-ring';

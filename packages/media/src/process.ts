@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import type { ChildProcess, IOType } from 'node:child_process';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { LineTail, spawnTool, toolPath } from './spawn';
 
 export type DropReason = 'overflow' | 'resync' | 'closed';
@@ -140,6 +140,8 @@ export interface FfmpegProcessOptions {
   interruptGraceMs?: number;
   /** Per input: bytes that may wait in memory for ffmpeg before units are dropped. Default 8 MiB. */
   maxQueuedBytes?: number;
+  /** ffmpeg writes its output to stdout (`pipe:1`): read it from `stdout`. Default false. */
+  stdout?: boolean;
   /** stderr lines kept for error messages. Default 20. */
   stderrLines?: number;
   onDrop?: (drop: DroppedWrite) => void;
@@ -191,7 +193,7 @@ export class FfmpegProcess {
     if (!Number.isInteger(pipes) || pipes < 1) throw new Error(`inputPipes must be 1 or more, got ${pipes}`);
     const stdio: IOType[] = [
       'pipe',
-      'ignore',
+      options.stdout ? 'pipe' : 'ignore',
       'pipe',
       ...Array.from({ length: pipes - 1 }, (): IOType => 'pipe'),
     ];
@@ -202,6 +204,11 @@ export class FfmpegProcess {
     // Fire-and-forget: stop() never rejects; the caller sees the outcome through `exited`.
     if (options.signal?.aborted) void ffmpeg.stop();
     return ffmpeg;
+  }
+
+  /** What ffmpeg writes to stdout, with the `stdout` option. */
+  get stdout(): Readable | null {
+    return this.child.stdout;
   }
 
   get pid(): number | undefined {
