@@ -1,44 +1,34 @@
 // The functions passed to page.evaluate / waitForFunction run in the browser.
 /// <reference lib="dom" />
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import {
+  launchChromium,
+  type BrowserContext,
+  type LaunchedChromium,
+  type Page,
+} from '@eufy-relay/testing/chromium';
 import { waitForEvent } from './deliveries';
 import { API_TOKEN, CAMERA, SECOND_CAMERA, TIMINGS, ffprobe, keepMoving, sleep, useStack } from './harness';
 
 // What a person gets from the link in motion_detected: opened in a real Chromium a second after the
 // webhook, it plays live while the camera still records, and ends on its own when the recording does.
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const MOTION_TIMEOUT_MS = Number(TIMINGS.MOTION_TIMEOUT_SECONDS) * 1000;
 // A timer on a busy machine may fire this much before its nominal time as seen from here, no more.
 const EARLY_MS = 250;
 
 const e2e = useStack({ env: { MAX_RECORDING_SECONDS: '60' } });
 
-let profile: string;
+let chromium: LaunchedChromium;
 let browser: BrowserContext;
 beforeAll(async () => {
-  profile = mkdtempSync(path.join(tmpdir(), 'eufy-relay-chromium-'));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-      '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required',
-    ],
-    httpCredentials: { username: 'admin', password: API_TOKEN },
+  chromium = await launchChromium({
+    password: API_TOKEN,
+    args: ['--autoplay-policy=no-user-gesture-required'],
   });
+  browser = chromium.context;
 });
 afterAll(async () => {
-  await browser?.close();
-  rmSync(profile, { recursive: true, force: true });
+  await chromium?.close();
 });
 
 interface PlayerState {
