@@ -5,7 +5,7 @@ import { parseRecordingId, recordingUrl } from '@eufy-relay/contracts';
 import { createLogger } from '@eufy-relay/logger';
 import { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
 import { RecordingObjects, StorageHealth, createS3Client, uploadRecording } from '@eufy-relay/storage';
-import { startS3TestServer, type S3TestServer } from '@eufy-relay/storage/testing';
+import { s3TestSettings, startS3TestServer, type S3TestServer } from '@eufy-relay/storage/testing';
 import { TOKEN, bearer, makeThumbnail, makeVideo, request, startApi, type TestApi } from './helpers';
 
 const CAMERA = 'T8113P0223000002';
@@ -15,12 +15,7 @@ const BUCKET = 'api-test';
 const SECRET = 'url-signing-secret-0123456789';
 
 const s3Env = (endpoint: string, extra: Record<string, string> = {}) => ({
-  STORAGE_BACKEND: 's3',
-  S3_ENDPOINT: endpoint,
-  S3_BUCKET: BUCKET,
-  S3_ACCESS_KEY_ID: 'test',
-  S3_SECRET_ACCESS_KEY: 'test',
-  S3_FORCE_PATH_STYLE: 'true',
+  ...s3TestSettings({ endpoint, bucket: BUCKET }),
   ...extra,
 });
 
