@@ -7,6 +7,7 @@ const { mkdtempSync, readdirSync, readFileSync, rmSync } = require('node:fs');
 const { setMaxListeners } = require('node:events');
 const { loadavg, tmpdir } = require('node:os');
 const { join } = require('node:path');
+const { ROLE_NAMES: ROLES } = require('@eufy-relay/config');
 const { createRedis, redisReady } = require('../packages/runtime/dist');
 const { decodeErrors } = require('../packages/testing/dist');
 const { WebhookReceiver } = require('../packages/webhooks/dist/testing');
@@ -22,7 +23,6 @@ const {
 } = require('./lib');
 
 const CAMERAS = 20;
-const ROLES = ['ingest', 'recorder', 'notifier', 'janitor', 'api'];
 const VIDEO = { width: 320, height: 240, fps: 10, bitrateKbps: 150 };
 /** Mean quiet time of a camera between bursts of motion, and a burst's length (seconds). */
 const QUIET_MEAN_S = 60;
