@@ -4,6 +4,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseRecordingId, recordingUrl } from '@eufy-relay/contracts';
 import { RecordingStore } from '@eufy-relay/recordings';
+import { indexFinishedRecording } from '@eufy-relay/recordings/testing';
 import { NGINX, freePort, nginxConfig, nginxFront } from '@eufy-relay/testing';
 import { makeVideo, request, startApi, type TestApi } from './helpers';
 
@@ -34,14 +35,7 @@ beforeAll(async () => {
   // nginx's workers may run as another user (nobody): they must be able to read the files.
   for (const dir of [t.dir, t.config.RECORDINGS_DIR]) chmodSync(dir, 0o755);
   const store = new RecordingStore(t.redis, t.config);
-  await store.create({ device_sn: CAMERA, started_at: startOf(DONE) });
-  await store.finish(DONE, {
-    status: 'completed',
-    video_status: 'completed',
-    ended_at: startOf(DONE) + 2000,
-    duration_seconds: 2,
-    stop_reason: 'motion_timeout',
-  });
+  await indexFinishedRecording(store, DONE);
   await store.create({ device_sn: CAMERA, started_at: startOf(LIVE) });
   for (const id of [DONE, LIVE]) {
     const file = path.join(t.config.RECORDINGS_DIR, `${id}.mp4`);

@@ -1,9 +1,9 @@
 // The functions passed to page.waitForFunction / page.evaluate run in the browser.
 /// <reference lib="dom" />
 import path from 'node:path';
-import { parseRecordingId } from '@eufy-relay/contracts';
 import { DeviceRegistry } from '@eufy-relay/devices';
 import { RecordingStore } from '@eufy-relay/recordings';
+import { indexFinishedRecording } from '@eufy-relay/recordings/testing';
 import {
   CHROMIUM,
   chromiumMissing,
@@ -41,15 +41,7 @@ beforeAll(async () => {
   await registry.updateDevice('T8010P2321000001', { name: 'HomeBase', is_camera: false });
   const store = new RecordingStore(t.redis, t.config);
   for (const id of [CLIP, OLDER]) {
-    const { deviceSn, startedAt } = parseRecordingId(id)!;
-    await store.create({ device_sn: deviceSn, started_at: startedAt.getTime() });
-    await store.finish(id, {
-      status: 'completed',
-      video_status: 'completed',
-      ended_at: startedAt.getTime() + 6000,
-      duration_seconds: 6,
-      stop_reason: 'motion_timeout',
-    });
+    await indexFinishedRecording(store, id, { seconds: 6 });
     makeVideo(path.join(t.config.RECORDINGS_DIR, `${id}.mp4`), 6);
     makeThumbnail(path.join(t.config.RECORDINGS_DIR, `${id}.jpg`));
   }

@@ -1,9 +1,10 @@
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseRecordingId, recordingUrl } from '@eufy-relay/contracts';
+import { recordingUrl } from '@eufy-relay/contracts';
 import { createLogger } from '@eufy-relay/logger';
 import { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
+import { indexFinishedRecording } from '@eufy-relay/recordings/testing';
 import { RecordingObjects, StorageHealth, createS3Client, uploadRecording } from '@eufy-relay/storage';
 import { s3TestSettings, startS3TestServer, type S3TestServer } from '@eufy-relay/storage/testing';
 import { TOKEN, bearer, makeThumbnail, makeVideo, request, startApi, type TestApi } from './helpers';
@@ -29,16 +30,7 @@ describe('finished recordings served from an S3 bucket (real fauxqs)', () => {
 
   async function indexFinished(api: TestApi, id: string): Promise<RecordingStore> {
     const store = new RecordingStore(api.redis, api.config);
-    const started = parseRecordingId(id)!.startedAt.getTime();
-    await store.create({ device_sn: CAMERA, started_at: started });
-    await store.finish(id, {
-      status: 'completed',
-      video_status: 'completed',
-      ended_at: started + 2000,
-      duration_seconds: 2,
-      stop_reason: 'motion_timeout',
-      bytes: video.length,
-    });
+    await indexFinishedRecording(store, id, { fields: { bytes: video.length } });
     return store;
   }
 

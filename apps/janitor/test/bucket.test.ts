@@ -5,6 +5,7 @@ import { recordingId } from '@eufy-relay/contracts';
 import { createLogger } from '@eufy-relay/logger';
 import { probeVideo } from '@eufy-relay/media';
 import { RecordingFiles, RecordingStore, diskUsage } from '@eufy-relay/recordings';
+import { indexFinishedRecording } from '@eufy-relay/recordings/testing';
 import { deletePrefixKeys } from '@eufy-relay/runtime';
 import { RecordingObjects, createS3Client } from '@eufy-relay/storage';
 import { s3TestSettings, startS3TestServer, type S3TestServer } from '@eufy-relay/storage/testing';
@@ -55,14 +56,7 @@ afterAll(async () => {
 async function stored(sn: string, startedAt: number, withObject = true): Promise<string> {
   const started = Math.floor(startedAt / 1000) * 1000;
   const id = recordingId(sn, started);
-  await store.create({ device_sn: sn, started_at: started });
-  await store.finish(id, {
-    status: 'completed',
-    video_status: 'completed',
-    ended_at: started + 2000,
-    duration_seconds: 2,
-    stop_reason: 'motion_timeout',
-  });
+  await indexFinishedRecording(store, id);
   if (withObject) {
     const video = await objects.uploadFile(sample, objects.key(id, 'video'), 'video', none);
     const jpg = path.join(work, `${id}.jpg`);
