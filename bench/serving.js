@@ -19,6 +19,7 @@ const { join } = require('node:path');
 const { promisify } = require('node:util');
 const { recordingId, recordingUrl } = require('../packages/contracts/dist');
 const { RecordingStore } = require('../packages/recordings/dist');
+const { indexFinishedRecording } = require('../packages/recordings/dist/testing');
 const { createRedis } = require('../packages/runtime/dist');
 const { nginxConfig, nginxFront } = require('../packages/testing/dist');
 const {
@@ -113,18 +114,9 @@ async function indexRecording(redisUrl, prefix, id, bytes) {
   const redis = createRedis({ REDIS_URL: redisUrl }, 'worker', 'bench-serving');
   try {
     const store = new RecordingStore(redis, { REDIS_PREFIX: prefix, RETENTION_DAYS: 90 });
-    await store.create({ device_sn: CAMERA, started_at: STARTED_AT });
-    await store.finish(id, {
-      status: 'completed',
-      video_status: 'completed',
-      ended_at: STARTED_AT + RECORDING_SECONDS * 1000,
-      duration_seconds: RECORDING_SECONDS,
-      stop_reason: 'motion_timeout',
-      bytes,
-      codec: 'h264',
-      width: 1920,
-      height: 1080,
-      has_audio: false,
+    await indexFinishedRecording(store, id, {
+      seconds: RECORDING_SECONDS,
+      fields: { bytes, codec: 'h264', width: 1920, height: 1080, has_audio: false },
     });
   } finally {
     await redis.quit().catch(() => redis.disconnect());
