@@ -1,11 +1,11 @@
 // Shared pieces of the benchmarks: /proc readings, a private Redis, free ports, child processes
 // and the shape of one reported figure. Everything listens on 127.0.0.1 and is bounded in time.
 const { spawn, spawnSync } = require('node:child_process');
-const { readFileSync, readdirSync } = require('node:fs');
+const { randomBytes } = require('node:crypto');
+const { readFileSync, readdirSync, writeFileSync } = require('node:fs');
 const { createServer } = require('node:net');
-const { setTimeout: sleep } = require('node:timers/promises');
-
 const { join } = require('node:path');
+const { setTimeout: sleep } = require('node:timers/promises');
 
 const ROOT = join(__dirname, '..');
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
@@ -100,16 +100,32 @@ async function startRedis() {
   return { url: `redis://127.0.0.1:${port}`, port, pid: proc.child.pid, stop: () => proc.stop() };
 }
 
+/** A role as a user runs it, `node apps/<name>/dist/main.js` with `env`; `stdout: 'ignore'` keeps only stderr. */
+function startRole(name, env, { stdout = 'pipe' } = {}) {
+  return managed(
+    spawn(process.execPath, [join(ROOT, `apps/${name}/dist/main.js`)], {
+      stdio: ['ignore', stdout, 'pipe'],
+      env: { ...process.env, ...env },
+    }),
+    name,
+  );
+}
+
 /**
- * The eufy-security-ws simulator (apps/eufy-sim, built) as its own process on free ports, with the
- * scenario at `scenarioPath`; resolves once it listens, with its URLs.
+ * The simulator (apps/eufy-sim) as its own process with `scenario` (written to dir/scenario.json) on
+ * free ports; resolves once it listens, with its WebSocket and control URLs.
  */
-async function startSimulator(scenarioPath) {
+async function startSimulator(dir, scenario) {
+  const file = join(dir, 'scenario.json'); // YAML is a superset of JSON
+  writeFileSync(file, JSON.stringify(scenario));
   const proc = managed(
     spawn(
       process.execPath,
-      [join(ROOT, 'apps/eufy-sim/dist/main.js'), scenarioPath, '--port', '0', '--control-port', '0'],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } },
+      [join(ROOT, 'apps/eufy-sim/dist/main.js'), file, '--port', '0', '--control-port', '0'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, LOG_LEVEL: 'info' },
+      },
     ),
     'eufy-sim',
   );
@@ -120,10 +136,49 @@ async function startSimulator(scenarioPath) {
         throw new Error(`the simulator exited: ${proc.output().slice(-2000)}`);
       return /"url":"(ws:[^"]+)","controlUrl":"(http:[^"]+)"/.exec(proc.output());
     },
+    // Its RTSP server (GStreamer through python) can take a while to come up on a busy machine.
     120_000,
     100,
   );
   return { proc, url, controlUrl, pid: proc.child.pid };
+}
+
+/**
+ * The api role in production mode (`NODE_ENV=production`, a random API_TOKEN, URL signing with
+ * `signing`) on a free port, serving `recordingsDir` from the index under `prefix`; `env` adds or
+ * overrides settings. Resolves once /health/live answers, or the process exited (the caller's first
+ * request then says so).
+ */
+async function startApi({ redisUrl, prefix, recordingsDir, signing, env = {} }) {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const token = randomBytes(24).toString('hex'); // production refuses to start without one
+  const api = startRole('api', {
+    REDIS_URL: redisUrl,
+    REDIS_PREFIX: prefix,
+    RECORDINGS_DIR: recordingsDir,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    PUBLIC_BASE_URL: url,
+    API_TOKEN: token,
+    URL_SIGNING_SECRET: signing.secret,
+    URL_TTL_SECONDS: String(signing.ttlSeconds),
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    ...env,
+  });
+  await waitFor(
+    'the api to answer /health/live',
+    () =>
+      api.child.exitCode !== null ||
+      fetch(`${url}/health/live`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    20_000,
+    100,
+  );
+  return { api, port, url, token };
 }
 
 /** Whether an executable is on PATH. */
@@ -181,7 +236,9 @@ module.exports = {
   percentile,
   rssBytes,
   sleep,
+  startApi,
   startRedis,
+  startRole,
   startSimulator,
   waitFor,
 };

@@ -8,7 +8,7 @@
 // - Followers: half-way, FOLLOWERS more clients follow the same recording; the api's CPU (share of one core
 //   over the run) and RSS growth are reported, and one more client that never reads is dropped after
 //   LIVE_CLIENT_TIMEOUT_SECONDS (checked on /metrics).
-const { execFile, spawn } = require('node:child_process');
+const { execFile } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
 const { mkdtempSync, readFileSync, rmSync } = require('node:fs');
 const http = require('node:http');
@@ -20,18 +20,7 @@ const { recordingId, recordingUrl } = require('../packages/contracts/dist');
 const { AnnexBParser, startRecording, moofDurationSeconds, parseMoov } = require('../packages/media/dist');
 const { RecordingStore } = require('../packages/recordings/dist');
 const { createRedis } = require('../packages/runtime/dist');
-const {
-  ROOT,
-  cpuSeconds,
-  figure,
-  freePort,
-  managed,
-  percentile,
-  rssBytes,
-  sleep,
-  startRedis,
-  waitFor,
-} = require('./lib');
+const { cpuSeconds, figure, percentile, rssBytes, sleep, startApi, startRedis, waitFor } = require('./lib');
 
 const run$ = promisify(execFile);
 const CAMERA = 'T8400P1022000001';
@@ -93,44 +82,6 @@ function follow(url, onFragment) {
   });
 }
 
-async function startApi(redisUrl, dir, signing) {
-  const port = await freePort();
-  const token = randomBytes(24).toString('hex');
-  const api = managed(
-    spawn(process.execPath, [join(ROOT, 'apps/api/dist/main.js')], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        REDIS_URL: redisUrl,
-        REDIS_PREFIX: PREFIX,
-        RECORDINGS_DIR: dir,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
-        API_TOKEN: token,
-        URL_SIGNING_SECRET: signing.secret,
-        LIVE_CLIENT_TIMEOUT_SECONDS: String(CLIENT_TIMEOUT_SECONDS),
-        NODE_ENV: 'production',
-        LOG_LEVEL: 'warn',
-        MIN_FREE_DISK_BYTES: '0',
-      },
-    }),
-    'api',
-  );
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(
-    'the api',
-    () =>
-      fetch(`${url}/health/live`).then(
-        (r) => r.ok,
-        () => false,
-      ),
-    20_000,
-    100,
-  );
-  return { api, url, token };
-}
-
 async function followers(url, token) {
   const text = await (
     await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } })
@@ -174,7 +125,13 @@ async function run() {
   let recording;
   try {
     const units = await cameraStream(dir);
-    const started = await startApi(redis.url, dir, signing);
+    const started = await startApi({
+      redisUrl: redis.url,
+      prefix: PREFIX,
+      recordingsDir: dir,
+      signing,
+      env: { LIVE_CLIENT_TIMEOUT_SECONDS: String(CLIENT_TIMEOUT_SECONDS), MIN_FREE_DISK_BYTES: '0' },
+    });
     api = started.api;
     const startedAt = Date.now() - (Date.now() % 1000);
     const id = recordingId(CAMERA, startedAt);

@@ -15,21 +15,20 @@
 // 2. Ingest rate: ingest alone (no recorder, so motion jobs stay in the queue and are counted there)
 //    takes loads of growing rate over all cameras; the highest step whose jobs/s reaches 98 % of the
 //    offered rate with a backlog that does not grow is the figure.
-const { spawn } = require('node:child_process');
-const { mkdtempSync, rmSync, writeFileSync } = require('node:fs');
+const { mkdtempSync, rmSync } = require('node:fs');
 const { cpus, loadavg, tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { createRedis, redisReady } = require('../packages/runtime/dist');
 const { WebhookReceiver } = require('../packages/webhooks/dist/testing');
 const {
-  ROOT,
   childPids,
   cpuSeconds,
   figure,
-  managed,
   percentile,
   sleep,
   startRedis,
+  startRole,
+  startSimulator,
   waitFor,
 } = require('./lib');
 
@@ -68,42 +67,22 @@ function cameras() {
   return { hot, fresh };
 }
 
-function writeScenario(dir) {
-  const path = join(dir, 'scenario.json'); // YAML is a superset of JSON
-  writeFileSync(
-    path,
-    JSON.stringify({
-      media: { mode: 'loop', loopSeconds: 2 },
-      // Only the load's toggles change a flag: no flag clears on its own during the run.
-      timings: { motionResetSeconds: 3600 },
-      stations: Array.from({ length: STATIONS }, (_, s) => ({ serialNumber: stationSerial(s) })),
-      devices: Array.from({ length: STATIONS * CAMERAS_PER_STATION }, (_, i) => ({
-        serialNumber: serial(Math.floor(i / CAMERAS_PER_STATION), i % CAMERAS_PER_STATION),
-        name: `Cam ${i}`,
-        station: stationSerial(Math.floor(i / CAMERAS_PER_STATION)),
-        video: VIDEO,
-      })),
-    }),
-  );
-  return path;
-}
-
+/** The simulator with 75 HomeBases of 8 cameras; `control(method, path, body)` calls its control API. */
 async function simulator(dir) {
-  const proc = managed(
-    spawn(
-      process.execPath,
-      [join(ROOT, 'apps/eufy-sim/dist/main.js'), writeScenario(dir), '--port', '0', '--control-port', '0'],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } },
-    ),
-    'eufy-sim',
-  );
-  const [, url, controlUrl] = await waitFor(
-    'the simulator to listen',
-    () => /"url":"(ws:[^"]+)","controlUrl":"(http:[^"]+)"/.exec(proc.output()),
-    30_000,
-  );
+  const sim = await startSimulator(dir, {
+    media: { mode: 'loop', loopSeconds: 2 },
+    // Only the load's toggles change a flag: no flag clears on its own during the run.
+    timings: { motionResetSeconds: 3600 },
+    stations: Array.from({ length: STATIONS }, (_, s) => ({ serialNumber: stationSerial(s) })),
+    devices: Array.from({ length: STATIONS * CAMERAS_PER_STATION }, (_, i) => ({
+      serialNumber: serial(Math.floor(i / CAMERAS_PER_STATION), i % CAMERAS_PER_STATION),
+      name: `Cam ${i}`,
+      station: stationSerial(Math.floor(i / CAMERAS_PER_STATION)),
+      video: VIDEO,
+    })),
+  });
   const control = async (method, path, body) => {
-    const res = await fetch(`${controlUrl}${path}`, {
+    const res = await fetch(`${sim.controlUrl}${path}`, {
       method,
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
@@ -111,17 +90,7 @@ async function simulator(dir) {
     if (!res.ok) throw new Error(`simulator ${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
     return json;
   };
-  return { proc, url, control, pid: proc.child.pid };
-}
-
-function role(name, env) {
-  return managed(
-    spawn(process.execPath, [join(ROOT, `apps/${name}/dist/main.js`)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...env },
-    }),
-    name,
-  );
+  return { ...sim, control };
 }
 
 async function ready(roles) {
@@ -239,7 +208,7 @@ async function measureLatency(redisUrl, redisPid, dir, { rate, seconds, freshRat
     PUBLIC_BASE_URL: 'http://127.0.0.1:8080',
     LOG_LEVEL: 'info',
   };
-  const roles = ['ingest', 'recorder', 'notifier'].map((name) => role(name, env));
+  const roles = ['ingest', 'recorder', 'notifier'].map((name) => startRole(name, env));
   const redis = createRedis({ REDIS_URL: redisUrl }, 'producer', 'bench-latency');
   try {
     await redisReady(redis);
@@ -389,7 +358,7 @@ async function measureLatency(redisUrl, redisPid, dir, { rate, seconds, freshRat
 async function measureIngest(redisUrl, redisPid, dir) {
   const prefix = `eufy-relay-bench-ingest-${process.pid}`;
   const sim = await simulator(dir);
-  const ingest = role('ingest', {
+  const ingest = startRole('ingest', {
     REDIS_URL: redisUrl,
     REDIS_PREFIX: prefix,
     EUFY_WS_URL: sim.url,

@@ -5,7 +5,7 @@ const { spawn } = require('node:child_process');
 const { mkdtempSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
-const { ROOT, figure, freePort, managed, rssBytes, sleep, startRedis, waitFor } = require('./lib');
+const { figure, freePort, managed, rssBytes, sleep, startRedis, startRole, waitFor } = require('./lib');
 
 const { ROLE_NAMES: ROLES } = require('@eufy-relay/config');
 const IDLE_MS = 3000;
@@ -42,13 +42,7 @@ async function measureRole(role, redisUrl) {
     NODE_ENV: 'production',
   };
   const started = process.hrtime.bigint();
-  const proc = managed(
-    spawn(process.execPath, [join(ROOT, 'apps', role, 'dist', 'main.js')], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env,
-    }),
-    role,
-  );
+  const proc = startRole(role, env);
   try {
     await waitFor(
       `${role} to log ready`,

@@ -13,29 +13,23 @@
 // does an api that does not answer the Range request with 206.
 const { execFile, spawn } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
-const {
-  chmodSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} = require('node:fs');
+const { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const { loadavg, tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { promisify } = require('node:util');
 const { recordingId, recordingUrl } = require('../packages/contracts/dist');
 const { RecordingStore } = require('../packages/recordings/dist');
+const { indexFinishedRecording } = require('../packages/recordings/dist/testing');
 const { createRedis } = require('../packages/runtime/dist');
+const { nginxConfig, nginxFront } = require('../packages/testing/dist');
 const {
-  ROOT,
   childPids,
   cpuSeconds,
   figure,
   freePort,
   hasCommand,
   managed,
+  startApi,
   startRedis,
   waitFor,
 } = require('./lib');
@@ -91,49 +85,23 @@ async function probe(url) {
   }
 }
 
-/** The repo's nginx front (deploy/nginx) with the values docker-compose gives it, here on loopback. */
-function frontServer(port, apiPort, root) {
-  const vars = {
-    NGINX_PORT: `127.0.0.1:${port}`,
-    API_UPSTREAM: `127.0.0.1:${apiPort}`,
-    RECORDINGS_DIR: root,
-  };
-  return readFileSync(join(ROOT, 'deploy/nginx/templates/default.conf.template'), 'utf8').replace(
-    /\$\{([A-Z_]+)\}/g,
-    (_m, name) => vars[name],
-  );
-}
-
 /** One nginx worker: the file served straight from disk on `port`, and the api's front on `frontPort`. */
 async function startNginx(dir, root, accelApiPort) {
   const port = await freePort();
   const frontPort = await freePort();
   const conf = join(dir, 'nginx.conf');
-  for (const sub of ['client', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, sub));
-  writeFileSync(
-    conf,
-    `daemon off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log;
-events { worker_connections 1024; }
-http {
-  include /etc/nginx/mime.types;
-  access_log off;
-  sendfile on;
-  client_body_temp_path ${dir}/client;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  server {
+  // The front is the repo's deploy/nginx template with the values docker-compose gives it, on loopback.
+  const front = nginxFront({
+    NGINX_PORT: `127.0.0.1:${frontPort}`,
+    API_UPSTREAM: `127.0.0.1:${accelApiPort}`,
+    RECORDINGS_DIR: root,
+  });
+  const direct = `server {
     listen 127.0.0.1:${port};
+    sendfile on;
     location /recordings/ { alias ${root}/; }
-  }
-  ${frontServer(frontPort, accelApiPort, root)}
-}
-`,
-  );
+  }`;
+  writeFileSync(conf, nginxConfig(dir, [direct, front]));
   const nginx = managed(
     spawn('nginx', ['-c', conf, '-e', `${dir}/error.log`], { stdio: ['ignore', 'pipe', 'pipe'] }),
     'nginx',
@@ -146,53 +114,13 @@ async function indexRecording(redisUrl, prefix, id, bytes) {
   const redis = createRedis({ REDIS_URL: redisUrl }, 'worker', 'bench-serving');
   try {
     const store = new RecordingStore(redis, { REDIS_PREFIX: prefix, RETENTION_DAYS: 90 });
-    await store.create({ device_sn: CAMERA, started_at: STARTED_AT });
-    await store.finish(id, {
-      status: 'completed',
-      video_status: 'completed',
-      ended_at: STARTED_AT + RECORDING_SECONDS * 1000,
-      duration_seconds: RECORDING_SECONDS,
-      stop_reason: 'motion_timeout',
-      bytes,
-      codec: 'h264',
-      width: 1920,
-      height: 1080,
-      has_audio: false,
+    await indexFinishedRecording(store, id, {
+      seconds: RECORDING_SECONDS,
+      fields: { bytes, codec: 'h264', width: 1920, height: 1080, has_audio: false },
     });
   } finally {
     await redis.quit().catch(() => redis.disconnect());
   }
-}
-
-async function startApi(redisUrl, prefix, root, signing, accelRedirect = 'off') {
-  const port = await freePort();
-  const api = managed(
-    spawn(process.execPath, [join(ROOT, 'apps/api/dist/main.js')], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        REDIS_URL: redisUrl,
-        REDIS_PREFIX: prefix,
-        RECORDINGS_DIR: root,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
-        API_TOKEN: randomBytes(24).toString('hex'), // production refuses to start without it
-        URL_SIGNING_SECRET: signing.secret,
-        URL_TTL_SECONDS: String(signing.ttlSeconds),
-        LOG_LEVEL: 'info', // the ready line is at info
-        NODE_ENV: 'production',
-        ACCEL_REDIRECT: accelRedirect,
-      },
-    }),
-    'api',
-  );
-  await waitFor(
-    'the api to start',
-    () => /"msg":"ready"/.test(api.output()) || api.child.exitCode !== null,
-    15_000,
-  );
-  return { api, port };
 }
 
 const notMeasured = (note, details) =>
@@ -229,9 +157,10 @@ async function run() {
     const redis = await startRedis();
     stopping.push(() => redis.stop());
     await indexRecording(redis.url, prefix, id, bytes);
-    const { api, port: apiPort } = await startApi(redis.url, prefix, root, signing);
+    const served = { redisUrl: redis.url, prefix, recordingsDir: root, signing };
+    const { api, port: apiPort } = await startApi({ ...served, env: { ACCEL_REDIRECT: 'off' } });
     stopping.push(() => api.stop());
-    const accel = await startApi(redis.url, prefix, root, signing, 'nginx');
+    const accel = await startApi({ ...served, env: { ACCEL_REDIRECT: 'nginx' } });
     stopping.push(() => accel.api.stop());
     const { port: nginxPort, frontPort, nginx } = await startNginx(dir, root, accel.port);
     stopping.push(() => nginx.stop());

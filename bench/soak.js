@@ -3,17 +3,26 @@
 // Reported: RSS and open descriptors of each role and Redis memory (overall and per role's
 // connections) at the start and the end (goal: growth < 10 %), ffmpeg processes left (goal 0),
 // webhooks lost or doubled (goal 0), recordings not playable (goal 0).
-const { spawn, spawnSync } = require('node:child_process');
-const { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
+const { mkdtempSync, readdirSync, readFileSync, rmSync } = require('node:fs');
 const { setMaxListeners } = require('node:events');
 const { loadavg, tmpdir } = require('node:os');
 const { join } = require('node:path');
+const { ROLE_NAMES: ROLES } = require('@eufy-relay/config');
 const { createRedis, redisReady } = require('../packages/runtime/dist');
+const { decodeErrors } = require('../packages/testing/dist');
 const { WebhookReceiver } = require('../packages/webhooks/dist/testing');
-const { ROOT, figure, freePort, managed, rssBytes, sleep, startRedis, waitFor } = require('./lib');
+const {
+  figure,
+  freePort,
+  rssBytes,
+  sleep,
+  startRedis,
+  startRole,
+  startSimulator,
+  waitFor,
+} = require('./lib');
 
 const CAMERAS = 20;
-const ROLES = ['ingest', 'recorder', 'notifier', 'janitor', 'api'];
 const VIDEO = { width: 320, height: 240, fps: 10, bitrateKbps: 150 };
 /** Mean quiet time of a camera between bursts of motion, and a burst's length (seconds). */
 const QUIET_MEAN_S = 60;
@@ -24,52 +33,22 @@ const GROWTH_TARGET = '< 10';
 
 const serial = (i) => `T8113P${String(i).padStart(10, '0')}`;
 
-function writeScenario(dir) {
-  const path = join(dir, 'scenario.json');
-  writeFileSync(
-    path,
-    JSON.stringify({
-      media: { mode: 'loop', loopSeconds: 4 },
-      timings: { motionResetSeconds: 2 },
-      devices: Array.from({ length: CAMERAS }, (_, i) => ({
-        serialNumber: serial(i),
-        name: `Soak ${i}`,
-        video: VIDEO,
-      })),
-    }),
-  );
-  return path;
-}
-
+/** The simulator with CAMERAS standalone cameras; `detect(serial)` starts a motion on one. */
 async function simulator(dir) {
-  const proc = managed(
-    spawn(
-      process.execPath,
-      [join(ROOT, 'apps/eufy-sim/dist/main.js'), writeScenario(dir), '--port', '0', '--control-port', '0'],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } },
-    ),
-    'eufy-sim',
-  );
-  const [, url, controlUrl] = await waitFor(
-    'the simulator to listen',
-    () => /"url":"(ws:[^"]+)","controlUrl":"(http:[^"]+)"/.exec(proc.output()),
-    30_000,
-  );
+  const sim = await startSimulator(dir, {
+    media: { mode: 'loop', loopSeconds: 4 },
+    timings: { motionResetSeconds: 2 },
+    devices: Array.from({ length: CAMERAS }, (_, i) => ({
+      serialNumber: serial(i),
+      name: `Soak ${i}`,
+      video: VIDEO,
+    })),
+  });
   const detect = (sn) =>
-    fetch(`${controlUrl}/devices/${sn}/detection`, { method: 'POST', body: '{"kind":"motion"}' })
+    fetch(`${sim.controlUrl}/devices/${sn}/detection`, { method: 'POST', body: '{"kind":"motion"}' })
       .then((r) => r.arrayBuffer())
       .catch(() => undefined);
-  return { proc, url, detect };
-}
-
-function role(name, env) {
-  return managed(
-    spawn(process.execPath, [join(ROOT, `apps/${name}/dist/main.js`)], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, ...env },
-    }),
-    name,
-  );
+  return { ...sim, detect };
 }
 
 /** Random motion per camera until `stop` aborts: quiet (exponential), then a burst of detections every 2 s. */
@@ -126,27 +105,6 @@ function ffmpegWriting(dir) {
   return count;
 }
 
-/** ffprobe decodes every frame: a playable file has frames and no decode errors. */
-function playable(file) {
-  const run = spawnSync(
-    'ffprobe',
-    [
-      '-v',
-      'error',
-      '-count_frames',
-      '-select_streams',
-      'v:0',
-      '-show_entries',
-      'stream=nb_read_frames',
-      '-of',
-      'csv=p=0',
-      file,
-    ],
-    { encoding: 'utf8' },
-  );
-  return run.status === 0 && Number(run.stdout.trim()) > 0 && run.stderr.trim() === '';
-}
-
 const growth = (start, end) => (start > 0 ? +(((end - start) / start) * 100).toFixed(1) : null);
 const mb = (bytes) => +(bytes / 1e6).toFixed(1);
 
@@ -179,7 +137,7 @@ async function run() {
     CLEANUP_INTERVAL_SECONDS: '60',
     LOG_LEVEL: 'warn',
   };
-  const roles = ROLES.map((name) => role(name, env));
+  const roles = ROLES.map((name) => startRole(name, env, { stdout: 'ignore' }));
   const redis = createRedis({ REDIS_URL: redisServer.url }, 'producer', 'bench-soak');
   const store = `${prefix}:recordings`;
   /**
@@ -244,7 +202,7 @@ async function run() {
       statuses[status] = (statuses[status] ?? 0) + 1;
       if (status === 'no_video') noVideoReasons[reason] = (noVideoReasons[reason] ?? 0) + 1;
       if (status === 'completed' || status === 'failed') {
-        if (!playable(join(recordingsDir, `${id}.mp4`))) notPlayable.push(id);
+        if (decodeErrors(join(recordingsDir, `${id}.mp4`)) !== '') notPlayable.push(id);
       }
     }
     const systemErrors = receiver.received.filter((r) => /"event":"system_error"/.test(r.body.toString()));

@@ -6,7 +6,6 @@
 //   SOURCES_STREAMS cameras at once (default 4) over SOURCES_WINDOW_SECONDS (default 30);
 // - the memory of a 5 s pre-motion buffer of a 2 Mb/s camera over SOURCES_PREBUFFER_SECONDS (default
 //   600): what the buffer holds (its published bytes and seconds, at most) and the recorder's RSS.
-const { spawn } = require('node:child_process');
 const { mkdtempSync, rmSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
@@ -16,15 +15,14 @@ const { DeviceRegistry } = require('../packages/devices/dist');
 const { RecordingStore } = require('../packages/recordings/dist');
 const { createRedis, redisReady } = require('../packages/runtime/dist');
 const {
-  ROOT,
   childPids,
   cpuSeconds,
   figure,
   freePort,
-  managed,
   rssBytes,
   sleep,
   startRedis,
+  startRole,
   startSimulator,
   waitFor,
 } = require('./lib');
@@ -41,21 +39,17 @@ const camera = (kind, i) => `T8113P${kind === 'rtsp' ? '01' : '02'}${String(i).p
 const cameras = (kind) => Array.from({ length: STREAMS }, (_, i) => camera(kind, i));
 
 function writeFiles(dir) {
-  const scenario = join(dir, 'scenario.json'); // YAML is a superset of JSON
-  writeFileSync(
-    scenario,
-    JSON.stringify({
-      media: { mode: 'loop', loopSeconds: 4 },
-      timings: { motionResetSeconds: 2 },
-      // Each RTSP client gets this much video (from its start), then the stream ends.
-      rtsp: { seconds: Math.ceil(Math.max(WINDOW_S + 30, PREBUFFER_S + 30)) },
-      devices: [
-        ...cameras('rtsp').map((serialNumber) => ({ serialNumber, video: VIDEO, rtsp: {} })),
-        ...cameras('p2p').map((serialNumber) => ({ serialNumber, video: VIDEO })),
-        { serialNumber: PREBUFFER_CAM, video: PREBUFFER_VIDEO, rtsp: {} },
-      ],
-    }),
-  );
+  const scenario = {
+    media: { mode: 'loop', loopSeconds: 4 },
+    timings: { motionResetSeconds: 2 },
+    // Each RTSP client gets this much video (from its start), then the stream ends.
+    rtsp: { seconds: Math.ceil(Math.max(WINDOW_S + 30, PREBUFFER_S + 30)) },
+    devices: [
+      ...cameras('rtsp').map((serialNumber) => ({ serialNumber, video: VIDEO, rtsp: {} })),
+      ...cameras('p2p').map((serialNumber) => ({ serialNumber, video: VIDEO })),
+      { serialNumber: PREBUFFER_CAM, video: PREBUFFER_VIDEO, rtsp: {} },
+    ],
+  };
   const config = (name, lines) => {
     const file = join(dir, `${name}.yaml`);
     writeFileSync(file, ['cameras:', ...lines].join('\n'));
@@ -72,13 +66,7 @@ function writeFiles(dir) {
 }
 
 async function recorder(env, configFile) {
-  const proc = managed(
-    spawn(process.execPath, [join(ROOT, 'apps/recorder/dist/main.js')], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...env, CONFIG_FILE: configFile },
-    }),
-    'recorder',
-  );
+  const proc = startRole('recorder', { ...env, CONFIG_FILE: configFile });
   await waitFor(
     'the recorder to log ready',
     () => {
@@ -164,7 +152,7 @@ async function run() {
   const dir = mkdtempSync(join(tmpdir(), 'eufy-relay-bench-sources-'));
   const redisServer = await startRedis();
   const files = writeFiles(dir);
-  const sim = await startSimulator(files.scenario);
+  const sim = await startSimulator(dir, files.scenario);
   const port = await freePort();
   const env = {
     REDIS_URL: redisServer.url,

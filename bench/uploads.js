@@ -20,7 +20,7 @@ const {
   createS3Client,
   uploadRecording,
 } = require('../packages/storage/dist');
-const { startS3TestServer } = require('../packages/storage/dist/testing');
+const { s3TestSettings, startS3TestServer } = require('../packages/storage/dist/testing');
 const { figure, startRedis } = require('./lib');
 
 const MINUTES = 15;
@@ -58,12 +58,12 @@ async function run() {
       REDIS_URL: redisServer.url,
       REDIS_PREFIX: `eufy-relay-bench-uploads-${process.pid}`,
       RECORDINGS_DIR: dir,
-      STORAGE_BACKEND: 's3',
-      S3_ENDPOINT: s3.endpoint,
-      S3_BUCKET: BUCKET,
-      S3_ACCESS_KEY_ID: 'bench',
-      S3_SECRET_ACCESS_KEY: 'bench',
-      S3_FORCE_PATH_STYLE: 'true',
+      ...s3TestSettings({
+        endpoint: s3.endpoint,
+        bucket: BUCKET,
+        accessKeyId: 'bench',
+        secretAccessKey: 'bench',
+      }),
     },
   });
   const redis = createRedis(config, 'worker', 'bench-uploads');

@@ -271,6 +271,9 @@ const volumeTargets = (service: ComposeService) =>
     typeof v === 'string' ? { source: v.split(':')[0], target: v.split(':')[1] } : v,
   );
 
+/** A service that runs one of the relay's entry points (a role's, or the launcher's). */
+const RELAY_ENTRY = new RegExp(`apps/(${['launcher', ...ROLE_NAMES].join('|')})/`);
+
 describe('docker-compose.yml --profile demo (no .env)', () => {
   let services: Record<string, ComposeService> = {};
   beforeAll(() => {
@@ -279,9 +282,7 @@ describe('docker-compose.yml --profile demo (no .env)', () => {
 
   const relays = () =>
     Object.entries(services)
-      .filter(([, s]) =>
-        /apps\/(launcher|ingest|recorder|notifier|janitor|api)\//.test(s.command?.join(' ') ?? ''),
-      )
+      .filter(([, s]) => RELAY_ENTRY.test(s.command?.join(' ') ?? ''))
       .map(([name, s]) => ({
         name,
         service: s,

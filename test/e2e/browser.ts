@@ -1,39 +1,28 @@
 // The functions passed to page.evaluate run in the browser.
 /// <reference lib="dom" />
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import {
+  launchChromium,
+  type BrowserContext,
+  type LaunchedChromium,
+  type Page,
+} from '@eufy-relay/testing/chromium';
 import { API_TOKEN, sleep } from './harness';
 
 // A real headless Chromium (Debian's) for the tests that watch a video URL as a person would.
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
 /** A test file's browser: launched before its tests (with the admin's password), closed after them. */
 export function useBrowser(): { readonly context: BrowserContext } {
   const parts = {} as { context: BrowserContext };
-  let profile: string;
+  let chromium: LaunchedChromium | undefined;
   beforeAll(async () => {
-    profile = mkdtempSync(path.join(tmpdir(), 'eufy-relay-chromium-'));
-    parts.context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-        '--disable-sync',
-        '--autoplay-policy=no-user-gesture-required',
-      ],
-      httpCredentials: { username: 'admin', password: API_TOKEN },
+    chromium = await launchChromium({
+      password: API_TOKEN,
+      args: ['--autoplay-policy=no-user-gesture-required'],
     });
+    parts.context = chromium.context;
   });
   afterAll(async () => {
-    await parts.context?.close();
-    rmSync(profile, { recursive: true, force: true });
+    await chromium?.close();
   });
   return parts;
 }

@@ -1,9 +1,9 @@
 // The functions passed to page.waitForFunction / page.evaluate run in the browser.
 /// <reference lib="dom" />
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { chromiumMissing, launchChromium } from '@eufy-relay/testing/chromium';
 import { promtoolCheck, unansweredQueries } from '../../apps/api/test/scrape-check';
 import { deliveries, waitForEvent } from './deliveries';
 import { API_TOKEN, CAMERA, SECOND_CAMERA, useStack, waitFor } from './harness';
@@ -12,7 +12,6 @@ import { API_TOKEN, CAMERA, SECOND_CAMERA, useStack, waitFor } from './harness';
 // simulator records two cameras, sends webhooks to a receiver, sees a camera go offline and a battery
 // drop, and the janitor samples the disk. Chromium then opens the page and draws the charts.
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** Where the screenshot goes (kept for a person to look at); default: the system's temp directory. */
 const SCREENSHOT = process.env.DASHBOARD_SCREENSHOT ?? path.join(tmpdir(), 'eufy-relay-dashboard.png');
 const auth = { authorization: `Bearer ${API_TOKEN}` };
@@ -28,8 +27,8 @@ async function api(route: string): Promise<any> {
 }
 
 test('after a real run the page charts recordings, storage, webhooks and cameras with the API’s numbers, and /metrics serves the Grafana dashboard', async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`no chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
+  const noChromium = chromiumMissing();
+  if (noChromium) throw new Error(noChromium);
   const { stack, receiver } = e2e;
 
   // Two recordings (one per camera), a battery reading going down, an outage that alerts and ends.
@@ -89,14 +88,8 @@ test('after a real run the page charts recordings, storage, webhooks and cameras
     listed.items.reduce((n: number, i: { bytes: number }) => n + i.bytes, 0),
   );
 
-  const profile = mkdtempSync(path.join(tmpdir(), 'eufy-relay-chromium-'));
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-    httpCredentials: { username: 'admin', password: API_TOKEN },
-    viewport: { width: 1200, height: 900 },
-  });
+  const chromium = await launchChromium({ password: API_TOKEN, viewport: { width: 1200, height: 900 } });
+  const browser = chromium.context;
   try {
     const page = await browser.newPage();
     const problems: string[] = [];
@@ -149,8 +142,7 @@ test('after a real run the page charts recordings, storage, webhooks and cameras
     expect(forecast).toBe(String(storage.days_until_full));
     expect(problems).toEqual([]);
   } finally {
-    await browser.close();
-    rmSync(profile, { recursive: true, force: true });
+    await chromium.close();
   }
 
   // /metrics after the same run: accepted by promtool, and it answers every query of the Grafana dashboard.

@@ -1,10 +1,9 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ROLE_NAMES, type RoleName } from '@eufy-relay/config';
-import { waitFor as poll, type Truthy } from '@eufy-relay/testing';
+import { freePort, waitFor as poll, type Truthy } from '@eufy-relay/testing';
 import { WebhookReceiver } from '@eufy-relay/webhooks/testing';
 
 // The end-to-end harness: every part of the product as its own OS process, started from its built
@@ -17,13 +16,7 @@ export type Role = RoleName;
 
 const entry = (app: string) => path.join(ROOT, 'apps', app, 'dist', 'main.js');
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freePort };
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

@@ -1,6 +1,6 @@
 // The functions passed to page.evaluate / waitForFunction run in the browser.
 /// <reference lib="dom" />
-import type { Page } from 'playwright-core';
+import type { Page } from '@eufy-relay/testing/chromium';
 import { openVideo as open, playToEnd, playerState, useBrowser, type PlayerState } from './browser';
 import { waitForEvent } from './deliveries';
 import { CAMERA, SECOND_CAMERA, TIMINGS, ffprobe, keepMoving, sleep, useStack } from './harness';

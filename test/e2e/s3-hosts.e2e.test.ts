@@ -43,7 +43,7 @@ beforeAll(async () => {
   stack = await Stack.start({
     webhookUrl: receiver.url,
     env: {
-      ...s3TestSettings(s3, BUCKET),
+      ...s3TestSettings({ endpoint: s3.endpoint, bucket: BUCKET }),
       MAX_RECORDING_SECONDS: '60',
       URL_SIGNING_SECRET: 'e2e-url-signing-secret-0123456789',
       SPOOL_SECRET: 'e2e-spool-secret-0123456789',
@@ -129,7 +129,7 @@ test('a recording on one host plays live from another, then from the bucket, and
   await page.close();
 
   // Uploaded: one object of the file's size, and the spool is empty.
-  const config = loadConfig({ env: s3TestSettings(s3, BUCKET) });
+  const config = loadConfig({ env: s3TestSettings({ endpoint: s3.endpoint, bucket: BUCKET }) });
   const client = createS3Client(config);
   try {
     const objects = new RecordingObjects(client, config);

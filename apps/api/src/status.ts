@@ -1,7 +1,8 @@
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import type { JobState as BullJobState, Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
+import { JOB_STATES, type JobState } from '@eufy-relay/contracts';
 import type { Redis } from 'ioredis';
 import type { HeartbeatReading, HeartbeatStore } from '@eufy-relay/devices';
 import { diskUsage } from '@eufy-relay/recordings';
@@ -43,17 +44,7 @@ export function pingRedis(redis: Redis): Promise<Outcome<{ latency_ms: number; m
   });
 }
 
-/** BullMQ 6 job states (a paused queue keeps its jobs in `waiting`). */
-export const JOB_STATES = [
-  'waiting',
-  'active',
-  'delayed',
-  'prioritized',
-  'waiting-children',
-  'failed',
-  'completed',
-] as const satisfies readonly BullJobState[];
-export type JobState = (typeof JOB_STATES)[number];
+export { JOB_STATES, type JobState };
 export type QueueCounts = Record<string, Record<JobState, number>>;
 
 export function readQueueCounts(byName: Record<string, Queue>, redis: Redis): Promise<Outcome<QueueCounts>> {

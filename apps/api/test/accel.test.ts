@@ -1,16 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseRecordingId, recordingUrl } from '@eufy-relay/contracts';
 import { RecordingStore } from '@eufy-relay/recordings';
+import { indexFinishedRecording } from '@eufy-relay/recordings/testing';
+import { NGINX, freePort, nginxConfig, nginxFront } from '@eufy-relay/testing';
 import { makeVideo, request, startApi, type TestApi } from './helpers';
 
 // ACCEL_REDIRECT=nginx with the real nginx in front, configured by the repo's own template
 // (deploy/nginx, what docker-compose's nginx service loads): the api checks, nginx sends the file.
-const TEMPLATE = path.resolve(__dirname, '../../../deploy/nginx/templates/default.conf.template');
-const NGINX = ['/usr/sbin/nginx', '/usr/local/sbin/nginx'].find(existsSync) ?? 'nginx';
 const CAMERA = 'T8113P0223000002';
 const DONE = `${CAMERA}_20250130_143022`;
 const LIVE = `${CAMERA}_20250130_150000`;
@@ -20,38 +19,6 @@ let t: TestApi;
 let nginx: ChildProcess;
 let front: string;
 let video: Buffer;
-
-async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
-/** The template with the values docker-compose gives it, inside a minimal main config of our own. */
-function nginxConfig(dir: string, vars: Record<string, string>): string {
-  const server = readFileSync(TEMPLATE, 'utf8').replace(/\$\{([A-Z_]+)\}/g, (_m, name: string) => {
-    if (!(name in vars)) throw new Error(`the template uses \${${name}}, which this test does not set`);
-    return vars[name]!;
-  });
-  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((kind) => {
-    mkdirSync(path.join(dir, kind));
-    return `${kind}_temp_path ${dir}/${kind};`;
-  });
-  return `daemon off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log;
-events { worker_connections 64; }
-http {
-  include /etc/nginx/mime.types;
-  access_log off;
-  ${temp.join('\n  ')}
-  ${server}
-}
-`;
-}
 
 const startOf = (id: string) => parseRecordingId(id)!.startedAt.getTime();
 const signedPath = (id: string) => {
@@ -68,14 +35,7 @@ beforeAll(async () => {
   // nginx's workers may run as another user (nobody): they must be able to read the files.
   for (const dir of [t.dir, t.config.RECORDINGS_DIR]) chmodSync(dir, 0o755);
   const store = new RecordingStore(t.redis, t.config);
-  await store.create({ device_sn: CAMERA, started_at: startOf(DONE) });
-  await store.finish(DONE, {
-    status: 'completed',
-    video_status: 'completed',
-    ended_at: startOf(DONE) + 2000,
-    duration_seconds: 2,
-    stop_reason: 'motion_timeout',
-  });
+  await indexFinishedRecording(store, DONE);
   await store.create({ device_sn: CAMERA, started_at: startOf(LIVE) });
   for (const id of [DONE, LIVE]) {
     const file = path.join(t.config.RECORDINGS_DIR, `${id}.mp4`);
@@ -90,11 +50,13 @@ beforeAll(async () => {
   const conf = path.join(dir, 'nginx.conf');
   writeFileSync(
     conf,
-    nginxConfig(dir, {
-      NGINX_PORT: `127.0.0.1:${port}`,
-      API_UPSTREAM: new URL(t.api.url).host,
-      RECORDINGS_DIR: t.config.RECORDINGS_DIR,
-    }),
+    nginxConfig(dir, [
+      nginxFront({
+        NGINX_PORT: `127.0.0.1:${port}`,
+        API_UPSTREAM: new URL(t.api.url).host,
+        RECORDINGS_DIR: t.config.RECORDINGS_DIR,
+      }),
+    ]),
   );
   nginx = spawn(NGINX, ['-c', conf, '-e', path.join(dir, 'error.log')], { stdio: 'inherit' });
   front = `http://127.0.0.1:${port}`;

@@ -1,12 +1,16 @@
 // The functions passed to page.waitForFunction / page.evaluate run in the browser.
 /// <reference lib="dom" />
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
-import { parseRecordingId } from '@eufy-relay/contracts';
 import { DeviceRegistry } from '@eufy-relay/devices';
 import { RecordingStore } from '@eufy-relay/recordings';
+import { indexFinishedRecording } from '@eufy-relay/recordings/testing';
+import {
+  CHROMIUM,
+  chromiumMissing,
+  launchChromium,
+  type BrowserContext,
+  type LaunchedChromium,
+} from '@eufy-relay/testing/chromium';
 import { TOKEN, basic, makeThumbnail, makeVideo, request, startApi, type TestApi } from './helpers';
 
 const CAMERA = 'T8113P0223000002';
@@ -37,15 +41,7 @@ beforeAll(async () => {
   await registry.updateDevice('T8010P2321000001', { name: 'HomeBase', is_camera: false });
   const store = new RecordingStore(t.redis, t.config);
   for (const id of [CLIP, OLDER]) {
-    const { deviceSn, startedAt } = parseRecordingId(id)!;
-    await store.create({ device_sn: deviceSn, started_at: startedAt.getTime() });
-    await store.finish(id, {
-      status: 'completed',
-      video_status: 'completed',
-      ended_at: startedAt.getTime() + 6000,
-      duration_seconds: 6,
-      stop_reason: 'motion_timeout',
-    });
+    await indexFinishedRecording(store, id, { seconds: 6 });
     makeVideo(path.join(t.config.RECORDINGS_DIR, `${id}.mp4`), 6);
     makeThumbnail(path.join(t.config.RECORDINGS_DIR, `${id}.jpg`));
   }
@@ -78,37 +74,18 @@ describe('GET / (HTML)', () => {
   });
 });
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) {
-  console.warn(
-    `page.test.ts: browser test skipped: no chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`,
-  );
-}
+const noChromium = chromiumMissing();
+if (noChromium) console.warn(`page.test.ts: browser test skipped: ${noChromium}`);
 
-(haveChromium ? describe : describe.skip)(`the page in Chromium (${CHROMIUM})`, () => {
-  let profile: string;
+(noChromium ? describe.skip : describe)(`the page in Chromium (${CHROMIUM})`, () => {
+  let chromium: LaunchedChromium;
   let browser: BrowserContext;
   beforeAll(async () => {
-    profile = mkdtempSync(path.join(tmpdir(), 'eufy-relay-chromium-'));
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-        '--disable-sync',
-      ],
-      // The page asks for Basic auth; the browser answers with the token as password.
-      httpCredentials: { username: 'admin', password: TOKEN },
-    });
+    chromium = await launchChromium({ password: TOKEN });
+    browser = chromium.context;
   });
   afterAll(async () => {
-    await browser?.close();
-    rmSync(profile, { recursive: true, force: true });
+    await chromium?.close();
   });
 
   it('opens /, shows thumbnails, and a click plays the recording in the page', async () => {

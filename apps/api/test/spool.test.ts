@@ -41,7 +41,7 @@ let seq = 0;
 beforeAll(async () => {
   s3 = await startS3TestServer({ buckets: [BUCKET] });
   t = await startApi('spool', {
-    ...s3TestSettings(s3, BUCKET),
+    ...s3TestSettings({ endpoint: s3.endpoint, bucket: BUCKET }),
     URL_SIGNING_SECRET: signing.secret,
     SPOOL_SECRET,
     SPOOL_TIMEOUT_MS: '300',

@@ -1,11 +1,12 @@
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseRecordingId, recordingUrl } from '@eufy-relay/contracts';
+import { recordingUrl } from '@eufy-relay/contracts';
 import { createLogger } from '@eufy-relay/logger';
 import { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
+import { indexFinishedRecording } from '@eufy-relay/recordings/testing';
 import { RecordingObjects, StorageHealth, createS3Client, uploadRecording } from '@eufy-relay/storage';
-import { startS3TestServer, type S3TestServer } from '@eufy-relay/storage/testing';
+import { s3TestSettings, startS3TestServer, type S3TestServer } from '@eufy-relay/storage/testing';
 import { TOKEN, bearer, makeThumbnail, makeVideo, request, startApi, type TestApi } from './helpers';
 
 const CAMERA = 'T8113P0223000002';
@@ -15,12 +16,7 @@ const BUCKET = 'api-test';
 const SECRET = 'url-signing-secret-0123456789';
 
 const s3Env = (endpoint: string, extra: Record<string, string> = {}) => ({
-  STORAGE_BACKEND: 's3',
-  S3_ENDPOINT: endpoint,
-  S3_BUCKET: BUCKET,
-  S3_ACCESS_KEY_ID: 'test',
-  S3_SECRET_ACCESS_KEY: 'test',
-  S3_FORCE_PATH_STYLE: 'true',
+  ...s3TestSettings({ endpoint, bucket: BUCKET }),
   ...extra,
 });
 
@@ -34,16 +30,7 @@ describe('finished recordings served from an S3 bucket (real fauxqs)', () => {
 
   async function indexFinished(api: TestApi, id: string): Promise<RecordingStore> {
     const store = new RecordingStore(api.redis, api.config);
-    const started = parseRecordingId(id)!.startedAt.getTime();
-    await store.create({ device_sn: CAMERA, started_at: started });
-    await store.finish(id, {
-      status: 'completed',
-      video_status: 'completed',
-      ended_at: started + 2000,
-      duration_seconds: 2,
-      stop_reason: 'motion_timeout',
-      bytes: video.length,
-    });
+    await indexFinishedRecording(store, id, { fields: { bytes: video.length } });
     return store;
   }
 

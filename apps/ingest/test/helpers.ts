@@ -1,4 +1,3 @@
-import { createServer, type AddressInfo } from 'node:net';
 import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '@eufy-relay/config';
@@ -13,7 +12,7 @@ import { DeviceRegistry, HeartbeatStore, type BridgeHeartbeat } from '@eufy-rela
 import { startSimulator, type Simulator, type SimulatorOptions } from '@eufy-relay/eufy-sim';
 import { createLogger } from '@eufy-relay/logger';
 import { createRedis, type RunningRole } from '@eufy-relay/runtime';
-import { testConfig, waitFor } from '@eufy-relay/testing';
+import { freePort, testConfig, waitFor } from '@eufy-relay/testing';
 import { start } from '../src';
 
 // Real Redis, the real simulator over real sockets, ingest started in-process as the launcher does.
@@ -64,16 +63,7 @@ export function waitForSome<T>(list: () => Promise<T[]>, what: string, timeoutMs
   );
 }
 
-/** A port nothing listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
+export { freePort };
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

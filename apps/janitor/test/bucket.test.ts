@@ -5,9 +5,10 @@ import { recordingId } from '@eufy-relay/contracts';
 import { createLogger } from '@eufy-relay/logger';
 import { probeVideo } from '@eufy-relay/media';
 import { RecordingFiles, RecordingStore, diskUsage } from '@eufy-relay/recordings';
+import { indexFinishedRecording } from '@eufy-relay/recordings/testing';
 import { deletePrefixKeys } from '@eufy-relay/runtime';
 import { RecordingObjects, createS3Client } from '@eufy-relay/storage';
-import { startS3TestServer, type S3TestServer } from '@eufy-relay/storage/testing';
+import { s3TestSettings, startS3TestServer, type S3TestServer } from '@eufy-relay/storage/testing';
 import { runCleanup, type CleanupDeps } from '../src/cleanup';
 import type { SystemProblem } from '../src/report';
 import { DAY, janitorConfig, makeMp4, removeDir, tempDir } from './helpers';
@@ -28,14 +29,7 @@ beforeAll(async () => {
   work = await tempDir();
   sample = path.join(work, 'sample.mp4');
   await makeMp4(sample);
-  const config = janitorConfig(prefix, work, {
-    STORAGE_BACKEND: 's3',
-    S3_ENDPOINT: s3.endpoint,
-    S3_BUCKET: BUCKET,
-    S3_ACCESS_KEY_ID: 'test',
-    S3_SECRET_ACCESS_KEY: 'test',
-    S3_FORCE_PATH_STYLE: 'true',
-  });
+  const config = janitorConfig(prefix, work, s3TestSettings({ endpoint: s3.endpoint, bucket: BUCKET }));
   objects = new RecordingObjects(createS3Client(config), config);
   store = new RecordingStore(redis, config);
 });
@@ -62,14 +56,7 @@ afterAll(async () => {
 async function stored(sn: string, startedAt: number, withObject = true): Promise<string> {
   const started = Math.floor(startedAt / 1000) * 1000;
   const id = recordingId(sn, started);
-  await store.create({ device_sn: sn, started_at: started });
-  await store.finish(id, {
-    status: 'completed',
-    video_status: 'completed',
-    ended_at: started + 2000,
-    duration_seconds: 2,
-    stop_reason: 'motion_timeout',
-  });
+  await indexFinishedRecording(store, id);
   if (withObject) {
     const video = await objects.uploadFile(sample, objects.key(id, 'video'), 'video', none);
     const jpg = path.join(work, `${id}.jpg`);

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ROLE_NAMES } from '@eufy-relay/config';
 import { createRedis, deletePrefixKeys } from '@eufy-relay/runtime';
+import { freePort } from '@eufy-relay/testing';
 
 // These tests run the built entry points the way a user does (`node apps/<role>/dist/main.js`);
 // the README's test command builds first.
@@ -71,17 +71,6 @@ describe.each(APPS)('%s with a bad setting', (app) => {
     expect(exit.stdout).toBe('');
   });
 });
-
-/** A port nothing listens on right now, for a process that needs a fixed PORT. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 describe('launcher', () => {
   it('with ROLES=api,janitor starts exactly those two and stops both on SIGTERM', async () => {

@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -306,31 +306,8 @@ export async function startHarness(name: string, options: HarnessOptions) {
 
 export type Harness = Awaited<ReturnType<typeof startHarness>>;
 
-/**
- * ffprobe decodes every video frame of the file: what it says is empty for a file that plays end
- * to end. (Decoding through ffmpeg's null muxer instead reports its own rounding of wall-clock
- * timestamps to 1/fps, not a fault of the file.)
- */
-export function decodeErrors(file: string): string {
-  const run = spawnSync(
-    'ffprobe',
-    [
-      '-v',
-      'error',
-      '-count_frames',
-      '-select_streams',
-      'v:0',
-      '-show_entries',
-      'stream=nb_read_frames',
-      '-of',
-      'csv=p=0',
-      file,
-    ],
-    { encoding: 'utf8' },
-  );
-  if (run.status !== 0) return `exit ${run.status}: ${run.stderr}`;
-  return Number(run.stdout.trim()) > 0 ? run.stderr.trim() : 'no frames';
-}
+/** Why a file does not play end to end ('' when it does): @eufy-relay/testing's, for the tests here. */
+export { decodeErrors } from '@eufy-relay/testing';
 
 /** ffmpeg processes whose command line names `dir` (the recordings of one test): none may outlive a recorder. */
 export async function ffmpegProcessesWriting(dir: string): Promise<number[]> {

@@ -18,6 +18,21 @@ const SN = 'T8113P0223000701';
 const T0 = Date.UTC(2026, 10, 27, 12, 0, 0);
 const id = (at: number) => recordingId(SN, at);
 
+/**
+ * A motion signal of SN arriving at `at` about motion at `at`, proposing a recording that starts at
+ * `at`; `differs` names what is otherwise (a late signal, a candidate of another moment).
+ */
+function motion(at: number, differs: { candidateAt?: number; motionAt?: number } = {}) {
+  const candidateAt = differs.candidateAt ?? at;
+  return cameras.motion({
+    deviceSn: SN,
+    candidateId: id(candidateAt),
+    startedAt: candidateAt,
+    motionAt: differs.motionAt ?? at,
+    now: at,
+  });
+}
+
 afterEach(async () => {
   const keys = await redis.keys(`${config.REDIS_PREFIX}:*`);
   if (keys.length) await redis.del(...keys);
@@ -29,64 +44,34 @@ afterAll(async () => {
 
 describe('motion rules of one camera', () => {
   it('starts a recording on motion while idle, then extends it: last motion only moves forward', async () => {
-    expect(
-      await cameras.motion({ deviceSn: SN, candidateId: id(T0), startedAt: T0, motionAt: T0, now: T0 }),
-    ).toEqual({
+    expect(await motion(T0)).toEqual({
       kind: 'started',
       recordingId: id(T0),
       startedAt: T0,
       replaced: null,
     });
-    expect(
-      await cameras.motion({
-        deviceSn: SN,
-        candidateId: id(T0 + 5000),
-        startedAt: T0 + 5000,
-        motionAt: T0 + 5000,
-        now: T0 + 5000,
-      }),
-    ).toEqual({
+    expect(await motion(T0 + 5000)).toEqual({
       kind: 'extended',
       recordingId: id(T0),
       startedAt: T0,
       setup: false,
     });
     // A late signal from the past does not move last motion back.
-    await cameras.motion({
-      deviceSn: SN,
-      candidateId: id(T0 + 6000),
-      startedAt: T0 + 6000,
-      motionAt: T0 + 1000,
-      now: T0 + 6000,
-    });
+    await motion(T0 + 6000, { motionAt: T0 + 1000 });
     expect(await cameras.decide(SN, id(T0), T0, undefined, T0 + 6000)).toEqual({
       kind: 'continue',
       deadline: T0 + 5000 + 60_000,
     });
     await cameras.markSetup(SN, id(T0));
-    expect(
-      await cameras.motion({
-        deviceSn: SN,
-        candidateId: id(T0 + 7000),
-        startedAt: T0 + 7000,
-        motionAt: T0 + 7000,
-        now: T0 + 7000,
-      }),
-    ).toMatchObject({
+    expect(await motion(T0 + 7000)).toMatchObject({
       kind: 'extended',
       setup: true,
     });
   });
 
   it('stops after the motion timeout, at the motion deadline; the camera is idle again', async () => {
-    await cameras.motion({ deviceSn: SN, candidateId: id(T0), startedAt: T0, motionAt: T0, now: T0 });
-    await cameras.motion({
-      deviceSn: SN,
-      candidateId: id(T0),
-      startedAt: T0,
-      motionAt: T0 + 10_000,
-      now: T0 + 10_000,
-    });
+    await motion(T0);
+    await motion(T0 + 10_000, { candidateAt: T0 });
     expect(await cameras.decide(SN, id(T0), T0, undefined, T0 + 69_999)).toEqual({
       kind: 'continue',
       deadline: T0 + 70_000,
@@ -107,9 +92,8 @@ describe('motion rules of one camera', () => {
   });
 
   it('stops at the cap and snoozes: motion inside the snooze starts nothing, after it a new recording', async () => {
-    await cameras.motion({ deviceSn: SN, candidateId: id(T0), startedAt: T0, motionAt: T0, now: T0 });
-    for (let t = T0; t <= T0 + 900_000; t += 30_000)
-      await cameras.motion({ deviceSn: SN, candidateId: id(t), startedAt: t, motionAt: t, now: t });
+    await motion(T0);
+    for (let t = T0; t <= T0 + 900_000; t += 30_000) await motion(t);
     expect(await cameras.decide(SN, id(T0), T0, undefined, T0 + 900_100)).toEqual({
       kind: 'stop',
       reason: 'max_duration',
@@ -117,27 +101,11 @@ describe('motion rules of one camera', () => {
     });
     const until = T0 + 900_000 + 3_600_000;
     expect(await cameras.current(SN)).toEqual({ recordingId: null, snoozedUntil: until });
-    expect(
-      await cameras.motion({
-        deviceSn: SN,
-        candidateId: id(until - 1),
-        startedAt: until - 1,
-        motionAt: until - 1,
-        now: until - 1,
-      }),
-    ).toEqual({
+    expect(await motion(until - 1)).toEqual({
       kind: 'snoozed',
       until,
     });
-    expect(
-      await cameras.motion({
-        deviceSn: SN,
-        candidateId: id(until),
-        startedAt: until,
-        motionAt: until,
-        now: until,
-      }),
-    ).toMatchObject({
+    expect(await motion(until)).toMatchObject({
       kind: 'started',
       recordingId: id(until),
     });
@@ -145,36 +113,20 @@ describe('motion rules of one camera', () => {
   });
 
   it('a new recording never reuses the second of the previous one (ids have 1 s precision)', async () => {
-    await cameras.motion({ deviceSn: SN, candidateId: id(T0), startedAt: T0, motionAt: T0, now: T0 });
+    await motion(T0);
     await cameras.decide(SN, id(T0), T0, 'livestream_failed', T0 + 300);
-    expect(
-      await cameras.motion({
-        deviceSn: SN,
-        candidateId: id(T0 + 500),
-        startedAt: T0 + 500,
-        motionAt: T0 + 500,
-        now: T0 + 500,
-      }),
-    ).toEqual({
+    expect(await motion(T0 + 500)).toEqual({
       kind: 'bump',
       second: T0 / 1000 + 1,
     });
-    expect(
-      await cameras.motion({
-        deviceSn: SN,
-        candidateId: id(T0 + 1000),
-        startedAt: T0 + 1000,
-        motionAt: T0 + 500,
-        now: T0 + 500,
-      }),
-    ).toMatchObject({
+    expect(await motion(T0 + 500, { candidateAt: T0 + 1000 })).toMatchObject({
       kind: 'started',
       recordingId: id(T0 + 1000),
     });
   });
 
   it('a forced stop ends it now; a recording never stopped past its cap is replaced and then ends as abandoned', async () => {
-    await cameras.motion({ deviceSn: SN, candidateId: id(T0), startedAt: T0, motionAt: T0, now: T0 });
+    await motion(T0);
     expect(await cameras.decide(SN, id(T0), T0, 'livestream_failed', T0 + 2000)).toEqual({
       kind: 'stop',
       reason: 'livestream_failed',
@@ -182,29 +134,13 @@ describe('motion rules of one camera', () => {
     });
 
     const t1 = T0 + 10_000;
-    await cameras.motion({ deviceSn: SN, candidateId: id(t1), startedAt: t1, motionAt: t1, now: t1 });
+    await motion(t1);
     // Cap 900 s + 4 × takeover 15 s later, nobody stopped it: its recorders are gone.
     const late = t1 + 900_000 + 60_000;
-    expect(
-      await cameras.motion({
-        deviceSn: SN,
-        candidateId: id(late - 1000),
-        startedAt: late - 1000,
-        motionAt: late - 1000,
-        now: late - 1000,
-      }),
-    ).toMatchObject({
+    expect(await motion(late - 1000)).toMatchObject({
       kind: 'extended',
     });
-    expect(
-      await cameras.motion({
-        deviceSn: SN,
-        candidateId: id(late),
-        startedAt: late,
-        motionAt: late,
-        now: late,
-      }),
-    ).toEqual({
+    expect(await motion(late)).toEqual({
       kind: 'started',
       recordingId: id(late),
       startedAt: late,

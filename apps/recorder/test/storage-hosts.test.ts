@@ -5,7 +5,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { assertFfmpeg } from '@eufy-relay/eufy-sim';
 import { RecordingObjects, createS3Client } from '@eufy-relay/storage';
-import { startS3TestServer, type S3TestServer } from '@eufy-relay/storage/testing';
+import { s3TestSettings, startS3TestServer, type S3TestServer } from '@eufy-relay/storage/testing';
 import { waitFor } from '@eufy-relay/testing';
 import { camera, decodeErrors, startHarness, type Harness } from './harness';
 
@@ -30,12 +30,7 @@ describe('two recorders on "different hosts" (own RECORDINGS_DIR each) and one b
     h = await startHarness('storage-hosts', {
       scenario: { devices: [camera(CAM)] },
       env: {
-        STORAGE_BACKEND: 's3',
-        S3_ENDPOINT: s3.endpoint,
-        S3_BUCKET: BUCKET,
-        S3_ACCESS_KEY_ID: 'test',
-        S3_SECRET_ACCESS_KEY: 'test',
-        S3_FORCE_PATH_STYLE: 'true',
+        ...s3TestSettings({ endpoint: s3.endpoint, bucket: BUCKET }),
         RECORDING_TAKEOVER_SECONDS: '2',
         MOTION_TIMEOUT_SECONDS: '2',
       },

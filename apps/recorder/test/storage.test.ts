@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { ConfigError, loadConfig } from '@eufy-relay/config';
 import { assertFfmpeg } from '@eufy-relay/eufy-sim';
 import { RecordingObjects, StorageHealth, createS3Client } from '@eufy-relay/storage';
-import { startS3TestServer, type S3TestServer } from '@eufy-relay/storage/testing';
+import { s3TestSettings, startS3TestServer, type S3TestServer } from '@eufy-relay/storage/testing';
 import { waitFor } from '@eufy-relay/testing';
 import { start } from '../src';
 import { camera, startHarness, type Harness } from './harness';
@@ -30,12 +30,7 @@ describe('recordings stored in an S3 bucket (STORAGE_BACKEND=s3, real fauxqs)', 
     h = await startHarness('storage', {
       scenario: { devices: [camera(CAM), camera(PAUSED)] },
       env: {
-        STORAGE_BACKEND: 's3',
-        S3_ENDPOINT: s3.endpoint,
-        S3_BUCKET: BUCKET,
-        S3_ACCESS_KEY_ID: 'test',
-        S3_SECRET_ACCESS_KEY: 'test',
-        S3_FORCE_PATH_STYLE: 'true',
+        ...s3TestSettings({ endpoint: s3.endpoint, bucket: BUCKET }),
         S3_TIMEOUT_MS: '1000',
         MOTION_TIMEOUT_SECONDS: '2',
         UPLOAD_RETRY_MAX_DELAY_SECONDS: '2',

@@ -1,4 +1,11 @@
-import { Queue, UnrecoverableError, type Job, type JobsOptions, type QueueOptions } from 'bullmq';
+import {
+  Queue,
+  UnrecoverableError,
+  type Job,
+  type JobState as BullJobState,
+  type JobsOptions,
+  type QueueOptions,
+} from 'bullmq';
 import { z } from 'zod';
 import { MOTION_KINDS, zodIssueLines } from '@eufy-relay/config';
 import { DEVICE_SN, RECORDING_ID } from './recording';
@@ -28,6 +35,18 @@ export const QUEUES = {
   uploads: 'uploads',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+
+/** BullMQ 6 job states (a paused queue keeps its jobs in `waiting`): what queue counts are read by. */
+export const JOB_STATES = [
+  'waiting',
+  'active',
+  'delayed',
+  'prioritized',
+  'waiting-children',
+  'failed',
+  'completed',
+] as const satisfies readonly BullJobState[];
+export type JobState = (typeof JOB_STATES)[number];
 
 /** A job is a name plus a schema on a queue; producers and consumers import the same definition. */
 export interface JobDefinition<

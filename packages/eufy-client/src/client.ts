@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import { isDeepStrictEqual } from 'node:util';
 import WebSocket from 'ws';
 import type { z } from 'zod';
 import { createLogger, type Logger } from '@eufy-relay/logger';
@@ -13,21 +12,31 @@ import {
   SchemaIncompatibleError,
   UnexpectedResultError,
 } from './errors';
-import { Livestream, type LivestreamEnd } from './livestream';
+import type { Livestream } from './livestream';
+import { isLivestreamEvent, LivestreamRegistry } from './livestream-registry';
 import {
   classifyMessage,
   commandsResult,
   connectedResult,
-  DETECTION_EVENTS,
   livestreamingResult,
   propertiesResult,
   startListeningResult,
-  type DetectionKind,
-  type DriverState,
   type EufyEvent,
   type ResultMessage,
   type VersionMessage,
 } from './protocol';
+import {
+  applyEvent,
+  detectionOf,
+  initialState,
+  reconcile,
+  type ClientState,
+  type DeviceState,
+  type Detection,
+  type PropertyChange,
+  type ReconcileReport,
+  type StationState,
+} from './state';
 
 export interface EufyClientOptions {
   /** eufy-security-ws address, e.g. ws://127.0.0.1:3000 (EUFY_WS_URL). */
@@ -61,60 +70,6 @@ export interface EufyClientOptions {
   livestreamStopTimeoutMs?: number;
   /** Livestream: a reader this many chunks behind ends the stream with `overflow`. Default 900. */
   livestreamMaxQueuedChunks?: number;
-}
-
-export interface DeviceState {
-  serialNumber: string;
-  /** As `device.get_properties` returned them, kept current by `property changed` events. */
-  properties: Record<string, unknown>;
-  /** From `device.get_commands`; a device is a camera iff this includes `start_livestream`. */
-  commands: string[];
-}
-
-export interface StationState {
-  serialNumber: string;
-  properties: Record<string, unknown>;
-  /** The server's P2P link to the station (`station.is_connected`, `connected`/`disconnected` events). */
-  connected: boolean;
-}
-
-export interface ClientState {
-  server: VersionMessage;
-  schemaVersion: number;
-  driver: DriverState;
-  stations: Map<string, StationState>;
-  devices: Map<string, DeviceState>;
-}
-
-/** A property that changed: live (`property` event) or while the client was away (`reconciled`). */
-export interface PropertyChange {
-  source: 'device' | 'station';
-  serialNumber: string;
-  /** A property name; for stations also `connected` (the P2P link). */
-  name: string;
-  value: unknown;
-  /** What the client knew before; undefined if it did not know the property. */
-  previous: unknown;
-}
-
-/** What changed between the last state before a connection loss and the state after reconnecting. */
-export interface ReconcileReport {
-  /** How long the client was without a listening connection. */
-  awayMs: number;
-  changes: PropertyChange[];
-  addedDevices: string[];
-  removedDevices: string[];
-  addedStations: string[];
-  removedStations: string[];
-}
-
-export interface Detection {
-  kind: DetectionKind;
-  serialNumber: string;
-  /** true: the detection began; false: the server cleared it (~10 s later, EVENT_DURATION_SECONDS). */
-  state: boolean;
-  /** Person detections: the recognised name, "Unknown" or "". */
-  person?: string;
 }
 
 export type ConnectionState = 'connecting' | 'ready' | 'disconnected' | 'reconnecting' | 'closed';
@@ -162,15 +117,6 @@ interface PendingCommand {
   resolve: (result: unknown) => void;
   reject: (error: Error) => void;
   timer: NodeJS.Timeout;
-}
-
-interface StreamEntry {
-  stream: Livestream;
-  /** Set while stop is waiting for the server's `livestream stopped`. */
-  stopped?: () => void;
-  /** Resolves when the serial's slot is free again. */
-  released: Promise<void>;
-  release: () => void;
 }
 
 const DEFAULTS = {
@@ -227,7 +173,7 @@ export class EufyClient extends EventEmitter<EufyClientEvents> {
   private currentState: ClientState | undefined;
   private lostAt: number | undefined;
   private connectionState: ConnectionState = 'closed';
-  private readonly streams = new Map<string, StreamEntry>();
+  private readonly livestreams: LivestreamRegistry;
   private readonly counters: ClientStats = {
     messages: 0,
     unknownEvents: 0,
@@ -243,6 +189,18 @@ export class EufyClient extends EventEmitter<EufyClientEvents> {
     const given = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
     this.opts = { ...DEFAULTS, ...given, url: options.url, reconnect: { ...DEFAULT_BACKOFF, ...reconnect } };
     this.logger = (logger ?? createLogger({ level: 'info' })).child({ component: 'eufy-client' });
+    this.livestreams = new LivestreamRegistry(
+      {
+        command: (command, args) => this.command(command, args),
+        isReady: () => this.ready,
+        logger: this.logger,
+      },
+      {
+        startTimeoutMs: this.opts.livestreamStartTimeoutMs,
+        stopTimeoutMs: this.opts.livestreamStopTimeoutMs,
+        maxQueuedChunks: this.opts.livestreamMaxQueuedChunks,
+      },
+    );
   }
 
   /** Current connection state. */
@@ -288,7 +246,7 @@ export class EufyClient extends EventEmitter<EufyClientEvents> {
       clearTimeout(forced);
     }
     await this.running;
-    this.endStreams({ reason: 'client_closed', message: 'the eufy client was closed' });
+    this.livestreams.endAll({ reason: 'client_closed', message: 'the eufy client was closed' });
     this.setStatus({ state: 'closed', attempt: 0 });
   }
 
@@ -362,88 +320,8 @@ export class EufyClient extends EventEmitter<EufyClientEvents> {
    * device while one is open is an error, while one is stopping it waits for the stop to finish.
    * `startTimeoutMs` overrides the client's `livestreamStartTimeoutMs` for this start.
    */
-  async startLivestream(
-    serialNumber: string,
-    options: { startTimeoutMs?: number } = {},
-  ): Promise<Livestream> {
-    const busy = this.streams.get(serialNumber);
-    if (busy && !busy.stream.endReason)
-      throw new EufyClientError(`a livestream of ${serialNumber} is already open on this client`);
-    if (busy) await busy.released;
-    if (this.streams.has(serialNumber))
-      throw new EufyClientError(`a livestream of ${serialNumber} was started concurrently on this client`);
-
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const stream = new Livestream(
-      serialNumber,
-      {
-        startTimeoutMs: options.startTimeoutMs ?? this.opts.livestreamStartTimeoutMs,
-        maxQueuedChunks: this.opts.livestreamMaxQueuedChunks,
-      },
-      () => this.stopLivestreamOnServer(entry),
-    );
-    const entry: StreamEntry = { stream, released, release };
-    // Registered before the command goes out: events may arrive before its result.
-    this.streams.set(serialNumber, entry);
-    try {
-      await this.command('device.start_livestream', { serialNumber });
-    } catch (err) {
-      if (err instanceof CommandFailedError && err.errorCode === 'device_livestream_already_running') {
-        stream.markStarted();
-        return stream;
-      }
-      stream.finish({ reason: 'start_failed', message: errorText(err) });
-      this.releaseStream(entry);
-      throw err;
-    }
-    return stream;
-  }
-
-  private async stopLivestreamOnServer(entry: StreamEntry): Promise<void> {
-    const { serialNumber } = entry.stream;
-    if (this.streams.get(serialNumber) !== entry) return;
-    if (!this.ready) {
-      this.releaseStream(entry);
-      return;
-    }
-    const confirmed = new Promise<void>((resolve) => {
-      entry.stopped = resolve;
-    });
-    try {
-      await this.command('device.stop_livestream', { serialNumber });
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        confirmed,
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, this.opts.livestreamStopTimeoutMs);
-        }),
-      ]);
-      clearTimeout(timer);
-    } catch (err) {
-      // Already ended on the server (no data, another camera took the station), or the connection
-      // went (the server ends a closed socket's streams itself): nothing left to stop.
-      const alreadyEnded =
-        (err instanceof CommandFailedError && err.errorCode === 'device_livestream_not_running') ||
-        err instanceof NotConnectedError;
-      if (!alreadyEnded) this.logger.warn({ serialNumber, err: errorText(err) }, 'stop_livestream failed');
-    } finally {
-      this.releaseStream(entry);
-    }
-  }
-
-  private releaseStream(entry: StreamEntry): void {
-    if (this.streams.get(entry.stream.serialNumber) === entry) this.streams.delete(entry.stream.serialNumber);
-    entry.release();
-  }
-
-  private endStreams(end: LivestreamEnd): void {
-    for (const entry of [...this.streams.values()]) {
-      entry.stream.finish(end);
-      this.releaseStream(entry);
-    }
+  startLivestream(serialNumber: string, options: { startTimeoutMs?: number } = {}): Promise<Livestream> {
+    return this.livestreams.start(serialNumber, options);
   }
 
   // ---------------------------------------------------------------- connection loop
@@ -542,13 +420,7 @@ export class EufyClient extends EventEmitter<EufyClientEvents> {
     await this.send('set_api_schema', { schemaVersion });
 
     const reconnected = this.currentState !== undefined;
-    const state: ClientState = {
-      server: version,
-      schemaVersion,
-      driver: { version: version.driverVersion, connected: false, pushConnected: false },
-      stations: new Map(),
-      devices: new Map(),
-    };
+    const state = initialState(version, schemaVersion);
     if (this.opts.listen) await this.listen(state);
     const previous = this.currentState;
     this.currentState = state;
@@ -667,7 +539,10 @@ export class EufyClient extends EventEmitter<EufyClientEvents> {
     }
     this.pending.clear();
     this.versionWaiter.reject(new EufyClientError(`connection closed before the version message: ${reason}`));
-    this.endStreams({ reason: 'connection_lost', message: `connection to eufy-security-ws lost: ${reason}` });
+    this.livestreams.endAll({
+      reason: 'connection_lost',
+      message: `connection to eufy-security-ws lost: ${reason}`,
+    });
     if (ws.readyState !== WebSocket.CLOSED) ws.terminate();
     this.socketClosed.resolve(reason);
   }
@@ -742,104 +617,24 @@ export class EufyClient extends EventEmitter<EufyClientEvents> {
 
   private onEvent(event: EufyEvent): void {
     if (isLivestreamEvent(event)) {
-      this.onLivestreamEvent(event);
+      this.livestreams.onEvent(event);
+      if (event.event === 'livestream started' || event.event === 'livestream stopped')
+        this.emit('event', event);
       return;
     }
-    this.applyToState(event);
+    if (this.currentState) {
+      const { change, fetch } = applyEvent(this.currentState, event);
+      if (change) this.emit('property', change);
+      // Fire-and-forget: refetch catches and logs its own errors; the event handler must not block on an RPC.
+      if (fetch) void this.refetch(fetch.kind, fetch.serialNumber);
+    }
     this.emit('event', event);
-    if (event.source === 'device' && event.event in DETECTION_EVENTS) {
-      const { serialNumber, state, person } = event as Extract<
-        EufyEvent,
-        { state: boolean; person?: string }
-      >;
-      const kind = DETECTION_EVENTS[event.event as keyof typeof DETECTION_EVENTS];
-      this.emit('detection', { kind, serialNumber, state, ...(person === undefined ? {} : { person }) });
-    }
-    if (
-      event.source === 'device' &&
-      event.event === 'command result' &&
-      event.command === 'start_livestream'
-    ) {
-      const stream = this.streams.get(event.serialNumber)?.stream;
-      if (stream && !stream.started && event.returnCode !== 0) {
-        stream.finish({
-          reason: 'start_failed',
-          message: `P2P start of ${event.serialNumber} failed: ${event.returnCodeName} (${event.returnCode})`,
-          returnCode: event.returnCode,
-          returnCodeName: event.returnCodeName,
-        });
-        // Fire-and-forget: stopLivestreamOnServer catches and logs its own errors; the event handler must not block on an RPC.
-        void this.stopLivestreamOnServer(this.streams.get(event.serialNumber)!);
-      }
-    }
+    const detection = detectionOf(event);
+    if (detection) this.emit('detection', detection);
+    if (event.source === 'device' && event.event === 'command result')
+      this.livestreams.onCommandResult(event);
     if (event.source === 'server' && event.event === 'shutdown')
       this.logger.warn('eufy-security-ws is shutting down: will reconnect');
-  }
-
-  private onLivestreamEvent(event: LivestreamEvent): void {
-    const entry = this.streams.get(event.serialNumber);
-    if (event.event === 'livestream video data') entry?.stream.pushVideo(event.buffer, event.metadata);
-    else if (event.event === 'livestream audio data') entry?.stream.pushAudio(event.buffer, event.metadata);
-    else if (event.event === 'livestream started') {
-      entry?.stream.markStarted();
-      this.emit('event', event);
-    } else if (event.event === 'livestream stopped') {
-      if (entry) {
-        entry.stream.finish({
-          reason: 'server_stopped',
-          message: `eufy-security-ws stopped the livestream of ${event.serialNumber}`,
-        });
-        if (entry.stopped) entry.stopped();
-        else this.releaseStream(entry);
-      }
-      this.emit('event', event);
-    }
-  }
-
-  private applyToState(event: EufyEvent): void {
-    const state = this.currentState;
-    if (!state) return;
-    if (event.event === 'property changed') {
-      const holder =
-        event.source === 'device'
-          ? state.devices.get(event.serialNumber)
-          : state.stations.get(event.serialNumber);
-      const previous = holder?.properties[event.name];
-      if (holder) holder.properties[event.name] = event.value;
-      this.emit('property', {
-        source: event.source,
-        serialNumber: event.serialNumber,
-        name: event.name,
-        value: event.value,
-        previous,
-      });
-      return;
-    }
-    switch (event.source) {
-      case 'station': {
-        const station = 'serialNumber' in event ? state.stations.get(event.serialNumber) : undefined;
-        if (station && event.event === 'connected') station.connected = true;
-        if (station && (event.event === 'disconnected' || event.event === 'connection error'))
-          station.connected = false;
-        // Fire-and-forget: refetch catches and logs its own errors; the event handler must not block on an RPC.
-        if (event.event === 'station added') void this.refetch('station', event.station);
-        if (event.event === 'station removed') state.stations.delete(event.station);
-        return;
-      }
-      case 'device':
-        // Fire-and-forget: refetch catches and logs its own errors; the event handler must not block on an RPC.
-        if (event.event === 'device added') void this.refetch('device', event.device);
-        if (event.event === 'device removed') state.devices.delete(event.device);
-        return;
-      case 'driver':
-        if (event.event === 'connected' || event.event === 'disconnected')
-          state.driver.connected = event.event === 'connected';
-        if (event.event === 'push connected' || event.event === 'push disconnected')
-          state.driver.pushConnected = event.event === 'push connected';
-        if (event.event === 'mqtt connected' || event.event === 'mqtt disconnected')
-          state.driver.mqttConnected = event.event === 'mqtt connected';
-        return;
-    }
   }
 
   private async refetch(kind: 'device' | 'station', serialNumber: string): Promise<void> {
@@ -854,53 +649,4 @@ export class EufyClient extends EventEmitter<EufyClientEvents> {
       );
     }
   }
-}
-
-type LivestreamEvent = Extract<EufyEvent, { source: 'device'; event: `livestream ${string}` }>;
-
-function isLivestreamEvent(event: EufyEvent): event is LivestreamEvent {
-  return event.source === 'device' && event.event.startsWith('livestream ');
-}
-
-function diffProperties(
-  source: 'device' | 'station',
-  serialNumber: string,
-  before: Record<string, unknown>,
-  after: Record<string, unknown>,
-): PropertyChange[] {
-  const names = new Set([...Object.keys(before), ...Object.keys(after)]);
-  return [...names]
-    .filter((name) => !isDeepStrictEqual(before[name], after[name]))
-    .map((name) => ({ source, serialNumber, name, value: after[name], previous: before[name] }));
-}
-
-/** Compares the state before a loss with the state after reconnecting. */
-export function reconcile(before: ClientState, after: ClientState, lostAt?: number): ReconcileReport {
-  const changes: PropertyChange[] = [];
-  for (const [sn, device] of after.devices) {
-    const old = before.devices.get(sn);
-    if (old) changes.push(...diffProperties('device', sn, old.properties, device.properties));
-  }
-  for (const [sn, station] of after.stations) {
-    const old = before.stations.get(sn);
-    if (!old) continue;
-    changes.push(...diffProperties('station', sn, old.properties, station.properties));
-    if (old.connected !== station.connected)
-      changes.push({
-        source: 'station',
-        serialNumber: sn,
-        name: 'connected',
-        value: station.connected,
-        previous: old.connected,
-      });
-  }
-  const added = (a: Map<string, unknown>, b: Map<string, unknown>) => [...b.keys()].filter((k) => !a.has(k));
-  return {
-    awayMs: lostAt === undefined ? 0 : Date.now() - lostAt,
-    changes,
-    addedDevices: added(before.devices, after.devices),
-    removedDevices: added(after.devices, before.devices),
-    addedStations: added(before.stations, after.stations),
-    removedStations: added(after.stations, before.stations),
-  };
 }

@@ -4,4 +4,5 @@ export * from './buffer-json';
 export * from './protocol';
 export * from './video';
 export * from './livestream';
+export * from './state';
 export * from './client';

@@ -1,9 +1,10 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertFfmpeg, startSimulator, type Simulator } from '@eufy-relay/eufy-sim';
+import { decodeVideo } from '@eufy-relay/testing';
 import { EufyClient } from '../src';
 import { CAM_A, capturedLogger, testScenario } from './helpers';
 
@@ -11,35 +12,10 @@ const STREAM_SECONDS = 20;
 const FPS = 15;
 
 function ffprobe(file: string): { codec: string; duration: number; frames: number } {
-  const probe = spawnSync(
-    process.env.FFPROBE_PATH ?? 'ffprobe',
-    [
-      '-v',
-      'error',
-      '-count_frames',
-      '-select_streams',
-      'v:0',
-      '-show_entries',
-      'stream=codec_name,nb_read_frames:format=duration',
-      '-of',
-      'json',
-      file,
-    ],
-    { encoding: 'utf8' },
-  );
-  if (probe.error || probe.status !== 0)
-    throw new Error(
-      `ffprobe failed (${probe.error?.message ?? probe.stderr}): install ffmpeg (apt-get install ffmpeg)`,
-    );
-  const out = JSON.parse(probe.stdout) as {
-    streams: { codec_name: string; nb_read_frames: string }[];
-    format: { duration: string };
-  };
-  return {
-    codec: out.streams[0]!.codec_name,
-    duration: Number(out.format.duration),
-    frames: Number(out.streams[0]!.nb_read_frames),
-  };
+  const probe = decodeVideo(file);
+  if (probe.status !== 0 || probe.codec === undefined)
+    throw new Error(`ffprobe failed (${probe.errors}): install ffmpeg (apt-get install ffmpeg)`);
+  return { codec: probe.codec, duration: probe.duration, frames: probe.frames };
 }
 
 describe('a 20 s livestream piped into ffmpeg', () => {

@@ -28,6 +28,27 @@ export interface S3TestServerOptions {
   readOnly?: boolean;
 }
 
+/**
+ * The settings that put recordings into `bucket` on a test server (`STORAGE_BACKEND=s3`, path style):
+ * the environment a test or a benchmark gives the relay. fauxqs takes any credentials; give the ones
+ * a gate (`accessKeyId`) expects. Default `test` / `test`.
+ */
+export function s3TestSettings(options: {
+  endpoint: string;
+  bucket: string;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+}): Record<string, string> {
+  return {
+    STORAGE_BACKEND: 's3',
+    S3_ENDPOINT: options.endpoint,
+    S3_BUCKET: options.bucket,
+    S3_ACCESS_KEY_ID: options.accessKeyId ?? 'test',
+    S3_SECRET_ACCESS_KEY: options.secretAccessKey ?? 'test',
+    S3_FORCE_PATH_STYLE: 'true',
+  };
+}
+
 const REPO_ROOT = path.resolve(__dirname, '../../..');
 
 const START = `
@@ -60,21 +81,6 @@ export async function startS3TestServer(options: S3TestServerOptions): Promise<S
       }
       await stopChild(child);
     },
-  };
-}
-
-/** The settings that put a role on `bucket` of this server (STORAGE_BACKEND=s3, path style, test keys). */
-export function s3TestSettings(
-  server: Pick<S3TestServer, 'endpoint'>,
-  bucket: string,
-): Record<string, string> {
-  return {
-    STORAGE_BACKEND: 's3',
-    S3_ENDPOINT: server.endpoint,
-    S3_BUCKET: bucket,
-    S3_ACCESS_KEY_ID: 'test',
-    S3_SECRET_ACCESS_KEY: 'test',
-    S3_FORCE_PATH_STYLE: 'true',
   };
 }
 

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { Queue, UnrecoverableError, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '@eufy-relay/config';
-import { addJob, openQueue, uploadRecordingJob, type JobQueue } from '@eufy-relay/contracts';
+import { JOB_STATES, addJob, openQueue, uploadRecordingJob, type JobQueue } from '@eufy-relay/contracts';
 import type { Logger } from '@eufy-relay/logger';
 import { Fmp4Indexer, type Fmp4Layout } from '@eufy-relay/media/fmp4';
 import {
@@ -257,14 +257,8 @@ async function isFile(file: string): Promise<boolean> {
 export async function uploadCounts(
   queue: Queue,
 ): Promise<{ pending: number; failing: number; failed: number }> {
-  const counts = await queue.getJobCounts(
-    'waiting',
-    'active',
-    'delayed',
-    'prioritized',
-    'waiting-children',
-    'failed',
-  );
+  // Every state but completed (a stored recording's job is no longer the upload's business).
+  const counts = await queue.getJobCounts(...JOB_STATES.filter((state) => state !== 'completed'));
   // A delayed upload job is one waiting for its next retry: it failed at least once.
   return {
     pending: (counts.waiting ?? 0) + (counts.active ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0),

@@ -11,7 +11,7 @@ import {
   type UploadJournal,
   type UploadProgress,
 } from '../src';
-import { startS3TestServer, type S3TestServer } from '../src/testing';
+import { s3TestSettings, startS3TestServer, type S3TestServer } from '../src/testing';
 
 const ID = 'T8113P0223000002_20261207_120000';
 const BUCKET = 'recordings-test';
@@ -19,12 +19,12 @@ const BUCKET = 'recordings-test';
 function settingsFor(endpoint: string, extra: Record<string, string> = {}) {
   return loadConfig({
     env: {
-      STORAGE_BACKEND: 's3',
-      S3_ENDPOINT: endpoint,
-      S3_BUCKET: BUCKET,
-      S3_ACCESS_KEY_ID: 'relaykey',
-      S3_SECRET_ACCESS_KEY: 'relaysecret',
-      S3_FORCE_PATH_STYLE: 'true',
+      ...s3TestSettings({
+        endpoint,
+        bucket: BUCKET,
+        accessKeyId: 'relaykey',
+        secretAccessKey: 'relaysecret',
+      }),
       S3_TIMEOUT_MS: '2000',
       ...extra,
     },

@@ -52,3 +52,7 @@ export async function waitFor<T>(
 export function testConfig(prefix: string, env: Record<string, string> = {}): Config {
   return loadConfig({ env: { REDIS_URL: process.env.REDIS_URL ?? '', REDIS_PREFIX: prefix, ...env } });
 }
+
+export * from './nginx';
+export * from './ports';
+export * from './media';

@@ -1,0 +1,27 @@
+import { parseRecordingId } from '@eufy-relay/contracts';
+import type { FinishRecording, RecordingStore } from './store';
+
+/**
+ * For tests and benchmarks: puts recording `id` into the index as the recorder leaves one that ended
+ * on its motion timeout: created at the start its id names, completed `seconds` (default 2) later;
+ * `fields` adds to or overrides the outcome (bytes, codec, …).
+ */
+export async function indexFinishedRecording(
+  store: RecordingStore,
+  id: string,
+  options: { seconds?: number; fields?: Partial<FinishRecording> } = {},
+): Promise<void> {
+  const parsed = parseRecordingId(id);
+  if (!parsed) throw new Error(`not a recording id: ${id}`);
+  const startedAt = parsed.startedAt.getTime();
+  const seconds = options.seconds ?? 2;
+  await store.create({ device_sn: parsed.deviceSn, started_at: startedAt });
+  await store.finish(id, {
+    status: 'completed',
+    video_status: 'completed',
+    ended_at: startedAt + seconds * 1000,
+    duration_seconds: seconds,
+    stop_reason: 'motion_timeout',
+    ...options.fields,
+  });
+}
