@@ -4,7 +4,8 @@
 // RECORDINGS_DIR, so the run does its whole work: directory scan, retention deletes of entries and
 // files, the missing-file check. No thumbnails (they would double the files without changing the
 // work per recording). Uses a private redis-server. Deletions go a page (500) per Redis round trip,
-// their files 16 recordings at a time (RecordingStore.deleteMany, RecordingFiles.removeRecordings).
+// their files 16 recordings at a time while the next page's entries go (RecordingStore.deleteMany,
+// RecordingFiles.removeRecordings).
 const { mkdtemp, rm, writeFile } = require('node:fs/promises');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
@@ -99,10 +100,10 @@ async function run({ total = 100_000 } = {}) {
         target: '< 10',
         // From per-phase timings of runCleanup (issue 20): CPU-bound once the round trips are batched.
         why:
-          'what is left is CPU: per expired recording one run of the index script in Redis and three ' +
-          'file system calls (stat and unlink of the video, stat of the absent thumbnail) through the thread ' +
-          'pool, plus the directory walk (one stat per file, 100 000 files) and the index reads; on a machine ' +
-          'shared with other work each of those waits for a core.',
+          'what is left is CPU: per expired recording one run of the index script in Redis (its entry ' +
+          'and ten sorted sets) and a stat and unlink of its video through the thread pool, the two ' +
+          'overlapping page by page; plus the directory listing (names only, 100 000 of them) and two ' +
+          'walks of the index (statuses, then what expires).',
         note:
           `one runCleanup over a private Redis and ${indexed} real 64-byte files; ${left} entries left, ` +
           `${reported.length} system errors; ${Math.round(result.deleted.retention / seconds)} deletions/s ` +

@@ -14,12 +14,8 @@ const { recordingId } = require('../packages/contracts/dist');
 const { createLogger } = require('../packages/logger/dist');
 const { RecordingFiles, RecordingStore } = require('../packages/recordings/dist');
 const { createRedis } = require('../packages/runtime/dist');
-const {
-  RecordingObjects,
-  StorageHealth,
-  createS3Client,
-  uploadRecording,
-} = require('../packages/storage/dist');
+const { StorageHealth, uploadRecording } = require('../packages/storage/dist');
+const { RecordingObjects, createS3Client } = require('../packages/storage/dist/s3');
 const { s3TestSettings, startS3TestServer } = require('../packages/storage/dist/testing');
 const { figure, startRedis } = require('./lib');
 

@@ -4,7 +4,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '@eufy-relay/config';
-import { RecordingObjects, createS3Client } from '@eufy-relay/storage';
+import { RecordingObjects, createS3Client } from '@eufy-relay/storage/s3';
 import { s3TestSettings, startS3TestServer, type S3TestServer } from '@eufy-relay/storage/testing';
 import { WebhookReceiver } from '@eufy-relay/webhooks/testing';
 import { openVideo, playToEnd, playerState, useBrowser, type PlayerState } from './browser';

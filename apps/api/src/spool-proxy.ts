@@ -1,6 +1,6 @@
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
-import { Agent, request } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import { SPOOL_CREDENTIAL_HEADER, spoolCredential } from '@eufy-relay/contracts';
 import type { Logger } from '@eufy-relay/logger';
 import { HttpError, RETRY_AFTER_SECONDS, type MediaRequest, type RecordingState } from '@eufy-relay/playback';
@@ -45,15 +45,22 @@ export type SpoolExtension = 'mp4' | 'jpg' | 'm3u8';
  * SPOOL_TIMEOUT_MS gives a 503 the client can retry, never a request left hanging.
  */
 export class SpoolProxy {
-  private readonly agent: Agent;
+  /** undici and its connection pool, loaded at the first proxied request: an idle api stays small. */
+  private client: Promise<{ agent: Agent; request: typeof import('undici').request }> | undefined;
 
-  constructor(private readonly options: SpoolProxyOptions) {
-    this.agent = new Agent({
-      keepAliveTimeout: 4_000,
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.idleTimeoutMs,
-      connect: { timeout: options.timeoutMs },
-    });
+  constructor(private readonly options: SpoolProxyOptions) {}
+
+  private connect() {
+    this.client ??= import('undici').then(({ Agent, request }) => ({
+      agent: new Agent({
+        keepAliveTimeout: 4_000,
+        headersTimeout: this.options.timeoutMs,
+        bodyTimeout: this.options.idleTimeoutMs,
+        connect: { timeout: this.options.timeoutMs },
+      }),
+      request,
+    }));
+    return this.client;
   }
 
   /**
@@ -85,12 +92,13 @@ export class SpoolProxy {
     const aborted = new AbortController();
     const onClose = () => aborted.abort();
     res.once('close', onClose);
-    let upstream: Awaited<ReturnType<typeof request>>;
+    let upstream: Dispatcher.ResponseData;
     try {
+      const { agent, request } = await this.connect();
       upstream = await request(url, {
         method: req.method === 'HEAD' ? 'HEAD' : 'GET',
         headers,
-        dispatcher: this.agent,
+        dispatcher: agent,
         signal: aborted.signal,
       });
     } catch (err) {
@@ -123,8 +131,8 @@ export class SpoolProxy {
     return true;
   }
 
-  close(): Promise<void> {
-    return this.agent.close();
+  async close(): Promise<void> {
+    if (this.client) await (await this.client).agent.close();
   }
 }
 

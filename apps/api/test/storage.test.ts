@@ -5,7 +5,8 @@ import { recordingUrl } from '@eufy-relay/contracts';
 import { createLogger } from '@eufy-relay/logger';
 import { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
 import { indexFinishedRecording } from '@eufy-relay/recordings/testing';
-import { RecordingObjects, StorageHealth, createS3Client, uploadRecording } from '@eufy-relay/storage';
+import { StorageHealth, uploadRecording } from '@eufy-relay/storage';
+import { RecordingObjects, createS3Client } from '@eufy-relay/storage/s3';
 import { s3TestSettings, startS3TestServer, type S3TestServer } from '@eufy-relay/storage/testing';
 import { TOKEN, bearer, makeThumbnail, makeVideo, request, startApi, type TestApi } from './helpers';
 

@@ -7,7 +7,7 @@ import { probeVideo } from '@eufy-relay/media';
 import { RecordingFiles, RecordingStore, diskUsage } from '@eufy-relay/recordings';
 import { indexFinishedRecording } from '@eufy-relay/recordings/testing';
 import { deletePrefixKeys } from '@eufy-relay/runtime';
-import { RecordingObjects, createS3Client } from '@eufy-relay/storage';
+import { RecordingObjects, createS3Client } from '@eufy-relay/storage/s3';
 import { s3TestSettings, startS3TestServer, type S3TestServer } from '@eufy-relay/storage/testing';
 import { runCleanup, type CleanupDeps } from '../src/cleanup';
 import type { SystemProblem } from '../src/report';

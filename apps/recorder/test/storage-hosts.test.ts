@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { assertFfmpeg } from '@eufy-relay/eufy-sim';
-import { RecordingObjects, createS3Client } from '@eufy-relay/storage';
+import { RecordingObjects, createS3Client } from '@eufy-relay/storage/s3';
 import { s3TestSettings, startS3TestServer, type S3TestServer } from '@eufy-relay/storage/testing';
 import { waitFor } from '@eufy-relay/testing';
 import { camera, decodeErrors, startHarness, type Harness } from './harness';

@@ -17,6 +17,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Config } from '@eufy-relay/config';
 import { classifyFileName, type RecordingFileKind } from '@eufy-relay/recordings';
+import { DELETE_BATCH, PART_BYTES } from './limits';
 
 export type S3Settings = Pick<
   Config,
@@ -29,14 +30,6 @@ export type S3Settings = Pick<
   | 'S3_FORCE_PATH_STYLE'
   | 'S3_TIMEOUT_MS'
 >;
-
-/**
- * Parts of a multipart upload. S3 wants at least 5 MiB (all but the last); 8 MiB keeps a 15-minute
- * recording to a few dozen requests while one part in memory stays small.
- */
-export const PART_BYTES = 8 * 1024 * 1024;
-/** DeleteObjects takes at most this many keys per request. */
-export const DELETE_BATCH = 1000;
 
 const CONTENT_TYPES: Record<RecordingFileKind, string> = { video: 'video/mp4', thumbnail: 'image/jpeg' };
 const EXTENSIONS: Record<RecordingFileKind, string> = { video: 'mp4', thumbnail: 'jpg' };

@@ -1,6 +1,6 @@
 import type { Config } from '@eufy-relay/config';
-import { checkBucket, type BucketUse } from './check';
-import { RecordingObjects, createS3Client } from './objects';
+import type { BucketUse } from './check';
+import type { RecordingObjects } from './objects';
 
 /** Where finished recordings live, as STORAGE_BACKEND says. */
 export type Storage = { backend: 'local' } | { backend: 's3'; objects: RecordingObjects; close: () => void };
@@ -15,6 +15,7 @@ export async function openStorage(
   signal?: AbortSignal,
 ): Promise<Storage> {
   if (config.STORAGE_BACKEND === 'local') return { backend: 'local' };
+  const { RecordingObjects, checkBucket, createS3Client } = await import('@eufy-relay/storage/s3');
   const client = createS3Client(config);
   const objects = new RecordingObjects(client, config);
   try {

@@ -3,14 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '@eufy-relay/config';
-import {
-  RecordingObjects,
-  checkBucket,
-  createS3Client,
-  PART_BYTES,
-  type UploadJournal,
-  type UploadProgress,
-} from '../src';
+import { PART_BYTES, type UploadJournal, type UploadProgress } from '../src';
+import { RecordingObjects, checkBucket, createS3Client } from '../src/s3';
 import { s3TestSettings, startS3TestServer, type S3TestServer } from '../src/testing';
 
 const ID = 'T8113P0223000002_20261207_120000';
