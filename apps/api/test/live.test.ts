@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { parseRecordingId, recordingUrl } from '@eufy-relay/contracts';
 import { Fmp4Indexer } from '@eufy-relay/media';
 import { RecordingStore } from '@eufy-relay/recordings';
+import { finishRecording } from '@eufy-relay/recordings/testing';
 import { TOKEN, bearer, makeVideo, request, startApi, type TestApi } from './helpers';
 
 const run = promisify(execFile);
@@ -36,16 +37,7 @@ async function newRecording(): Promise<{ id: string; file: string }> {
   return { id, file: path.join(t.config.RECORDINGS_DIR, `${id}.mp4`) };
 }
 
-async function finish(id: string): Promise<void> {
-  const startedAt = parseRecordingId(id)!.startedAt.getTime();
-  await store.finish(id, {
-    status: 'completed',
-    video_status: 'completed',
-    ended_at: startedAt + 5000,
-    duration_seconds: 5,
-    stop_reason: 'motion_timeout',
-  });
-}
+const finish = (id: string) => finishRecording(store, id, { seconds: 5 });
 
 /** The signed path of one of a recording's URLs. */
 const signed = (id: string, ext: 'mp4' | 'm3u8' | 'jpg') => recordingUrl('', id, { ext, signing });

@@ -13,6 +13,7 @@ import {
 import { createLogger } from '@eufy-relay/logger';
 import { Fmp4Indexer, type Fmp4Layout } from '@eufy-relay/media';
 import { RecordingFiles, RecordingStore } from '@eufy-relay/recordings';
+import { finishRecording } from '@eufy-relay/recordings/testing';
 import { start as startRecorder, startSpoolServer, type RunningSpoolServer } from '@eufy-relay/recorder';
 import { SpoolOwners } from '@eufy-relay/storage';
 import { s3TestSettings, startS3TestServer, type S3TestServer } from '@eufy-relay/storage/testing';
@@ -91,17 +92,7 @@ async function newRecording(): Promise<{ id: string; file: string }> {
   return { id, file: path.join(spoolDir, `${id}.mp4`) };
 }
 
-async function finish(id: string): Promise<void> {
-  const startedAt = parseRecordingId(id)!.startedAt.getTime();
-  await store.finish(id, {
-    status: 'completed',
-    video_status: 'completed',
-    ended_at: startedAt + 3000,
-    duration_seconds: 3,
-    stop_reason: 'motion_timeout',
-    bytes: video.length,
-  });
-}
+const finish = (id: string) => finishRecording(store, id, { seconds: 3, fields: { bytes: video.length } });
 
 const url = (id: string, ext: 'mp4' | 'm3u8' | 'jpg') => recordingUrl('', id, { ext, signing });
 /** The spool endpoint's own path for a recording, as the api asks it. */

@@ -13,9 +13,20 @@ export async function indexFinishedRecording(
 ): Promise<void> {
   const parsed = parseRecordingId(id);
   if (!parsed) throw new Error(`not a recording id: ${id}`);
+  await store.create({ device_sn: parsed.deviceSn, started_at: parsed.startedAt.getTime() });
+  await finishRecording(store, id, options);
+}
+
+/** Finishes an indexed recording as a motion timeout after `seconds` (default 2), `fields` added. */
+export async function finishRecording(
+  store: RecordingStore,
+  id: string,
+  options: { seconds?: number; fields?: Partial<FinishRecording> } = {},
+): Promise<void> {
+  const parsed = parseRecordingId(id);
+  if (!parsed) throw new Error(`not a recording id: ${id}`);
   const startedAt = parsed.startedAt.getTime();
   const seconds = options.seconds ?? 2;
-  await store.create({ device_sn: parsed.deviceSn, started_at: startedAt });
   await store.finish(id, {
     status: 'completed',
     video_status: 'completed',
