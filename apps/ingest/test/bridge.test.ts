@@ -155,7 +155,8 @@ describe('bridge problems', () => {
         timeoutMs: 15_000,
       });
       expect(await problems()).toEqual([]);
-      expect((await world.registry.listDevices()).length).toBeGreaterThan(0);
+      // The heartbeat says connected as soon as the socket is up; the devices follow from the sync.
+      await waitFor('devices registered', async () => (await world!.registry.listDevices()).length > 0);
     } finally {
       await world.stopIngest();
       await sim.stop();
