@@ -1,6 +1,12 @@
 import { parseRecordingId } from '@eufy-relay/contracts';
 import type { FinishRecording, RecordingStore } from './store';
 
+/** How a test recording ended: after `seconds` (default 2) of motion, `fields` added or overriding. */
+export interface FinishedRecordingOptions {
+  seconds?: number;
+  fields?: Partial<FinishRecording>;
+}
+
 /**
  * For tests and benchmarks: puts recording `id` into the index as the recorder leaves one that ended
  * on its motion timeout: created at the start its id names, completed `seconds` (default 2) later;
@@ -9,11 +15,10 @@ import type { FinishRecording, RecordingStore } from './store';
 export async function indexFinishedRecording(
   store: RecordingStore,
   id: string,
-  options: { seconds?: number; fields?: Partial<FinishRecording> } = {},
+  options: FinishedRecordingOptions = {},
 ): Promise<void> {
-  const parsed = parseRecordingId(id);
-  if (!parsed) throw new Error(`not a recording id: ${id}`);
-  await store.create({ device_sn: parsed.deviceSn, started_at: parsed.startedAt.getTime() });
+  const { deviceSn, startedAt } = parsedId(id);
+  await store.create({ device_sn: deviceSn, started_at: startedAt.getTime() });
   await finishRecording(store, id, options);
 }
 
@@ -21,11 +26,9 @@ export async function indexFinishedRecording(
 export async function finishRecording(
   store: RecordingStore,
   id: string,
-  options: { seconds?: number; fields?: Partial<FinishRecording> } = {},
+  options: FinishedRecordingOptions = {},
 ): Promise<void> {
-  const parsed = parseRecordingId(id);
-  if (!parsed) throw new Error(`not a recording id: ${id}`);
-  const startedAt = parsed.startedAt.getTime();
+  const startedAt = parsedId(id).startedAt.getTime();
   const seconds = options.seconds ?? 2;
   await store.finish(id, {
     status: 'completed',
@@ -35,4 +38,10 @@ export async function finishRecording(
     stop_reason: 'motion_timeout',
     ...options.fields,
   });
+}
+
+function parsedId(id: string): NonNullable<ReturnType<typeof parseRecordingId>> {
+  const parsed = parseRecordingId(id);
+  if (!parsed) throw new Error(`not a recording id: ${id}`);
+  return parsed;
 }
