@@ -34,6 +34,14 @@ function descendants(pid: number): number[] {
   return found;
 }
 
+function commandLine(pid: number): string {
+  try {
+    return `${pid}: ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim()}`;
+  } catch {
+    return `${pid}: (gone)`;
+  }
+}
+
 test('pnpm demo: a signed motion_detected reaches the inbox, its video plays, and Ctrl-C stops everything', async () => {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'eufy-relay-demo-'));
   const [apiPort, inboxPort, simControlPort, noRedisPort] = await Promise.all([
@@ -109,7 +117,8 @@ test('pnpm demo: a signed motion_detected reaches the inbox, its video plays, an
     process.kill(-demo.pid!, 'SIGINT');
     expect(await exited).toBe(0);
     expect(output).toContain('everything it started has stopped');
-    expect(started.filter(alive)).toEqual([]);
+    // Named by their command lines, so a survivor says what it is.
+    expect(started.filter(alive).map(commandLine)).toEqual([]);
   } finally {
     if (demo.exitCode === null) {
       // A failed run: the children are in groups of their own, so they go one by one.
