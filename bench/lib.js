@@ -101,9 +101,9 @@ async function startRedis() {
 }
 
 /** A role as a user runs it, `node apps/<name>/dist/main.js` with `env`; `stdout: 'ignore'` keeps only stderr. */
-function startRole(name, env, { stdout = 'pipe' } = {}) {
+function startRole(name, env, { stdout = 'pipe', nodeArgs = [] } = {}) {
   return managed(
-    spawn(process.execPath, [join(ROOT, `apps/${name}/dist/main.js`)], {
+    spawn(process.execPath, [...nodeArgs, join(ROOT, `apps/${name}/dist/main.js`)], {
       stdio: ['ignore', stdout, 'pipe'],
       env: { ...process.env, ...env },
     }),

@@ -2,11 +2,15 @@
 // recorder, notifier, janitor, api) against a private redis-server, for SOAK_SECONDS (default 1800).
 // Reported: RSS and open descriptors of each role and Redis memory (overall and per role's
 // connections) at the start and the end (goal: growth < 10 %), ffmpeg processes left (goal 0),
-// webhooks lost or doubled (goal 0), recordings not playable (goal 0).
+// webhooks lost or doubled (goal 0), recordings not playable (goal 0). Both snapshots are taken at
+// rest (no motion, no recording in progress) and after a full garbage collection in each role
+// (bench/memory-probe.js), and RSS is also sampled without one every 30 s, to tell a leak (growth
+// that goes on) from a heap that grows to its working size and stays there.
 const { mkdtempSync, readdirSync, readFileSync, rmSync } = require('node:fs');
 const { setMaxListeners } = require('node:events');
 const { loadavg, tmpdir } = require('node:os');
 const { join } = require('node:path');
+const { MARK } = require('./memory-probe');
 const { ROLE_NAMES: ROLES } = require('@eufy-relay/config');
 const { createRedis, redisReady } = require('../packages/runtime/dist');
 const { decodeErrors } = require('../packages/testing/dist');
@@ -66,6 +70,23 @@ async function moveCamera(sim, sn, stop) {
 
 const fdCount = (pid) => readdirSync(`/proc/${pid}/fd`).length;
 
+const PROBE_ARGS = ['--expose-gc', '-r', join(__dirname, 'memory-probe.js')];
+/** A role's memory right after a full GC: its probe answers SIGUSR2 with one line on stderr. */
+async function memoryAfterGc(role) {
+  const before = role.output().split(MARK).length;
+  role.child.kill('SIGUSR2');
+  const line = await waitFor(
+    `the memory probe of ${role.name}`,
+    () => {
+      const answer = role.output().split(MARK)[before];
+      return answer?.includes('\n') ? answer : null;
+    },
+    10_000,
+    50,
+  );
+  return JSON.parse(line.slice(0, line.indexOf('\n')));
+}
+
 /** Redis memory: used_memory, and per role the memory of its named connections (CLIENT LIST tot-mem). */
 async function redisMemory(redis, prefix) {
   const info = await redis.info('memory');
@@ -82,13 +103,10 @@ async function redisMemory(redis, prefix) {
 
 async function snapshot(roles, redis, prefix) {
   const memory = await redisMemory(redis, prefix);
-  return {
-    at: Date.now(),
-    roles: Object.fromEntries(
-      roles.map((r) => [r.name, { rss: rssBytes(r.child.pid), fds: fdCount(r.child.pid) }]),
-    ),
-    redis: memory,
-  };
+  const perRole = await Promise.all(
+    roles.map(async (r) => [r.name, { ...(await memoryAfterGc(r)), fds: fdCount(r.child.pid) }]),
+  );
+  return { at: Date.now(), roles: Object.fromEntries(perRole), redis: memory };
 }
 
 function ffmpegWriting(dir) {
@@ -105,6 +123,17 @@ function ffmpegWriting(dir) {
   return count;
 }
 
+/** The samples at each fifth of the run (the first and the last included). */
+const fifths = (samples) =>
+  samples.length === 0
+    ? []
+    : [0, 1, 2, 3, 4, 5].map((k) => samples[Math.round(((samples.length - 1) * k) / 5)]);
+/** The heap spaces whose size changed by 1 MB or more: `new_space 1 → 16 MB, …`. */
+const spaceGrowth = (start, end) =>
+  Object.keys(end)
+    .filter((name) => Math.abs(end[name] - (start[name] ?? 0)) >= 1e6)
+    .map((name) => `${name} ${mb(start[name] ?? 0)} → ${mb(end[name])} MB`)
+    .join(', ') || 'no space changed by 1 MB';
 const growth = (start, end) => (start > 0 ? +(((end - start) / start) * 100).toFixed(1) : null);
 const mb = (bytes) => +(bytes / 1e6).toFixed(1);
 
@@ -137,7 +166,10 @@ async function run() {
     CLEANUP_INTERVAL_SECONDS: '60',
     LOG_LEVEL: 'warn',
   };
-  const roles = ROLES.map((name) => startRole(name, env, { stdout: 'ignore' }));
+  const roles = ROLES.map((name) => startRole(name, env, { stdout: 'ignore', nodeArgs: PROBE_ARGS }));
+  /** RSS of each role every 30 s from the start snapshot on, as it is (no forced GC). */
+  const rssCurve = Object.fromEntries(ROLES.map((r) => [r, []]));
+  let sampler;
   const redis = createRedis({ REDIS_URL: redisServer.url }, 'producer', 'bench-soak');
   const store = `${prefix}:recordings`;
   /**
@@ -171,8 +203,14 @@ async function run() {
     if (dead) throw new Error(`${dead.name} exited: ${dead.output().slice(-2000)}`);
     await motionFor(warmupMs);
     const start = await snapshot(roles, redis, prefix);
-    console.error(`[soak] start snapshot at rest after ${warmupMs / 1000} s of warm-up; running ${seconds} s`);
+    console.error(
+      `[soak] start snapshot at rest after ${warmupMs / 1000} s of warm-up; running ${seconds} s`,
+    );
+    const sample = () => roles.forEach((r) => rssCurve[r.name].push(rssBytes(r.child.pid)));
+    sample();
+    sampler = setInterval(sample, 30_000);
     await motionFor(Math.max(0, seconds * 1000 - warmupMs));
+    clearInterval(sampler);
     const end = await snapshot(roles, redis, prefix);
     const ids = await redis.zrange(`${store}:by-start`, 0, -1);
     const expected = ids.flatMap((id) => [`motion_detected.${id}`, `motion_stopped.${id}`]);
@@ -217,7 +255,18 @@ async function run() {
           value: growth(s.rss, e.rss),
           unit: '%',
           target: GROWTH_TARGET,
-          note: `${mb(s.rss)} MB → ${mb(e.rss)} MB`,
+          note:
+            `${mb(s.rss)} MB → ${mb(e.rss)} MB, at rest after a full GC; without one (every 30 s), at each fifth of the run: ` +
+            `${fifths(rssCurve[r]).map(mb).join(', ')} MB`,
+        }),
+        figure({
+          name: `${r}: heap used after a full GC, growth`,
+          value: growth(s.heapUsed, e.heapUsed),
+          unit: '%',
+          note:
+            `${mb(s.heapUsed)} MB → ${mb(e.heapUsed)} MB (what stays reachable); ` +
+            `heap total ${mb(s.heapTotal)} → ${mb(e.heapTotal)} MB (${spaceGrowth(s.spaces, e.spaces)}); ` +
+            `external ${mb(s.external)} → ${mb(e.external)} MB`,
         }),
         figure({
           name: `${r}: open descriptors growth`,
@@ -280,6 +329,7 @@ async function run() {
     );
     return figures;
   } finally {
+    clearInterval(sampler);
     motion.abort();
     await Promise.all(roles.map((r) => r.stop(30_000)));
     await sim.proc.stop();
