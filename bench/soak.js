@@ -3,14 +3,15 @@
 // Reported: RSS and open descriptors of each role and Redis memory (overall and per role's
 // connections) at the start and the end (goal: growth < 10 %), ffmpeg processes left (goal 0),
 // webhooks lost or doubled (goal 0), recordings not playable (goal 0). Both snapshots are taken at
-// rest (no motion, no recording in progress) and after a full garbage collection in each role
-// (bench/memory-probe.js), and RSS is also sampled without one every 30 s, to tell a leak (growth
-// that goes on) from a heap that grows to its working size and stays there.
+// rest (no motion, no recording in progress, 10 s idle) and after a full garbage collection in each
+// role (bench/memory-probe.js): the footprint a role settles to between events. RSS is also sampled
+// every 30 s without a forced GC (the working size during motion), and heap used after the GC is
+// reported beside RSS: a leak is reachable heap that keeps growing.
 const { mkdtempSync, readdirSync, readFileSync, rmSync } = require('node:fs');
 const { setMaxListeners } = require('node:events');
 const { loadavg, tmpdir } = require('node:os');
 const { join } = require('node:path');
-const { MARK } = require('./memory-probe');
+const { MARK, SETTLE_MS } = require('./memory-probe');
 const { ROLE_NAMES: ROLES } = require('@eufy-relay/config');
 const { createRedis, redisReady } = require('../packages/runtime/dist');
 const { decodeErrors } = require('../packages/testing/dist');
@@ -34,6 +35,8 @@ const BURST_S = [3, 25];
 const SECRET = `whsec_${Buffer.from('eufy-relay bench soak').toString('base64')}`;
 const TOKEN = 'soak-api-token-0123456789';
 const GROWTH_TARGET = '< 10';
+/** Quiet time after the last recording finished (and its webhooks went out) before a snapshot. */
+const IDLE_BEFORE_SNAPSHOT_MS = 10_000;
 
 const serial = (i) => `T8113P${String(i).padStart(10, '0')}`;
 
@@ -81,7 +84,7 @@ async function memoryAfterGc(role) {
       const answer = role.output().split(MARK)[before];
       return answer?.includes('\n') ? answer : null;
     },
-    10_000,
+    SETTLE_MS + 10_000,
     50,
   );
   return JSON.parse(line.slice(0, line.indexOf('\n')));
@@ -194,6 +197,8 @@ async function run() {
       120_000,
       500,
     );
+    // Idle, so that the snapshot's GC sees a low allocation rate (V8 measures it over 5 s).
+    await sleep(IDLE_BEFORE_SNAPSHOT_MS, undefined, { signal: motion.signal }).catch(() => undefined);
   };
   const load0 = loadavg()[0];
   try {
@@ -256,7 +261,7 @@ async function run() {
           unit: '%',
           target: GROWTH_TARGET,
           note:
-            `${mb(s.rss)} MB → ${mb(e.rss)} MB, at rest after a full GC; without one (every 30 s), at each fifth of the run: ` +
+            `${mb(s.rss)} MB → ${mb(e.rss)} MB, idle after a full GC; without one (every 30 s), at each fifth of the run: ` +
             `${fifths(rssCurve[r]).map(mb).join(', ')} MB`,
         }),
         figure({
