@@ -3,14 +3,21 @@
 // KeyframeGate and an ffmpeg stream copy. N grows in steps; each step is measured over a window and
 // the run stops at the first step where frames go missing, lag grows or something drops, or when the
 // time budget is spent. CPU is the recorder process plus its ffmpeg children, from /proc.
+// LIVESTREAMS_MAX_STREAMS=n stops after the step of n streams; LIVESTREAMS_CPU_PROF=dir writes a V8
+// CPU profile of the recorder process there (for the profile figures in the notes; the profiler's
+// own cost makes that run's CPU figures a little higher).
 const { fork, spawn } = require('node:child_process');
+const { once } = require('node:events');
 const { mkdtempSync, rmSync, writeFileSync } = require('node:fs');
 const { cpus, tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { ROOT, childPids, cpuSeconds, figure, managed, sleep, waitFor } = require('./lib');
 
 const FPS = 15;
-const STEPS = [4, 8, 16, 24, 32, 48, 64, 96, 128, 160, 200];
+const STEPS = [4, 8, 16, 24, 32, 48, 64, 96, 128, 160, 200].filter(
+  (n) => n <= Number(process.env.LIVESTREAMS_MAX_STREAMS || Infinity),
+);
+const PROFILE_DIR = process.env.LIVESTREAMS_CPU_PROF;
 /** A step passes with at least this share of the frames the schedule promises. */
 const MIN_FRAME_SHARE = 0.98;
 /** A step fails when a stream's lag against its frame schedule grows more than this in a window. */
@@ -85,6 +92,7 @@ async function run({ windowSeconds = 10, budgetSeconds = 180 } = {}) {
     );
     recorder = fork(join(__dirname, 'livestreams-recorder.js'), [url, dir, JSON.stringify(serials)], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv: PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [],
     });
     await request(recorder, null, 'ready', 30_000);
     for (const n of STEPS) {
@@ -132,6 +140,8 @@ async function run({ windowSeconds = 10, budgetSeconds = 180 } = {}) {
       if (!step.sustained) break;
     }
     await request(recorder, { stop: true }, 'stopped', 60_000);
+    // The profile is written when the process exits on its own.
+    if (recorder.exitCode === null) await Promise.race([once(recorder, 'exit'), sleep(15_000)]);
   } finally {
     if (recorder && recorder.exitCode === null) recorder.kill('SIGKILL');
     await sim.stop();
@@ -180,19 +190,20 @@ function report(steps, cores) {
       unit: '% of a core',
       target: '<= 0.667',
       why:
-        'most of it is the Node process. CPU profile of the recorder at 16 streams (20 s, issue 20, machine ' +
-        'load ~65 on 2 cores, shares of all samples): before slab decoding, writeBuffer (one pipe write per ' +
-        'frame to ffmpeg, including the wake-ups of ffmpeg it causes) 20.6 %, scanByteArray (the Buffer-JSON ' +
-        'decode) 9.1 %, GC 4.1 %, WebSocket receive 1.6 %, decodeMediaMessage 1.5 %; after (frames decoded ' +
-        'straight into shared slabs) writeBuffer 28.1 %, scanByteArray 11.2 %, GC 6.4 %, WebSocket receive ' +
-        '1.2 %, decodeMediaMessage 0.8 % — the decode itself went from ~220 to ~190 µs CPU per 1080p frame ' +
-        'in isolation, within the noise of that machine. What is left: the per-frame pipe write (batching ' +
-        'frames per write would stamp them together: ffmpeg times frames on read), the byte scanner (a ' +
-        'WebAssembly SIMD one is the next step) and the copies in the keyframe gate.',
+        'most of it is the Node process. CPU profiles of the recorder (LIVESTREAMS_CPU_PROF, run up to 32 ' +
+        'streams, issue 20, machine load 5-9 on 2 cores; shares of busy samples): with one pipe write per ' +
+        'frame of raw Annex-B, scanByteArray (the Buffer-JSON decode) 30.0 %, writeBuffer (the pipe write, ' +
+        'with the ffmpeg wake-ups it causes) 28.2 %, GC 7.8 %, FastBuffer 2.7 %, decodeMediaMessage 2.4 %, ' +
+        'WebSocket receive 1.6 %; with MPEG-TS stamped by arrival and written in 200 ms batches, ' +
+        'scanByteArray 33.2 %, GC 15.6 %, writev 8.7 %, WebSocket receive 2.4 %, decodeMediaMessage 2.3 %, ' +
+        'FastBuffer 2.3 % (ffmpeg per stream 0.23 -> 0.12 %). Since then the muxer cuts its output from ' +
+        'slabs, the Annex-B parser copies NAL units once, and the scanner reads a word per number ' +
+        '(~15 % less decode CPU in isolation); not yet profiled together on a quiet machine. What is ' +
+        'left: the byte scanner (a WebAssembly SIMD one is the next step) and GC.',
       note: best
         ? `measured at ${best.streams} streams: ${best.nodeCpuPercentPerStream} % in the Node process ` +
-          '(WebSocket receive and decode, Annex-B parse in the gate, one pipe write per frame; the decode ' +
-          `alone is ~0.21 %), ${best.ffmpegCpuPercentPerStream} % in its ffmpeg (floor of a stream copy ~0.16 %)`
+          '(WebSocket receive and decode, Annex-B parse in the gate, MPEG-TS mux, a pipe write per 200 ms), ' +
+          `${best.ffmpegCpuPercentPerStream} % in its ffmpeg`
         : 'no step sustained',
     }),
     figure({

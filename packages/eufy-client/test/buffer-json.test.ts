@@ -115,6 +115,10 @@ describe('decodeMessage (Buffer-JSON fast path)', () => {
           fc.nat({ max: 6 }),
           fc.constantFrom(
             '256',
+            '1000',
+            ':',
+            '/',
+            '?',
             '-1',
             '1.5',
             ' ',

@@ -119,10 +119,16 @@ export interface AnnexBParserOptions {
   maxAccessUnitBytes?: number;
 }
 
-export function buildAccessUnit(codec: VideoCodec, nalUnits: readonly Buffer[]): AccessUnit {
-  const parts: Buffer[] = [];
-  for (const nal of nalUnits) parts.push(EMITTED_START_CODE, nal);
-  const data = Buffer.concat(parts);
+export function buildAccessUnit(codec: VideoCodec, nalUnits: readonly Uint8Array[]): AccessUnit {
+  let bytes = 0;
+  for (const nal of nalUnits) bytes += EMITTED_START_CODE.length + nal.length;
+  const data = Buffer.allocUnsafe(bytes);
+  let at = 0;
+  for (const nal of nalUnits) {
+    data.set(EMITTED_START_CODE, at);
+    data.set(nal, at + EMITTED_START_CODE.length);
+    at += EMITTED_START_CODE.length + nal.length;
+  }
   const views: Buffer[] = [];
   const nalTypes: number[] = [];
   const parameterSets: ParameterSetKind[] = [];
@@ -146,6 +152,8 @@ export function buildAccessUnit(codec: VideoCodec, nalUnits: readonly Buffer[]):
  * Splits an Annex-B byte stream into NAL units and groups them into access units (7.4.1.2.3 for
  * H.264, 7.4.2.4.4 for H.265). An access unit is known to be complete only when the next one begins,
  * so `push` returns units one picture late; `flush` returns the last one at the end of a stream.
+ * The NAL units of the access unit being gathered stay where they are in the input buffer (as
+ * offsets) until it is complete: their bytes are copied once, into the access unit.
  *
  * Start codes may be 3 or 4 bytes and may be split across chunks. Trailing zero bytes of a NAL unit
  * (the leading zero of a 4-byte start code, zero padding) are dropped. Bytes before the first start
@@ -159,7 +167,10 @@ export class AnnexBParser {
   private readonly latestParameterSets: ParameterSets = {};
   private readonly maxAccessUnitBytes: number;
 
-  /** Unconsumed input lives in buffer[begin, end); it is grown by doubling and compacted as needed. */
+  /**
+   * Unconsumed input lives in buffer[begin, end), the pending NAL units (if any) before it from
+   * `pendingStart`; it is grown by doubling and compacted as needed.
+   */
   private buffer = Buffer.alloc(64 * 1024);
   private begin = 0;
   private end = 0;
@@ -168,7 +179,9 @@ export class AnnexBParser {
   /** Whether buffer[begin] is the first byte of a NAL unit (a start code has been seen). */
   private inNalUnit = false;
 
-  private pendingNalUnits: Buffer[] = [];
+  /** The pending NAL units: start and end offsets in `buffer`, in pairs. */
+  private pendingNalUnits: number[] = [];
+  private pendingStart = 0;
   private pendingBytes = 0;
   private pendingHasVcl = false;
 
@@ -191,8 +204,8 @@ export class AnnexBParser {
       const at = this.buffer.subarray(0, this.end).indexOf(START_CODE, this.searchFrom);
       if (at < 0) break;
       const afterStartCode = at + START_CODE.length;
-      if (this.inNalUnit) this.takeNalUnit(this.buffer.subarray(this.begin, at), out);
-      else this.stats.droppedBytes += trimTrailingZeros(this.buffer.subarray(this.begin, at)).length;
+      if (this.inNalUnit) this.takeNalUnit(this.begin, at, out);
+      else this.stats.droppedBytes += trimTrailingZeros(this.buffer, this.begin, at) - this.begin;
       this.inNalUnit = true;
       this.begin = afterStartCode;
       this.searchFrom = afterStartCode;
@@ -207,19 +220,19 @@ export class AnnexBParser {
   /** Ends the stream: the bytes after the last start code form the last NAL unit; returns what is left. */
   flush(): AccessUnit[] {
     const out: AccessUnit[] = [];
-    if (this.inNalUnit) this.takeNalUnit(this.buffer.subarray(this.begin, this.end), out);
+    if (this.inNalUnit) this.takeNalUnit(this.begin, this.end, out);
     else this.stats.droppedBytes += this.end - this.begin;
-    this.clearInput();
     if (this.pendingHasVcl) this.finishAccessUnit(out);
     else this.discardPending();
+    this.clearInput();
     return out;
   }
 
   /** Forgets buffered input (a new stream session begins); remembered parameter sets stay. */
   reset(): void {
     this.stats.droppedBytes += this.end - this.begin;
-    this.clearInput();
     this.discardPending();
+    this.clearInput();
   }
 
   private discardPending(): void {
@@ -230,52 +243,63 @@ export class AnnexBParser {
   }
 
   private clearInput(): void {
-    this.begin = this.end = this.searchFrom = 0;
+    this.begin = this.end = this.searchFrom = this.pendingStart = 0;
     this.inNalUnit = false;
   }
 
+  /** Adds a chunk after the input, moving what is kept (pending NAL units, then input) to the front first if needed. */
   private append(chunk: Uint8Array): void {
-    const live = this.end - this.begin;
+    const from = this.pendingNalUnits.length > 0 ? this.pendingStart : this.begin;
+    const kept = this.end - from;
     if (this.end + chunk.length > this.buffer.length) {
-      if (live + chunk.length <= this.buffer.length / 2) {
-        this.buffer.copy(this.buffer, 0, this.begin, this.end);
+      if (kept + chunk.length <= this.buffer.length / 2) {
+        this.buffer.copy(this.buffer, 0, from, this.end);
       } else {
         let size = this.buffer.length;
-        while (size < 2 * (live + chunk.length)) size *= 2;
+        while (size < 2 * (kept + chunk.length)) size *= 2;
         const grown = Buffer.alloc(size);
-        this.buffer.copy(grown, 0, this.begin, this.end);
+        this.buffer.copy(grown, 0, from, this.end);
         this.buffer = grown;
       }
-      this.searchFrom -= this.begin;
-      this.begin = 0;
-      this.end = live;
+      for (let i = 0; i < this.pendingNalUnits.length; i++) this.pendingNalUnits[i]! -= from;
+      this.pendingStart -= from;
+      this.searchFrom -= from;
+      this.begin -= from;
+      this.end = kept;
     }
     this.buffer.set(chunk, this.end);
     this.end += chunk.length;
   }
 
-  private takeNalUnit(raw: Buffer, out: AccessUnit[]): void {
-    const trimmed = trimTrailingZeros(raw);
-    if (trimmed.length === 0) return; // an empty NAL unit: two start codes in a row
-    const info = nalInfo(this.codec, trimmed);
+  /** The NAL unit in buffer[start, end) (trailing zeros not counted) joins the pending access unit. */
+  private takeNalUnit(start: number, rawEnd: number, out: AccessUnit[]): void {
+    const end = trimTrailingZeros(this.buffer, start, rawEnd);
+    if (end === start) return; // an empty NAL unit: two start codes in a row
+    const nal = this.buffer.subarray(start, end);
+    const info = nalInfo(this.codec, nal);
     if (!info) {
       this.stats.invalidNalUnits += 1;
-      this.stats.droppedBytes += trimmed.length;
+      this.stats.droppedBytes += nal.length;
       return;
     }
-    const nal = Buffer.from(trimmed); // the input buffer is reused, the access unit must own its bytes
-    if (info.parameterSet) this.latestParameterSets[info.parameterSet] = nal;
+    // Kept past this access unit (the keyframe gate puts them in front of a keyframe that lacks them).
+    if (info.parameterSet) this.latestParameterSets[info.parameterSet] = Buffer.from(nal);
     if (this.pendingHasVcl && (info.startsAccessUnit || (info.vcl && info.firstSliceOfPicture))) {
       this.finishAccessUnit(out);
     }
-    this.pendingNalUnits.push(nal);
+    if (this.pendingNalUnits.length === 0) this.pendingStart = start;
+    this.pendingNalUnits.push(start, end);
     this.pendingBytes += nal.length;
     if (info.vcl) this.pendingHasVcl = true;
   }
 
   /** Emits the pending NAL units as one access unit; only called once they hold a picture. */
   private finishAccessUnit(out: AccessUnit[]): void {
-    const unit = buildAccessUnit(this.codec, this.pendingNalUnits);
+    const nalUnits: Buffer[] = [];
+    const pending = this.pendingNalUnits;
+    for (let i = 0; i < pending.length; i += 2)
+      nalUnits.push(this.buffer.subarray(pending[i], pending[i + 1]));
+    const unit = buildAccessUnit(this.codec, nalUnits);
     this.stats.accessUnits += 1;
     if (unit.keyframe) this.stats.keyframes += 1;
     out.push(unit);
@@ -285,8 +309,8 @@ export class AnnexBParser {
   }
 }
 
-function trimTrailingZeros(bytes: Buffer): Buffer {
-  let end = bytes.length;
-  while (end > 0 && bytes[end - 1] === 0) end -= 1;
-  return bytes.subarray(0, end);
+/** Where bytes[start, end) ends without its trailing zero bytes. */
+function trimTrailingZeros(bytes: Buffer, start: number, end: number): number {
+  while (end > start && bytes[end - 1] === 0) end -= 1;
+  return end;
 }

@@ -32,109 +32,147 @@ function crc32(bytes: Uint8Array): number {
   return crc;
 }
 
+/**
+ * Muxed units are cut from shared slabs of this size rather than allocated one by one: each would
+ * be its own ArrayBuffer otherwise (a 1080p frame is ~20 KB), and thousands of them a second keep
+ * the garbage collector busy. They live only until ffmpeg has read them, so a slab is soon free.
+ */
+const SLAB_BYTES = 1024 * 1024;
+let slab = Buffer.allocUnsafeSlow(0);
+let slabUsed = 0;
+
+/** `bytes` from the current slab (a new one when it has too little room), the next start 8-aligned. */
+function fromSlab(bytes: number): Buffer {
+  if (slab.length - slabUsed < bytes) {
+    slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, bytes));
+    slabUsed = 0;
+  }
+  const out = slab.subarray(slabUsed, slabUsed + bytes);
+  slabUsed += (bytes + 7) & ~7;
+  return out;
+}
+
+/** The PES header before each access unit: video stream, unbounded length, PTS only. */
+const PES_HEADER_BYTES = 14;
+/** The adaptation field of a unit's first packet: flags and the clock (PCR). */
+const PCR_FIELD_BYTES = 8;
+
 export class MpegTsMuxer {
   private readonly counters = new Map<number, number>();
+  private readonly pat: Buffer;
+  private readonly pmt: Buffer;
   private base: number | undefined;
 
-  constructor(readonly codec: VideoCodec) {}
+  constructor(readonly codec: VideoCodec) {
+    this.pat = section(0x00, 1, [0, 1, 0xe0 | (PMT_PID >> 8), PMT_PID & 0xff]);
+    const stream = [STREAM_TYPE[codec], 0xe0 | (VIDEO_PID >> 8), VIDEO_PID & 0xff, 0xf0, 0];
+    this.pmt = section(0x02, 1, [0xe0 | (VIDEO_PID >> 8), VIDEO_PID & 0xff, 0xf0, 0, ...stream]);
+  }
 
   /**
    * One access unit as TS packets; `at` is its wall clock (ms). Timestamps count from the first
-   * unit written, so a muxer belongs to one output. Program tables go before every keyframe.
+   * unit written, so a muxer belongs to one output. Program tables go before every keyframe. The
+   * packets are written straight into one Buffer sized for them (a 1080p frame is ~100 packets),
+   * meant to be written to ffmpeg and let go (it shares its memory with other units).
    */
   unit(unit: AccessUnit, at: number): Buffer {
     this.base ??= at;
     const pts = FIRST_PTS + Math.max(0, Math.round((at - this.base) * TICKS_PER_MS));
-    const header = Buffer.alloc(14);
-    header.set([0, 0, 1, 0xe0, 0, 0, 0x80, 0x80, 5]); // video stream, unbounded length, PTS only
-    writeTimestamp(header, 9, 0x20, pts);
-    const pes = Buffer.concat([header, unit.data]);
-    const packets: Buffer[] = unit.keyframe ? [this.pat(), this.pmt()] : [];
-    for (let offset = 0; offset < pes.length;) {
-      const first = offset === 0;
-      // The first packet carries the clock (PCR) and, on a keyframe, the random access flag.
-      let adaptation = first ? adaptationField(unit.keyframe, pts - FIRST_PTS / 2) : Buffer.alloc(0);
-      const take = Math.min(PAYLOAD - adaptation.length, pes.length - offset);
-      // A PES payload must reach the end of its packet: the room left is adaptation-field stuffing.
-      const room = PAYLOAD - adaptation.length - take;
-      if (room > 0) adaptation = padAdaptation(adaptation, room);
-      packets.push(this.packet(VIDEO_PID, first, adaptation, pes.subarray(offset, offset + take)));
-      offset += take;
+    const data = unit.data;
+    const pesBytes = PES_HEADER_BYTES + data.length;
+    // The first packet carries the PES header and the clock; the rest carry 184 bytes each.
+    const firstTake = Math.min(PAYLOAD - PCR_FIELD_BYTES, pesBytes);
+    const tables = unit.keyframe ? 2 : 0;
+    const count = tables + 1 + Math.ceil((pesBytes - firstTake) / PAYLOAD);
+    const out = fromSlab(count * PACKET);
+    let pos = 0;
+    if (unit.keyframe) {
+      pos = this.packet(out, pos, 0, true, 0, this.pat);
+      pos = this.packet(out, pos, PMT_PID, true, 0, this.pmt);
     }
-    return Buffer.concat(packets);
+    // First packet: adaptation field with the PCR (and the random access flag on a keyframe).
+    let payloadAt = this.header(out, pos, VIDEO_PID, true, PAYLOAD - firstTake);
+    out[pos + 5] = 0x10 | (unit.keyframe ? 0x40 : 0);
+    // 33-bit base, 6 reserved bits, 9-bit extension (0).
+    const pcr = pts - FIRST_PTS / 2;
+    out.writeUInt32BE(Math.floor(pcr / 2) >>> 0, pos + 6);
+    out[pos + 10] = ((pcr & 1) << 7) | 0x7e;
+    out[pos + 11] = 0;
+    out.set(PES_START, payloadAt);
+    writeTimestamp(out, payloadAt + 9, 0x20, pts);
+    payloadAt += PES_HEADER_BYTES;
+    let offset = firstTake - PES_HEADER_BYTES;
+    data.copy(out, payloadAt, 0, offset);
+    pos += PACKET;
+    while (offset < data.length) {
+      const take = Math.min(PAYLOAD, data.length - offset);
+      data.copy(out, this.header(out, pos, VIDEO_PID, false, PAYLOAD - take), offset, offset + take);
+      offset += take;
+      pos += PACKET;
+    }
+    return out;
   }
 
-  private pat(): Buffer {
-    return this.section(0, 0x00, 1, [0, 1, 0xe0 | (PMT_PID >> 8), PMT_PID & 0xff]);
-  }
-
-  private pmt(): Buffer {
-    const stream = [STREAM_TYPE[this.codec], 0xe0 | (VIDEO_PID >> 8), VIDEO_PID & 0xff, 0xf0, 0];
-    return this.section(PMT_PID, 0x02, 1, [0xe0 | (VIDEO_PID >> 8), VIDEO_PID & 0xff, 0xf0, 0, ...stream]);
-  }
-
-  /** A PSI table in one packet: table id, the id field, version 0, current, section 0 of 0, body, CRC. */
-  private section(pid: number, tableId: number, id: number, body: number[]): Buffer {
-    const length = 5 + body.length + 4;
-    const table = Buffer.from([
-      tableId,
-      0xb0 | (length >> 8),
-      length & 0xff,
-      id >> 8,
-      id & 0xff,
-      0xc1,
-      0,
-      0,
-      ...body,
-    ]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(table));
-    const payload = Buffer.concat([Buffer.from([0]), table, crc]); // pointer_field 0
-    // A table ends with 0xff stuffing after its CRC (the packet is filled with 0xff).
-    return this.packet(pid, true, Buffer.alloc(0), payload);
-  }
-
-  /** One 188-byte packet, 0xff after the payload; each PID counts its packets (continuity). */
-  private packet(pid: number, start: boolean, field: Buffer, payload: Buffer): Buffer {
+  /**
+   * Writes a packet's 4-byte header at `pos`, and an adaptation field filling `room` bytes (0: none)
+   * whose bytes past its flags are 0xff stuffing; returns where the payload goes. A PES payload must
+   * reach the end of its packet: what it leaves free is adaptation-field stuffing. Each PID counts
+   * its packets (continuity).
+   */
+  private header(out: Buffer, pos: number, pid: number, start: boolean, room: number): number {
     const counter = this.counters.get(pid) ?? 0;
     this.counters.set(pid, (counter + 1) & 0x0f);
-    const packet = Buffer.alloc(PACKET, 0xff);
-    packet[0] = 0x47;
-    packet[1] = (start ? 0x40 : 0) | (pid >> 8);
-    packet[2] = pid & 0xff;
-    packet[3] = (field.length > 0 ? 0x30 : 0x10) | counter;
-    field.copy(packet, 4);
-    payload.copy(packet, 4 + field.length);
-    return packet;
+    out[pos] = 0x47;
+    out[pos + 1] = (start ? 0x40 : 0) | (pid >> 8);
+    out[pos + 2] = pid & 0xff;
+    out[pos + 3] = (room > 0 ? 0x30 : 0x10) | counter;
+    if (room > 0) {
+      // One byte of room: an adaptation field of length 0; more: a flags byte and stuffing.
+      out[pos + 4] = room - 1;
+      if (room > 1) {
+        out[pos + 5] = 0;
+        out.fill(0xff, pos + 6, pos + 4 + room);
+      }
+    }
+    return pos + 4 + room;
+  }
+
+  /** One packet of a PSI table at `pos`, 0xff after it (a table ends with 0xff stuffing); returns the next position. */
+  private packet(
+    out: Buffer,
+    pos: number,
+    pid: number,
+    start: boolean,
+    room: number,
+    payload: Buffer,
+  ): number {
+    const at = this.header(out, pos, pid, start, room);
+    payload.copy(out, at);
+    out.fill(0xff, at + payload.length, pos + PACKET);
+    return pos + PACKET;
   }
 }
 
-/** An adaptation field with a PCR, and the random access indicator on a keyframe. */
-function adaptationField(keyframe: boolean, pcr: number): Buffer {
-  const field = Buffer.alloc(8);
-  field[0] = 7;
-  field[1] = 0x10 | (keyframe ? 0x40 : 0);
-  // 33-bit base, 6 reserved bits, 9-bit extension (0).
-  field.writeUInt32BE(Math.floor(pcr / 2) >>> 0, 2);
-  field[6] = ((pcr & 1) << 7) | 0x7e;
-  field[7] = 0;
-  return field;
-}
+/** The fixed start of every PES header (its PTS follows at byte 9). */
+const PES_START = Buffer.from([0, 0, 1, 0xe0, 0, 0, 0x80, 0x80, 5]);
 
-/** `field` (possibly empty) grown by `extra` bytes of stuffing. */
-function padAdaptation(field: Buffer, extra: number): Buffer {
-  if (field.length === 0) {
-    // One byte of room: an adaptation field of length 0; more: a flags byte and 0xff stuffing.
-    if (extra === 1) return Buffer.from([0]);
-    const padded = Buffer.alloc(extra, 0xff);
-    padded[0] = extra - 1;
-    padded[1] = 0;
-    return padded;
-  }
-  const padded = Buffer.alloc(field.length + extra, 0xff);
-  field.copy(padded);
-  padded[0] = field.length - 1 + extra;
-  return padded;
+/** A PSI table's packet payload: pointer field 0, table id, the id field, version 0, current, section 0 of 0, body, CRC. */
+function section(tableId: number, id: number, body: number[]): Buffer {
+  const length = 5 + body.length + 4;
+  const table = Buffer.from([
+    tableId,
+    0xb0 | (length >> 8),
+    length & 0xff,
+    id >> 8,
+    id & 0xff,
+    0xc1,
+    0,
+    0,
+    ...body,
+  ]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(table));
+  return Buffer.concat([Buffer.from([0]), table, crc]);
 }
 
 /** A PES timestamp: 4-bit prefix, 33 bits in three parts, marker bits. */
