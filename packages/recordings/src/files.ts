@@ -69,6 +69,13 @@ export interface DirectoryName {
   file: RecordingFileName;
 }
 
+export interface RemoveRecordingOptions {
+  /** false: the caller knows there is no thumbnail (its stat is skipped). */
+  thumbnail?: boolean;
+  /** The video's size as the index has it: unlinked without a stat. */
+  videoBytes?: number;
+}
+
 export interface DirectoryEntry extends DirectoryName {
   bytes: number;
   mtimeMs: number;
@@ -169,24 +176,35 @@ export class RecordingFiles {
     return info ? info.size : null;
   }
 
-  /** Removes a file if it is there; returns the bytes it held (0 when it was already gone). */
-  async remove(filePath: string): Promise<number> {
+  /**
+   * Removes a file if it is there; returns the bytes it held (0 when it was already gone). With
+   * `knownBytes` (its size as the index has it) the file is unlinked without a stat first.
+   */
+  async remove(filePath: string, knownBytes?: number): Promise<number> {
     if (path.dirname(path.resolve(filePath)) !== this.dir)
       throw new Error(`${filePath} is not in ${this.dir}`);
-    const info = await stat(filePath).catch(ignoreMissing);
-    if (!info) return 0;
-    await unlink(filePath).catch(ignoreMissing);
-    return info.size;
+    const bytes = knownBytes ?? (await stat(filePath).catch(ignoreMissing))?.size;
+    if (bytes === undefined) return 0;
+    const unlinked = await unlink(filePath).then(
+      () => true,
+      (err: NodeJS.ErrnoException) => {
+        ignoreMissing(err);
+        return false;
+      },
+    );
+    // Gone since the stat: it held those bytes until then. Without a stat: it held none.
+    return unlinked || knownBytes === undefined ? bytes : 0;
   }
 
   /**
    * Removes a recording's video and thumbnail; returns the bytes freed. `thumbnail: false` skips
    * the thumbnail's stat for a caller that listed the directory and saw none (a janitor run: one it
-   * missed is an orphan thumbnail, removed by a later run).
+   * missed is an orphan thumbnail, removed by a later run). `videoBytes`: the video's size as the
+   * index has it, so the video is unlinked without a stat.
    */
-  async removeRecording(id: string, options: { thumbnail?: boolean } = {}): Promise<number> {
+  async removeRecording(id: string, options: RemoveRecordingOptions = {}): Promise<number> {
     const [video, thumbnail] = await Promise.all([
-      this.remove(this.videoPath(id)),
+      this.remove(this.videoPath(id), options.videoBytes),
       options.thumbnail === false ? 0 : this.remove(this.thumbnailPath(id)),
     ]);
     return video + thumbnail;
@@ -195,18 +213,18 @@ export class RecordingFiles {
   /**
    * removeRecording of many recordings, FILE_OPERATIONS_AT_ONCE files at a time (one after the
    * other, a file system call waits for the one before; all at once, thousands queue in the pool).
-   * `hasThumbnail` as removeRecording's `thumbnail` option, per recording.
+   * `options` gives removeRecording's options per recording.
    */
   async removeRecordings(
     ids: readonly string[],
-    hasThumbnail: (id: string) => boolean = () => true,
+    options: (id: string) => RemoveRecordingOptions = () => ({}),
   ): Promise<number> {
     let next = 0;
     let freed = 0;
     const worker = async () => {
       while (next < ids.length) {
         const id = ids[next++]!;
-        const bytes = await this.removeRecording(id, { thumbnail: hasThumbnail(id) });
+        const bytes = await this.removeRecording(id, options(id));
         freed += bytes; // after the await: `freed += await …` would add to a stale total
       }
     };
