@@ -114,7 +114,7 @@ async function run({ total = 100_000 } = {}) {
         why:
           "what is left is CPU (the note gives the run's node and Redis CPU; on the shared 2-core " +
           'machine they compete with other work): one unlink per expired video through the thread ' +
-          "pool, about 60 % of the node CPU (queued from the main thread; the pool threads' kernel " +
+          "pool, about half of the node CPU (queued from the main thread; the pool threads' kernel " +
           'time contends on the one directory); one script run per page of 500 in Redis; the ' +
           'directory listing (names only, 100 000 of them) and the walk of the statuses the run ' +
           'begins with.',
