@@ -3,9 +3,9 @@
 // finished through @eufy-relay/recordings) with a real small video file (64 bytes) in a private
 // RECORDINGS_DIR, so the run does its whole work: directory scan, retention deletes of entries and
 // files, the missing-file check. No thumbnails (they would double the files without changing the
-// work per recording). Uses a private redis-server. Deletions go a page (500) per Redis round trip,
-// their files 16 recordings at a time while the next page's entries go (RecordingStore.deleteMany,
-// RecordingFiles.removeRecordings).
+// work per recording). Uses a private redis-server. Deletions go a page (500) per run of one Redis
+// script, their videos unlinked (no stat: the index holds their size) 16 at a time while the next
+// page's entries go (RecordingStore.deleteMany, RecordingFiles.removeRecordings).
 const { mkdtemp, rm, writeFile } = require('node:fs/promises');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
@@ -16,6 +16,13 @@ const { RecordingFiles, RecordingStore, diskUsage } = require('../packages/recor
 const { createRedis } = require('../packages/runtime/dist');
 const { runCleanup } = require('../apps/janitor/dist/cleanup');
 const { figure, startRedis } = require('./lib');
+
+/** CPU seconds Redis has used (INFO cpu: used_cpu_user + used_cpu_sys). */
+async function redisCpuSeconds(redis) {
+  const info = await redis.info('cpu');
+  const field = (name) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return field('used_cpu_user') + field('used_cpu_sys');
+}
 
 const DAY = 86_400_000;
 const RETENTION_DAYS = 90;
@@ -70,6 +77,8 @@ async function run({ total = 100_000 } = {}) {
     const fillSeconds = (Date.now() - fillStarted) / 1000;
     const indexed = await store.count();
     const reported = [];
+    const redisCpuBefore = await redisCpuSeconds(redis);
+    const cpuBefore = process.cpuUsage();
     const started = process.hrtime.bigint();
     const result = await runCleanup(
       {
@@ -91,6 +100,9 @@ async function run({ total = 100_000 } = {}) {
       { jobId: 'bench', instance: 'bench', trigger: 'manual' },
     );
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const cpu = process.cpuUsage(cpuBefore);
+    const nodeCpu = +((cpu.user + cpu.system) / 1e6).toFixed(2);
+    const redisCpu = +((await redisCpuSeconds(redis)) - redisCpuBefore).toFixed(2);
     const left = await store.count();
     return [
       figure({
@@ -98,15 +110,18 @@ async function run({ total = 100_000 } = {}) {
         value: +seconds.toFixed(2),
         unit: 's',
         target: '< 10',
-        // From per-phase timings of runCleanup (issue 20): CPU-bound once the round trips are batched.
+        // From per-phase timings and per-thread CPU of runCleanup (issue 20), after the batching.
         why:
-          'what is left is CPU: per expired recording one run of the index script in Redis (its entry ' +
-          'and ten sorted sets) and a stat and unlink of its video through the thread pool, the two ' +
-          'overlapping page by page; plus the directory listing (names only, 100 000 of them) and two ' +
-          'walks of the index (statuses, then what expires).',
+          "what is left is CPU (the note gives the run's node and Redis CPU; on the shared 2-core " +
+          'machine they compete with other work): one unlink per expired video through the thread ' +
+          "pool, about half of the node CPU (queued from the main thread; the pool threads' kernel " +
+          'time contends on the one directory); one script run per page of 500 in Redis; the ' +
+          'directory listing (names only, 100 000 of them) and the walk of the statuses the run ' +
+          'begins with.',
         note:
           `one runCleanup over a private Redis and ${indexed} real 64-byte files; ${left} entries left, ` +
-          `${reported.length} system errors; ${Math.round(result.deleted.retention / seconds)} deletions/s ` +
+          `${reported.length} system errors; ${Math.round(result.deleted.retention / seconds)} deletions/s; ` +
+          `CPU during the run: node ${nodeCpu} s, Redis ${redisCpu} s ` +
           `(filling the index took ${fillSeconds.toFixed(1)} s)`,
         details: {
           deleted: result.deleted,
@@ -114,6 +129,7 @@ async function run({ total = 100_000 } = {}) {
           indexed,
           left,
           reported: reported.length,
+          cpu_seconds: { node: nodeCpu, redis: redisCpu },
         },
       }),
     ];

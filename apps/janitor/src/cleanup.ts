@@ -131,7 +131,7 @@ class CleanupRun {
     // Every deletion is weighed against the recordings there were when the run began, age included:
     // a clock that jumped forward or a tiny RETENTION_DAYS must not empty the archive in one run.
     const total = (await store.count()) + skipped;
-    const expiring = await this.countExpiring(total);
+    const expiring = await store.count({ status: DELETABLE, to: this.retentionCutoff() });
     let refused: CleanupResult['refused'] = null;
     let pressure: DiskPressurePlan | null = null;
     if (tooMany(expiring, total)) {
@@ -286,20 +286,6 @@ class CleanupRun {
     return true;
   }
 
-  /** How many finished or missing recordings started before the retention cutoff (counting stops past `upTo`). */
-  private async countExpiring(upTo: number): Promise<number> {
-    let count = 0;
-    for await (const _ref of this.deps.store.refs({
-      status: DELETABLE,
-      to: this.retentionCutoff(),
-      order: 'asc',
-      limit: PAGE,
-    })) {
-      if (++count > upTo) break;
-    }
-    return count;
-  }
-
   private retentionCutoff(): number {
     return this.startedAt - this.deps.settings.retentionMs;
   }
@@ -310,8 +296,12 @@ class CleanupRun {
    */
   private async expire(): Promise<void> {
     const { retentionMs, retentionMsByCamera } = this.deps.settings;
-    await this.expireBefore(this.startedAt - retentionMs, (id) =>
-      retentionMsByCamera.has(parseRecordingId(id)?.deviceSn ?? ''),
+    await this.expireBefore(
+      this.startedAt - retentionMs,
+      // Without cameras of their own retention, no id needs parsing to know it is not one of theirs.
+      retentionMsByCamera.size === 0
+        ? () => false
+        : (id) => retentionMsByCamera.has(parseRecordingId(id)?.deviceSn ?? ''),
     );
     for (const [sn, ms] of retentionMsByCamera) await this.expireBefore(this.startedAt - ms, () => false, sn);
   }
@@ -335,7 +325,7 @@ class CleanupRun {
       this.checkAborted();
       const ids = page.map((ref) => ref.id).filter((id) => !skip(id));
       const deleted = await this.deleteIndexEntries(ids);
-      this.deleted.retention += deleted.length;
+      this.deleted.retention += deleted.size;
       await removingFiles;
       removingFiles = this.removeFiles(deleted);
       // Handled now and thrown at the next await: a rejection must not wait unobserved meanwhile.
@@ -497,7 +487,7 @@ class CleanupRun {
     for (const victim of plan.victims) {
       this.checkAborted();
       if ((await this.deps.diskUsage()).free >= minFreeBytes) break;
-      if (await this.deleteRecording(victim.id)) deleted.push(victim.id);
+      if ((await this.deleteRecordings([victim.id])).size === 1) deleted.push(victim.id);
     }
     this.deleted.disk_pressure = deleted.length;
     if (deleted.length === 0) return;
@@ -576,55 +566,53 @@ class CleanupRun {
     }
   }
 
-  /** Index entry first (only if not in progress), then the files: a crash in between leaves an orphan file, which repair handles. */
-  private async deleteRecording(id: string): Promise<boolean> {
-    return (await this.deleteRecordings([id])).length === 1;
-  }
-
   /**
-   * deleteRecording of many: their index entries in one round trip (each still only if not in
-   * progress), then the files of those deleted, a few at a time. Returns the ids deleted.
+   * Recordings deleted, index entry first (each only if not in progress), then the files of those
+   * deleted, a few at a time: a crash in between leaves an orphan file, which repair handles.
+   * Returns the ids deleted with the bytes their entries held.
    */
-  private async deleteRecordings(candidates: string[]): Promise<string[]> {
+  private async deleteRecordings(candidates: string[]): Promise<Map<string, number>> {
     const deleted = await this.deleteIndexEntries(candidates);
     await this.removeFiles(deleted);
     return deleted;
   }
 
-  /** The index entries of many recordings in one round trip, each only if not in progress; returns the ids deleted. */
-  private async deleteIndexEntries(candidates: string[]): Promise<string[]> {
-    const ids: string[] = [];
-    for (const id of candidates) {
-      // A member that is not a recording id is recorded as unreadable by entry(), never sent to Redis.
-      if (parseRecordingId(id)) ids.push(id);
-      else await this.entry(id, () => Promise.resolve(null));
-    }
-    const outcomes = await this.deps.store.deleteMany(ids, { expectStatus: DELETABLE });
-    const deleted: string[] = [];
+  /**
+   * The index entries of many recordings in one script run, each only if not in progress; returns
+   * the ids deleted with the bytes their entries held.
+   */
+  private async deleteIndexEntries(candidates: string[]): Promise<Map<string, number>> {
+    const outcomes = await this.deps.store.deleteMany(candidates, { expectStatus: DELETABLE });
+    const deleted = new Map<string, number>();
     for (const [i, outcome] of outcomes.entries()) {
-      // An entry that cannot be read is skipped and reported (entry), not fatal to the run.
-      const removed = await this.entry(ids[i]!, () =>
+      const id = candidates[i]!;
+      // An entry that cannot be read is skipped and reported (entry), not fatal to the run; a member
+      // that is not a recording id (deleteMany refused it) is recorded as unreadable by entry() itself.
+      const bytes = await this.entry(id, () =>
         ignoringRaces(async () => {
           if (outcome.status === 'rejected') throw outcome.reason;
           return outcome.value;
         }),
       );
-      if (!removed) continue;
-      deleted.push(ids[i]!);
+      if (bytes === null) continue;
+      deleted.set(id, bytes);
       if (this.deps.bucket) {
-        this.objectsToDelete.push(
-          this.deps.bucket.key(ids[i]!, 'video'),
-          this.deps.bucket.key(ids[i]!, 'thumbnail'),
-        );
+        this.objectsToDelete.push(this.deps.bucket.key(id, 'video'), this.deps.bucket.key(id, 'thumbnail'));
       }
     }
     return deleted;
   }
 
-  /** The files of recordings whose index entries are gone. */
-  private async removeFiles(ids: string[]): Promise<void> {
+  /**
+   * The files of recordings whose index entries are gone. A video is unlinked without a stat when
+   * its entry held its size; a `missing` one (0 bytes) is stat-ed, in case its file came back.
+   */
+  private async removeFiles(deleted: ReadonlyMap<string, number>): Promise<void> {
     const thumbnails = this.thumbnailsOnDisk;
-    this.bytesFreed += await this.deps.files.removeRecordings(ids, (id) => !thumbnails || thumbnails.has(id));
+    this.bytesFreed += await this.deps.files.removeRecordings([...deleted.keys()], (id) => {
+      const bytes = deleted.get(id)!;
+      return { thumbnail: !thumbnails || thumbnails.has(id), ...(bytes > 0 ? { videoBytes: bytes } : {}) };
+    });
   }
 
   /**

@@ -24,10 +24,21 @@ export function parseRecordingId(id: string): { deviceSn: string; startedAt: Dat
   const m = RECORDING_ID.exec(id);
   if (!m) return null;
   const [, deviceSn, date, time] = m as unknown as [string, string, string, string];
-  const iso = `${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}T${time.slice(0, 2)}:${time.slice(2, 4)}:${time.slice(4, 6)}Z`;
-  const startedAt = new Date(iso);
-  if (Number.isNaN(startedAt.getTime()) || recordingId(deviceSn, startedAt) !== id) return null;
-  return { deviceSn, startedAt };
+  const part = (s: string, at: number, width = 2) => Number(s.slice(at, at + width));
+  const [year, month, day] = [part(date, 0, 4), part(date, 4) - 1, part(date, 6)];
+  const [hours, minutes, seconds] = [part(time, 0), part(time, 2), part(time, 4)];
+  const startedAt = new Date(Date.UTC(year, month, day, hours, minutes, seconds));
+  // Only a real date and time (Date.UTC rolls 30 February over into March and 24:00 into the next
+  // day) of a year recordingId writes with four digits. Compared by number: the janitor parses
+  // every file name and id of the archive, so no string is built back for it.
+  const real =
+    year >= 1000 &&
+    startedAt.getUTCMonth() === month &&
+    startedAt.getUTCDate() === day &&
+    startedAt.getUTCHours() === hours &&
+    startedAt.getUTCMinutes() === minutes &&
+    startedAt.getUTCSeconds() === seconds;
+  return real ? { deviceSn, startedAt } : null;
 }
 
 export interface UrlSigning {

@@ -69,6 +69,9 @@ describe('recording ids and URLs', () => {
       startedAt: new Date(Date.UTC(2025, 0, 30, 14, 30, 22)),
     });
     expect(utcTimestamp(start)).toBe('2025-01-30T14:30:22Z');
+    expect(parseRecordingId('T1_20240229_235959')?.startedAt).toEqual(
+      new Date(Date.UTC(2024, 1, 29, 23, 59, 59)),
+    );
   });
 
   it('rejects ids that are not recordings', () => {
@@ -78,6 +81,10 @@ describe('recording ids and URLs', () => {
       'T1_20251330_143022',
       'T_1_20250130_143022',
       'T1_20250130_246099',
+      'T1_20250230_143022',
+      'T1_20250100_143022',
+      'T1_20250130_240000',
+      'T1_09990130_143022',
     ]) {
       expect(parseRecordingId(bad)).toBeNull();
     }

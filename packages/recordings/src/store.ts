@@ -61,10 +61,16 @@ function parseInput<S extends z.ZodType>(what: string, schema: S, input: unknown
 
 /** One atomic write of a recording and every index that mentions it: see write-recording-12.lua. */
 const WRITE = RedisScript.load(__dirname, 'write-recording-12.lua');
-// The script lists the statuses in RECORDING_STATUSES order (its by-status keys follow that order).
+/** Many recordings deleted from every index at once: see delete-recordings-6.lua. */
+const DELETE_MANY = RedisScript.load(__dirname, 'delete-recordings-6.lua');
+/** Ids per DELETE_MANY call: one page of the janitor, and well under Lua's limit on unpack(). */
+const DELETE_BATCH = 1000;
+// The scripts list the statuses in RECORDING_STATUSES order (their by-status keys follow that order).
 const LUA_STATUSES = `local STATUSES = {${RECORDING_STATUSES.map((s) => `'${s}'`).join(', ')}}`;
-if (!WRITE.source.includes(LUA_STATUSES)) {
-  throw new Error(`${WRITE.file} must say ${LUA_STATUSES} (RECORDING_STATUSES changed)`);
+for (const script of [WRITE, DELETE_MANY]) {
+  if (!script.source.includes(LUA_STATUSES)) {
+    throw new Error(`${script.file} must say ${LUA_STATUSES} (RECORDING_STATUSES changed)`);
+  }
 }
 
 /**
@@ -272,41 +278,45 @@ export class RecordingStore {
   }
 
   /**
-   * delete() of many recordings in one round trip (a pipeline of the same atomic script, so each
-   * entry is still checked and removed on its own). One outcome per id, in order: whether there was
-   * an entry to delete (fulfilled; the entry itself is not decoded), or the error delete() would have
-   * thrown (rejected). A failing entry does not stop the others.
+   * delete() of many recordings, a thousand per round trip and per run of one script (each entry is
+   * still checked on its own, and all of one call go at once). One outcome per id, in order: the bytes
+   * the deleted entry held (fulfilled), null when there was none, or the error delete() would have
+   * thrown for that id (rejected). A failing entry does not stop the others.
    */
   async deleteMany(
     ids: readonly string[],
     options: { expectStatus?: readonly RecordingStatus[] } = {},
-  ): Promise<PromiseSettledResult<boolean>[]> {
+  ): Promise<PromiseSettledResult<number | null>[]> {
     const expectStatus = options.expectStatus ?? [];
     // A bad id is that id's outcome, as delete() would throw it; the others go ahead.
-    const calls = ids.map((id) => {
-      try {
-        return { ok: true as const, ...this.writeCall('delete', id, {}, expectStatus) };
-      } catch (error) {
-        return { ok: false as const, error };
-      }
+    const valid: { id: string; sn: string; at: number }[] = [];
+    const outcomes = ids.map((id, at): PromiseSettledResult<number | null> => {
+      const parsed = parseRecordingId(id);
+      if (!parsed) return { status: 'rejected', reason: invalidId(id) };
+      valid.push({ id, sn: parsed.deviceSn, at });
+      return { status: 'fulfilled', value: null };
     });
-    const pipeline = this.redis.pipeline();
-    for (const call of calls) {
-      if (call.ok) pipeline.evalsha(WRITE.sha, call.keys.length, ...call.keys, ...call.args);
+    const keys = [
+      this.keys.byStart(),
+      this.keys.totals(),
+      ...RECORDING_STATUSES.map((s) => this.keys.byStatus(s)),
+    ];
+    for (let start = 0; start < valid.length; start += DELETE_BATCH) {
+      const batch = valid.slice(start, start + DELETE_BATCH);
+      const args = [this.prefix, expectStatus.join(','), ...batch.flatMap((r) => [r.id, r.sn])];
+      const replies = (await DELETE_MANY.run(this.redis, keys, args)) as [string, string | number][];
+      for (const [i, { id, at }] of batch.entries()) {
+        const [kind, value] = replies[i]!;
+        outcomes[at] =
+          kind === 'conflict'
+            ? {
+                status: 'rejected',
+                reason: new RecordingStatusConflictError(id, String(value), expectStatus),
+              }
+            : { status: 'fulfilled', value: kind === 'ok' ? Number(value) : null };
+      }
     }
-    const replies = pipeline.length > 0 ? ((await pipeline.exec()) ?? []) : [];
-    let next = 0;
-    return Promise.allSettled(
-      ids.map(async (id, i) => {
-        const call = calls[i]!;
-        if (!call.ok) throw call.error;
-        const [err, reply] = replies[next++]!;
-        // Not cached (a SCRIPT FLUSH, a restarted Redis): this entry takes delete()'s way, which sends it.
-        if (err && isNoScript(err)) return (await this.delete(id, options)) !== null;
-        if (err) throw err;
-        return writeResult(id, reply, expectStatus).kind === 'ok';
-      }),
-    );
+    return outcomes;
   }
 
   async get(id: string): Promise<Recording | null> {
@@ -374,8 +384,14 @@ export class RecordingStore {
     return (await this.list({ status: 'recording', order: 'asc', limit })).items;
   }
 
-  async count(status?: RecordingStatus): Promise<number> {
-    return this.redis.zcard(status ? this.keys.byStatus(status) : this.keys.byStart());
+  /** How many recordings there are: all, or those in these statuses, or those started before `to`. */
+  async count(query: Pick<RecordingQuery, 'status' | 'to'> = {}): Promise<number> {
+    const statuses = query.status === undefined ? [] : [...new Set([query.status].flat())];
+    const sets = statuses.length === 0 ? [this.keys.byStart()] : statuses.map((s) => this.keys.byStatus(s));
+    const below = query.to === undefined ? '+inf' : `(${query.to}`;
+    const pipeline = this.redis.pipeline();
+    for (const key of sets) pipeline.zcount(key, '-inf', below);
+    return ((await execAll(pipeline)) as number[]).reduce((sum, n) => sum + n, 0);
   }
 
   /** Counts, byte totals and oldest/newest, overall and per camera (GET /storage). */
@@ -475,10 +491,7 @@ export class RecordingStore {
     expectStatus: readonly RecordingStatus[],
   ): { keys: string[]; args: string[] } {
     const parsed = parseRecordingId(id);
-    if (!parsed)
-      throw new InvalidRecordingInputError('recording id', [
-        `${JSON.stringify(id)} is not {device_sn}_{YYYYMMDD_HHMMSS}`,
-      ]);
+    if (!parsed) throw invalidId(id);
     const sn = parsed.deviceSn;
     const { set, clear } = encodeFields(fields);
     const keys = [
@@ -517,9 +530,10 @@ function writeResult(id: string, reply: unknown, expectStatus: readonly Recordin
   return kind === 'ok' ? { kind, hash: pairsToObject(payload as string[]) } : { kind };
 }
 
-/** Redis has not (or no longer) cached the script: it is sent whole once. */
-function isNoScript(err: unknown): boolean {
-  return String((err as Error | null)?.message).startsWith('NOSCRIPT');
+function invalidId(id: string): InvalidRecordingInputError {
+  return new InvalidRecordingInputError('recording id', [
+    `${JSON.stringify(id)} is not {device_sn}_{YYYYMMDD_HHMMSS}`,
+  ]);
 }
 
 function parseCursor(cursor: string): RecordingRef {

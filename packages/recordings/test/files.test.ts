@@ -111,8 +111,12 @@ describe('directory', () => {
     ]);
     expect(await files.stat(names[1]!)).toMatchObject({ name: `${ID}.mp4`, bytes: 300 });
     // Told there is no thumbnail, only the video goes (a janitor run removes the orphan later).
-    expect(await files.removeRecordings([ID], () => false)).toBe(300);
+    expect(await files.removeRecordings([ID], () => ({ thumbnail: false }))).toBe(300);
     expect(await readdir(dir)).toEqual([`${ID}.jpg`]);
+    // Given the size the index has, the video goes without a stat; one already gone frees nothing.
+    await writeFile(files.videoPath(ID), Buffer.alloc(300));
+    expect(await files.removeRecording(ID, { thumbnail: false, videoBytes: 300 })).toBe(300);
+    expect(await files.removeRecording(ID, { thumbnail: false, videoBytes: 300 })).toBe(0);
     // A name listed before it vanished: null, not an error.
     expect(await files.stat(names[1]!)).toBeNull();
   });

@@ -188,28 +188,49 @@ describe('RecordingStore writes', () => {
     );
     await store.finish(old1!.id, done);
     await store.finish(old2!.id, done);
+    const other = await store.create({ device_sn: 'CAM3', started_at: T0, bytes: 7 });
+    await store.finish(other.id, { ...done, status: 'failed', video_status: 'failed' });
     const gone = recordingId('CAM2', T0);
-    const outcomes = await store.deleteMany([old1!.id, live!.id, gone, 'not an id', old2!.id], {
+    const outcomes = await store.deleteMany([old1!.id, live!.id, gone, 'not an id', other.id, old2!.id], {
       expectStatus: ['completed', 'failed', 'missing'],
     });
+    // A deleted entry's outcome is the bytes it held; one that was not there, null.
     expect(outcomes.map((o) => (o.status === 'fulfilled' ? o.value : o.reason.constructor.name))).toEqual([
-      true,
+      10,
       'RecordingStatusConflictError',
-      false,
+      null,
       'InvalidRecordingInputError',
-      true,
+      7,
+      10,
     ]);
     expect(await store.get(old1!.id)).toBeNull();
     expect(await store.get(old2!.id)).toBeNull();
     expect(await store.get(live!.id)).toMatchObject({ status: 'recording' });
-    expect(await redis.hgetall(store.keys.totals())).toMatchObject({ count: '1', bytes: '10' });
+    // Every index lost the deleted ones, and a camera with none left is gone from the totals.
+    expect(await redis.hgetall(store.keys.totals())).toEqual({
+      count: '1',
+      bytes: '10',
+      'count:CAM1': '1',
+      'bytes:CAM1': '10',
+    });
+    expect(await redis.zrange(store.keys.byStart(), 0, -1)).toEqual([live!.id]);
+    expect(await redis.zrange(store.keys.byCamera('CAM1'), 0, -1)).toEqual([live!.id]);
+    expect(await redis.exists(store.keys.byCamera('CAM3'), store.keys.byCameraStatus('CAM3', 'failed'))).toBe(
+      0,
+    );
+    expect(await redis.zrange(store.keys.byCameraStatus('CAM1', 'recording'), 0, -1)).toEqual([live!.id]);
+    for (const status of ['completed', 'failed'] as const) {
+      expect(await redis.exists(store.keys.byStatus(status), store.keys.byCameraStatus('CAM1', status))).toBe(
+        0,
+      );
+    }
     expect(await store.deleteMany([])).toEqual([]);
   });
 
   it('deleteMany sends the script itself when Redis does not have it cached', async () => {
     const a = await store.create({ device_sn: 'CAM1', started_at: T0 });
     await redis.script('FLUSH');
-    expect(await store.deleteMany([a.id])).toEqual([{ status: 'fulfilled', value: true }]);
+    expect(await store.deleteMany([a.id])).toEqual([{ status: 'fulfilled', value: 0 }]);
     expect(await store.get(a.id)).toBeNull();
   });
 
