@@ -1,9 +1,8 @@
 // Live playback: a recording in progress followed over HTTP as a player follows it.
-// - Live edge: ffmpeg records as the recorder runs a video-only livestream (startRecording: MPEG-TS
-//   stamped with each frame's arrival on stdin, written in batches, fMP4 with ≤ 1 s fragments), fed
-//   a 1280x720 15 fps ~2 Mb/s stream at real time; one client follows the .mp4 URL of the api
-//   (`node apps/api/dist/main.js`, a private redis-server). Each frame's latency is the time from its
-//   arrival (its write to ffmpeg's input, batch wait included) to the moment the fragment holding it has fully reached
+// - Live edge: ffmpeg records as the recorder runs it (startRecording: Annex-B H.264 on stdin, fMP4
+//   with ≤ 1 s fragments), fed a 1280x720 15 fps ~2 Mb/s stream at real time; one client follows the
+//   .mp4 URL of the api (`node apps/api/dist/main.js`, a private redis-server). Each frame's latency
+//   is the time from its write into ffmpeg to the moment the fragment holding it has fully reached
 //   the client: p50 / p99 over the frames of the first half (one follower), and again over the second
 //   half, while the crowd below follows too (its clients run in this process, on the same cores).
 // - Followers: half-way, FOLLOWERS more clients follow the same recording; the api's CPU (share of one core
@@ -18,13 +17,7 @@ const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { promisify } = require('node:util');
 const { recordingId, recordingUrl } = require('../packages/contracts/dist');
-const {
-  AnnexBParser,
-  MpegTsMuxer,
-  startRecording,
-  moofDurationSeconds,
-  parseMoov,
-} = require('../packages/media/dist');
+const { AnnexBParser, startRecording, moofDurationSeconds, parseMoov } = require('../packages/media/dist');
 const { RecordingStore } = require('../packages/recordings/dist');
 const { createRedis } = require('../packages/runtime/dist');
 const { cpuSeconds, figure, percentile, rssBytes, sleep, startApi, startRedis, waitFor } = require('./lib');
@@ -143,8 +136,7 @@ async function run() {
     const startedAt = Date.now() - (Date.now() % 1000);
     const id = recordingId(CAMERA, startedAt);
     await indexRecording(redis.url, startedAt);
-    recording = await startRecording({ output: join(dir, `${id}.mp4`), codec: 'h264', input: 'mpegts' });
-    const muxer = new MpegTsMuxer('h264');
+    recording = await startRecording({ output: join(dir, `${id}.mp4`), codec: 'h264' });
     const videoUrl = recordingUrl(started.url, id, { signing });
 
     // Frames go in at real time; writtenAt[i] is when frame i entered ffmpeg.
@@ -156,7 +148,7 @@ async function run() {
         const wait = due - performance.now();
         if (wait > 0) await sleep(wait);
         writtenAt.push(performance.now());
-        recording.video.write(muxer.unit(units[i], Date.now()), { keyframe: units[i].keyframe });
+        recording.video.write(units[i].data, { keyframe: units[i].keyframe });
       }
     })();
 
