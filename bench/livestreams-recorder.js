@@ -1,13 +1,11 @@
 // The recorder-like process of the livestream benchmark (forked by livestreams.js, driven over IPC):
 // one EufyClient, and per camera a livestream whose frames go through the @eufy-relay/media
-// KeyframeGate into an ffmpeg stream copy writing a fragmented MP4, as the recorder's video-only
-// segments do: MPEG-TS with each unit stamped with the arrival of the chunk before the one that
-// completed it, written in batches (startRecording's default for timed input).
+// KeyframeGate into an ffmpeg stream copy writing a fragmented MP4, as the recorder will do.
 // Messages in: { grow: n } (start streams up to n), { window: 'start' | 'end' }, { stop: true }.
 const { join } = require('node:path');
 const { monitorEventLoopDelay } = require('node:perf_hooks');
 const { EufyClient } = require('../packages/eufy-client/dist');
-const { KeyframeGate, MpegTsMuxer, codecFromMetadata, startRecording } = require('../packages/media/dist');
+const { KeyframeGate, codecFromMetadata, startRecording } = require('../packages/media/dist');
 const { createLogger } = require('../packages/logger/dist');
 
 const [url, outDir, serialsJson] = process.argv.slice(2);
@@ -37,13 +35,7 @@ async function record(serial, index) {
     ended: null,
     ffmpegDrops: 0,
     gate: null,
-    muxer: null,
     recording: null,
-    lastChunkAt: 0,
-  };
-  const write = (units) => {
-    for (const unit of units)
-      stream.recording.video.write(stream.muxer.unit(unit, stream.lastChunkAt), { keyframe: unit.keyframe });
   };
   streams.push(stream);
   live.ended.then((end) => (stream.ended = end.reason));
@@ -53,12 +45,9 @@ async function record(serial, index) {
       if (!stream.recording) {
         const codec = codecFromMetadata(chunk.codec);
         stream.gate = new KeyframeGate(codec);
-        stream.muxer = new MpegTsMuxer(codec);
-        stream.lastChunkAt = chunk.receivedAt;
         stream.recording = await startRecording({
           output: join(outDir, `${serial}.mp4`),
           codec,
-          input: 'mpegts',
           audio: false,
           onDrop: () => (stream.ffmpegDrops += 1),
         });
@@ -73,15 +62,17 @@ async function record(serial, index) {
       w.firstLag ??= lag;
       w.lastLag = lag;
       w.maxLag = Math.max(w.maxLag, lag);
-      write(stream.gate.push(chunk.buffer));
-      stream.lastChunkAt = chunk.receivedAt;
+      for (const unit of stream.gate.push(chunk.buffer)) {
+        stream.recording.video.write(unit.data, { keyframe: unit.keyframe });
+      }
     }
   })();
   stream.stop = async () => {
     await live.stop();
     await pump;
     if (stream.recording) {
-      write(stream.gate.end());
+      for (const unit of stream.gate.end())
+        stream.recording.video.write(unit.data, { keyframe: unit.keyframe });
       await stream.recording.ffmpeg.stop();
     }
   };

@@ -3,7 +3,6 @@ import type { LivestreamChunk } from '@eufy-relay/eufy-client';
 import type { Logger } from '@eufy-relay/logger';
 import {
   KeyframeGate,
-  MpegTsMuxer,
   adtsFrameLength,
   codecFromMetadata,
   describeExit,
@@ -22,10 +21,7 @@ import {
 export const AUDIO_EVIDENCE_MS = 650;
 
 export interface FirstFrame {
-  /**
-   * Wall clock of the file's first frame: its arrival (video only: frames reach ffmpeg with their
-   * own times), or when it went to ffmpeg (with audio: ffmpeg stamps frames as it reads them).
-   */
+  /** Wall clock when the first frame went to ffmpeg (ffmpeg stamps frames as it reads them). */
   at: number;
   codec: VideoCodec;
   width: number;
@@ -63,8 +59,7 @@ export interface SegmentResult {
 }
 
 type Held =
-  | { kind: 'video'; unit: AccessUnit; at: number; width: number; height: number }
-  | { kind: 'audio'; data: Buffer };
+  { kind: 'video'; unit: AccessUnit; width: number; height: number } | { kind: 'audio'; data: Buffer };
 
 /**
  * One segment of a recording: one ffmpeg writing one fragmented MP4 from livestream chunks. H.264 /
@@ -72,12 +67,6 @@ type Held =
  * continues the same file from its first keyframe, the gap kept in wall-clock time); AAC is muxed
  * when the stream carries it. Writes never block: ffmpeg's pipes are bounded and drop (then resync
  * on a keyframe) rather than queue without limit.
- *
- * Video alone goes to ffmpeg as MPEG-TS, each access unit stamped with its arrival, so its writes
- * are batched (a few frames per pipe write) and the file's timing is still the wall clock. A unit
- * is complete only when the next one begins: one that comes out of the gate on a chunk is stamped
- * with the arrival of the chunk before (camera chunks are whole frames). With audio, raw Annex-B
- * and ADTS go on two pipes that ffmpeg stamps as it reads them, a frame per write.
  *
  * When ffmpeg exits on its own, `broken` says why; the owner closes this segment and starts another.
  */
@@ -87,9 +76,7 @@ export class SegmentWriter {
   private gate: KeyframeGate | undefined;
   private held: Held[] = [];
   private withAudio: boolean | undefined;
-  private muxer: MpegTsMuxer | undefined;
   private firstVideoAt: number | undefined;
-  /** Arrival of the latest video chunk. */
   private lastVideoAt = 0;
   private framesWritten = 0;
   private firstFrameAt: number | null = null;
@@ -103,7 +90,8 @@ export class SegmentWriter {
   constructor(private readonly options: SegmentWriterOptions) {
     if (!options.expectAudio) {
       this.withAudio = false;
-      // Video only: start ffmpeg now, so the first frames do not wait for it to start.
+      // Video only: start ffmpeg now, so it is reading when the first frame comes (frames that wait
+      // for ffmpeg to start are all stamped at once and the file comes out that much shorter).
       this.respawn(options.expectedCodec);
     }
   }
@@ -164,8 +152,8 @@ export class SegmentWriter {
     this.gate ??= new KeyframeGate(codec);
     const units = this.gate.push(buffer);
     if (units.length > 0) this.firstVideoAt ??= at;
-    this.hold(units, width, height);
     this.lastVideoAt = at;
+    this.hold(units, width, height);
   }
 
   private pushAudio(data: Buffer): void {
@@ -183,9 +171,8 @@ export class SegmentWriter {
     this.held.push({ kind: 'audio', data });
   }
 
-  /** Units the gate let out, stamped with the arrival of the latest chunk before this one. */
   private hold(units: AccessUnit[], width = 0, height = 0): void {
-    for (const unit of units) this.held.push({ kind: 'video', unit, at: this.lastVideoAt, width, height });
+    for (const unit of units) this.held.push({ kind: 'video', unit, width, height });
   }
 
   /** Writes what is held once ffmpeg runs with the right codec and inputs. */
@@ -209,14 +196,13 @@ export class SegmentWriter {
         recording.audio?.write(item.data);
         continue;
       }
-      const data = this.muxer ? this.muxer.unit(item.unit, item.at) : item.unit.data;
-      if (!recording.video.write(data, { keyframe: item.unit.keyframe })) continue;
-      const at = this.muxer ? item.at : Date.now();
-      this.lastFrameAt = at;
+      if (!recording.video.write(item.unit.data, { keyframe: item.unit.keyframe })) continue;
+      const now = Date.now();
+      this.lastFrameAt = now;
       if (this.framesWritten++ === 0) {
-        this.firstFrameAt = at;
+        this.firstFrameAt = now;
         this.options.onFirstFrame({
-          at,
+          at: now,
           codec,
           width: item.width,
           height: item.height,
@@ -238,16 +224,13 @@ export class SegmentWriter {
           await rm(this.options.file, { force: true });
         }
         if (this.closing && this.held.length === 0) return;
-        const audio = this.withAudio === true;
         const recording = await startRecording({
           output: this.options.file,
           codec,
-          audio,
-          input: audio ? 'annexb' : 'mpegts',
+          audio: this.withAudio === true,
           endGraceMs: this.options.endGraceMs,
           interruptGraceMs: this.options.interruptGraceMs,
         });
-        this.muxer = audio ? undefined : new MpegTsMuxer(codec);
         this.recording = recording;
         this.recordingCodec = codec;
         // Fire-and-forget: exited never rejects; this only logs an ffmpeg that ends on its own.

@@ -33,24 +33,17 @@ export interface WriteOptions {
  * wait in memory for ffmpeg to read them (one unit larger than that is taken when nothing waits);
  * beyond that a unit is dropped and counted. A producer that can wait awaits `whenWritable()`, which
  * follows the pipe's 'drain'.
- *
- * With `batchMs`, the units written within that many milliseconds of the first go to the pipe
- * together (the stream is corked, then one writev): one system call and one wake-up of ffmpeg for
- * several frames instead of one each. Only for input whose time is in the data (MPEG-TS): ffmpeg
- * stamps raw Annex-B as it reads it, so batched frames would share a time.
  */
 export class PipeInput {
   readonly stats: InputStats = { writes: 0, bytes: 0, dropped: 0, droppedBytes: 0 };
   private resyncing = false;
   private pipeError: Error | undefined;
-  private batch: NodeJS.Timeout | undefined;
 
   constructor(
     readonly index: number,
     private readonly stream: Writable,
     private readonly maxQueuedBytes: number,
     private readonly onDrop: ((drop: DroppedWrite) => void) | undefined,
-    private readonly batchMs = 0,
   ) {
     // EPIPE when ffmpeg exits while data is queued is expected (crash, kill): the exit result tells.
     stream.on('error', (err) => {
@@ -80,20 +73,8 @@ export class PipeInput {
     this.resyncing = false;
     this.stats.writes += 1;
     this.stats.bytes += data.length;
-    if (this.batchMs > 0 && !this.batch) {
-      this.stream.cork();
-      this.batch = setTimeout(() => this.flush(), this.batchMs);
-    }
     this.stream.write(data);
     return true;
-  }
-
-  /** Sends what the current batch holds to the pipe now. */
-  flush(): void {
-    if (!this.batch) return;
-    clearTimeout(this.batch);
-    this.batch = undefined;
-    this.stream.uncork();
   }
 
   /** Resolves when the queue is below the pipe's high-water mark again, or the pipe closed. */
@@ -108,14 +89,11 @@ export class PipeInput {
 
   /** No more data: ffmpeg sees end of file once the queue is written. */
   end(): void {
-    this.flush();
     if (!this.stream.writableEnded) this.stream.end();
   }
 
   /** Throws away what is queued (ffmpeg is being killed; nothing will read it). */
   destroy(): void {
-    clearTimeout(this.batch);
-    this.batch = undefined;
     this.stream.destroy();
   }
 
@@ -162,8 +140,6 @@ export interface FfmpegProcessOptions {
   interruptGraceMs?: number;
   /** Per input: bytes that may wait in memory for ffmpeg before units are dropped. Default 8 MiB. */
   maxQueuedBytes?: number;
-  /** Per input: gather the writes of this many milliseconds into one (see PipeInput). Default 0: none. */
-  batchMs?: number;
   /** ffmpeg writes its output to stdout (`pipe:1`): read it from `stdout`. Default false. */
   stdout?: boolean;
   /** stderr lines kept for error messages. Default 20. */
@@ -196,7 +172,7 @@ export class FfmpegProcess {
     const pipes = options.inputPipes ?? 1;
     this.inputs = Array.from({ length: pipes }, (_, i) => {
       const stream = (i === 0 ? child.stdin : child.stdio[i + 2]) as Writable;
-      return new PipeInput(i, stream, maxQueued, options.onDrop, options.batchMs);
+      return new PipeInput(i, stream, maxQueued, options.onDrop);
     });
     // Fire-and-forget: stop() never rejects (exited carries the outcome); an abort listener cannot wait for it.
     this.abortListener = () => void this.stop();

@@ -201,24 +201,12 @@ export interface RecordingProcess {
   audio: PipeInput | undefined;
 }
 
-/**
- * How long writes of timed (MPEG-TS) video gather before they go to ffmpeg together, unless the
- * caller says otherwise: a few frames of a 15 fps stream, and at 2 Mb/s (~50 KB) within a pipe's
- * 64 KiB, so a batch is one write. The file's timing is in the data; only how soon a growing file
- * shows a frame moves, by this much, against fragments of a second.
- */
-export const TIMED_INPUT_BATCH_MS = 200;
-
 /** Starts ffmpeg recording to `output` with the pipes the arguments expect. */
 export async function startRecording(options: RecordingOptions): Promise<RecordingProcess> {
-  const timed = options.input === 'mpegts';
-  if (!timed && options.batchMs)
-    throw new Error('batchMs needs input mpegts: ffmpeg stamps raw Annex-B as it reads it');
   const ffmpeg = await FfmpegProcess.start({
     ...options,
     args: recordingArgs(options),
     inputPipes: options.audio ? 2 : 1,
-    batchMs: timed ? (options.batchMs ?? TIMED_INPUT_BATCH_MS) : 0,
   });
   const [video, audio] = ffmpeg.inputs;
   return { ffmpeg, video: video!, audio };
