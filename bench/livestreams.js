@@ -196,13 +196,16 @@ function report(steps, cores) {
         'with the ffmpeg wake-ups it causes) 28.2 %, GC 7.8 %, FastBuffer 2.7 %, decodeMediaMessage 2.4 %, ' +
         'WebSocket receive 1.6 %; with MPEG-TS stamped by arrival and written in 200 ms batches, ' +
         'scanByteArray 33.2 %, GC 15.6 %, writev 8.7 %, WebSocket receive 2.4 %, decodeMediaMessage 2.3 %, ' +
-        'FastBuffer 2.3 % (ffmpeg per stream 0.23 -> 0.12 %). Since then the muxer cuts its output from ' +
-        'slabs, the Annex-B parser copies NAL units once, and the scanner reads a word per number ' +
-        '(~15 % less decode CPU in isolation); not yet profiled together on a quiet machine. What is ' +
-        'left: the byte scanner (a WebAssembly SIMD one is the next step) and GC.',
+        'FastBuffer 2.3 % (ffmpeg per stream 0.23 -> 0.12 %): about 30 % less CPU per stream, but ffmpeg ' +
+        "wrote a recording's first playable fragment ~0.7 s later from MPEG-TS input (checklist e2e, " +
+        'batching or not), so the recorder keeps raw Annex-B, one write per frame. Since then the muxer ' +
+        'cuts its output from slabs, the Annex-B parser copies NAL units once, and the scanner reads a ' +
+        'word per number (~15 % less decode CPU in isolation). What is left: the per-frame pipe write ' +
+        '(batching needs timed input that starts as fast as raw Annex-B), the byte scanner (a ' +
+        'WebAssembly SIMD one is the next step) and GC.',
       note: best
         ? `measured at ${best.streams} streams: ${best.nodeCpuPercentPerStream} % in the Node process ` +
-          '(WebSocket receive and decode, Annex-B parse in the gate, MPEG-TS mux, a pipe write per 200 ms), ' +
+          '(WebSocket receive and decode, Annex-B parse in the gate, one pipe write per frame), ' +
           `${best.ffmpegCpuPercentPerStream} % in its ffmpeg`
         : 'no step sustained',
     }),
