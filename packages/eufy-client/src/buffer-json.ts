@@ -7,6 +7,8 @@
  * recognise exactly goes through plain `JSON.parse`, so both paths give the same value.
  */
 
+import { SlabPool } from '@eufy-relay/media/slab';
+
 /** The buffer member exactly as the server's JSON.stringify writes it (no whitespace). */
 const BUFFER_MEMBER = Buffer.from('"buffer":{"type":"Buffer","data":[');
 /** A media event names its buffer early; a match further in is not worth the search. */
@@ -19,24 +21,8 @@ const CLOSE_BRACKET = 0x5d;
 const CLOSE_BRACE = 0x7d;
 const DIGIT_0 = 0x30;
 
-/** Size of one slab the decoded media buffers are cut from (a 1080p frame is ~20 KB). */
-const SLAB_BYTES = 1024 * 1024;
-let slab = Buffer.allocUnsafeSlow(0);
-let slabUsed = 0;
-
-/**
- * Room for up to `bytes` at the free end of the current slab (a new slab when it has too little).
- * Decoded frames are cut from slabs rather than allocated one by one: a frame is its own
- * ArrayBuffer otherwise, and allocating and collecting thousands of them a second keeps the
- * garbage collector busy. A slab is freed once no frame cut from it is referenced any more.
- */
-function slabRoom(bytes: number): Buffer {
-  if (slab.length - slabUsed < bytes) {
-    slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, bytes));
-    slabUsed = 0;
-  }
-  return slab.subarray(slabUsed);
-}
+/** The decoded media buffers (slabs: see SlabPool). */
+const slabs = new SlabPool();
 
 /** Each byte xor this: digits become 0..9, while `,` and `]` (and most else) get high bits. */
 const ZEROS = 0x30303030;
@@ -48,7 +34,7 @@ const CLOSE_BRACKET_X = CLOSE_BRACKET ^ 0x30;
  * or undefined for anything but canonical JSON digits 0..255 separated by commas (whitespace, signs,
  * fractions, leading zeros, values over 255): the caller then falls back to JSON.parse.
  * One number is read per turn (one to three digits, then `,` or `]`): the hot loop of the client.
- * The digits go straight into a slab (slabRoom); only a complete array takes its place there.
+ * The digits go straight into a slab (SlabPool.room); only a complete array takes its place there.
  *
  * While four bytes are left, a turn reads them as one 32-bit word and finds the number's length,
  * value and terminator with bit operations, with one branch that is (nearly) always taken the same
@@ -59,7 +45,7 @@ function scanByteArray(raw: Buffer, start: number): { bytes: Buffer; end: number
   const length = raw.length;
   if (raw[start] === CLOSE_BRACKET) return { bytes: Buffer.alloc(0), end: start + 1 };
   // n values need at least 2n-1 characters, so this bound never overflows.
-  const out = slabRoom(((length - start + 1) >> 1) + 1);
+  const out = slabs.room(((length - start + 1) >> 1) + 1);
   const view = new DataView(raw.buffer, raw.byteOffset, length);
   let count = 0;
   let i = start;
@@ -83,7 +69,7 @@ function scanByteArray(raw: Buffer, start: number): { bytes: Buffer; end: number
     if (bad) return undefined;
     out[count++] = value;
     i += digitCount + 1;
-    if (terminator === CLOSE_BRACKET_X) return take(out, count, i);
+    if (terminator === CLOSE_BRACKET_X) return take(count, i);
   }
   while (i < length) {
     let digit = raw[i++]! - DIGIT_0;
@@ -105,16 +91,14 @@ function scanByteArray(raw: Buffer, start: number): { bytes: Buffer; end: number
     out[count++] = value;
     if (c === COMMA) continue;
     if (c !== CLOSE_BRACKET) return undefined;
-    return take(out, count, i);
+    return take(count, i);
   }
   return undefined;
 }
 
-/** The `count` bytes scanned into `out` take their place in the slab; `end` is just past `]`. */
-function take(out: Buffer, count: number, end: number): { bytes: Buffer; end: number } {
-  // The next buffer starts 8-aligned, as Buffer's own pool keeps them.
-  slabUsed += (count + 7) & ~7;
-  return { bytes: out.subarray(0, count), end };
+/** The `count` bytes scanned into the slab's room take their place there; `end` is just past `]`. */
+function take(count: number, end: number): { bytes: Buffer; end: number } {
+  return { bytes: slabs.take(count), end };
 }
 
 function isEventWithNullBuffer(value: unknown): value is { type: 'event'; event: { buffer: unknown } } {

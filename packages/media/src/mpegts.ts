@@ -1,4 +1,5 @@
 import type { AccessUnit, VideoCodec } from './annexb';
+import { SlabPool } from './slab';
 
 /**
  * A minimal MPEG-TS muxer (ISO/IEC 13818-1) for one H.264 or H.265 stream: what ffmpeg needs to
@@ -32,25 +33,8 @@ function crc32(bytes: Uint8Array): number {
   return crc;
 }
 
-/**
- * Muxed units are cut from shared slabs of this size rather than allocated one by one: each would
- * be its own ArrayBuffer otherwise (a 1080p frame is ~20 KB), and thousands of them a second keep
- * the garbage collector busy. They live only until ffmpeg has read them, so a slab is soon free.
- */
-const SLAB_BYTES = 1024 * 1024;
-let slab = Buffer.allocUnsafeSlow(0);
-let slabUsed = 0;
-
-/** `bytes` from the current slab (a new one when it has too little room), the next start 8-aligned. */
-function fromSlab(bytes: number): Buffer {
-  if (slab.length - slabUsed < bytes) {
-    slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, bytes));
-    slabUsed = 0;
-  }
-  const out = slab.subarray(slabUsed, slabUsed + bytes);
-  slabUsed += (bytes + 7) & ~7;
-  return out;
-}
+/** Muxed units live only until ffmpeg has read them, so a slab is soon free. */
+const slabs = new SlabPool();
 
 /** The PES header before each access unit: video stream, unbounded length, PTS only. */
 const PES_HEADER_BYTES = 14;
@@ -84,7 +68,7 @@ export class MpegTsMuxer {
     const firstTake = Math.min(PAYLOAD - PCR_FIELD_BYTES, pesBytes);
     const tables = unit.keyframe ? 2 : 0;
     const count = tables + 1 + Math.ceil((pesBytes - firstTake) / PAYLOAD);
-    const out = fromSlab(count * PACKET);
+    const out = slabs.cut(count * PACKET);
     let pos = 0;
     if (unit.keyframe) {
       pos = this.packet(out, pos, 0, true, 0, this.pat);
